@@ -1,0 +1,5 @@
+"""``python -m appcase``: the command line."""
+
+from appcase.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""The ``appcase`` command line (click). ``main`` is the console script's entry point."""
+
+from __future__ import annotations
+
+import click
+
+from appcase.cli.app import App, AppcaseGroup, configure_logging
+from appcase.settings import Settings
+
+__all__ = ["cli", "main"]
+
+
+@click.group(cls=AppcaseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "database_url",
+    metavar="URL",
+    envvar="APPCASE_DATABASE_URL",
+    help="Database URL or SQLite file path [env APPCASE_DATABASE_URL; default: a SQLite "
+    "file in your user data directory].",
+)
+@click.option(
+    "--actor", metavar="ID", envvar="APPCASE_ACTOR", help="Acting officer [env APPCASE_ACTOR]."
+)
+@click.option(
+    "--campaign",
+    metavar="ID",
+    envvar="APPCASE_CAMPAIGN",
+    help="Campaign id, when the database holds several.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for programs instead of text.")
+@click.option(
+    "-v", "--verbose", count=True, help="Log more to standard error (-v info, -vv debug)."
+)
+@click.version_option(package_name="appcase")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    database_url: str | None,
+    actor: str | None,
+    campaign: str | None,
+    as_json: bool,
+    verbose: int,
+) -> None:
+    """appcase: run a campaign against harmful mobile apps, one case per app.
+
+    \b
+    Start here:
+      appcase demo                  play the Hunan 2018 campaign into a fresh database
+      appcase init                  create the database and load the campaign
+      appcase --actor cs-cac flag HN2018-430100-0001 --category vulgar_pornographic \\
+          --description "..." --at 2018-03-01T10:00+08:00
+
+    Exit codes: 0 done, 1 refused by a guard (every reason printed), 2 bad usage or
+    input, 3 the case changed meanwhile (retry).
+    """
+    settings = Settings()
+    settings = settings.model_copy(
+        update={
+            k: v
+            for k, v in {"database_url": database_url, "actor": actor, "campaign": campaign}.items()
+            if v
+        }
+    )
+    level = {0: settings.log_level, 1: "info"}.get(verbose, "debug")
+    configure_logging(level)
+    ctx.obj = App(settings=settings, json=as_json)
+
+
+def _register() -> None:
+    from appcase.cli import admin, cases, events
+
+    for module in (admin, cases, events):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    """Run the command line."""
+    cli(prog_name="appcase")

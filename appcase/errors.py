@@ -1,0 +1,198 @@
+"""The one exception hierarchy of appcase.
+
+Every error a caller can see is an :class:`AppcaseError`. Each carries a message that says
+what was wrong and what to do, and an ``exit_code`` the command line uses:
+
+* ``1`` -- the command was understood but refused (a guard failed, a verification failed);
+* ``2`` -- bad usage or bad input (a malformed file, a naive datetime, an unknown case);
+* ``3`` -- a transient conflict: the case changed under the command; retrying is safe.
+
+A refused or failed command has written nothing: every command runs in one database
+transaction that is rolled back on any error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "AppcaseError",
+    "AuditFailure",
+    "CampaignFileError",
+    "CaseNotFound",
+    "ConcurrentModification",
+    "DatabaseNotReady",
+    "GuardRejected",
+    "InvalidInput",
+    "NaiveDatetimeError",
+    "PersistenceError",
+    "Rejection",
+    "TransitionTableError",
+    "UnknownActor",
+]
+
+
+class AppcaseError(Exception):
+    """Base class of every error appcase raises on purpose.
+
+    Attributes:
+        message: what was wrong and what to do, in one or two sentences.
+        exit_code: the command line's exit status for this error (1, 2 or 3).
+    """
+
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(AppcaseError):
+    """Input that cannot be used as given: a malformed payload, file or value (exit 2)."""
+
+    exit_code = 2
+
+
+class NaiveDatetimeError(InvalidInput):
+    """A datetime without a time zone was given where an instant is needed (exit 2).
+
+    appcase never guesses a time zone: write the offset (``2018-03-01T09:00+08:00``) or ``Z``.
+    """
+
+
+class CampaignFileError(InvalidInput):
+    """A campaign file is missing, unreadable or fails validation (exit 2).
+
+    Attributes:
+        errors: one ``"field.path: problem"`` string per problem found.
+    """
+
+    def __init__(self, source: str, errors: Sequence[str]) -> None:
+        self.source = source
+        self.errors = list(errors)
+        lines = "\n".join(f"  - {e}" for e in self.errors)
+        super().__init__(f"campaign file {source} is not valid:\n{lines}")
+
+
+class TransitionTableError(AppcaseError):
+    """The transition table is inconsistent (a programming or configuration error, exit 2).
+
+    Attributes:
+        problems: every problem found when the table was validated.
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("transition table is invalid: " + "; ".join(self.problems))
+
+
+class CaseNotFound(InvalidInput):
+    """No case has this id in the campaign (exit 2). Check the id with ``appcase list``."""
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(f"no case {case_id!r}; list cases with 'appcase list'")
+
+
+class UnknownActor(InvalidInput):
+    """The acting officer is not registered (exit 2). Register with ``appcase actor add``."""
+
+    def __init__(self, actor_id: str) -> None:
+        self.actor_id = actor_id
+        super().__init__(
+            f"unknown actor {actor_id!r}; register it with "
+            f"'appcase actor add {actor_id} --role ROLE --jurisdiction CODE'"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One failed guard.
+
+    Attributes:
+        code: a stable machine-readable code, e.g. ``"phase_window"`` or ``"role"``.
+        message: a sentence for a person saying what failed and what would satisfy it.
+    """
+
+    code: str
+    message: str
+
+
+class GuardRejected(AppcaseError):
+    """A command was refused because one or more guards failed (exit 1).
+
+    Nothing was written. ``rejections`` lists *every* failed guard, not only the first.
+
+    Attributes:
+        case_id: the case the command was for (``None`` for a survey that created no case).
+        state: the case's administrative state when the command was refused.
+        event: the event that was refused, e.g. ``"judge"``.
+        rejections: every failed guard, in table order.
+    """
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        case_id: str | None,
+        state: str | None,
+        event: str,
+        rejections: Sequence[Rejection],
+    ) -> None:
+        self.case_id = case_id
+        self.state = state
+        self.event = event
+        self.rejections = list(rejections)
+        where = f"case {case_id} ({state})" if case_id else "new case"
+        reasons = "\n".join(f"  - [{r.code}] {r.message}" for r in self.rejections)
+        super().__init__(f"{event} refused for {where}:\n{reasons}")
+
+
+class PersistenceError(AppcaseError):
+    """The database could not carry out the command (exit 2); nothing was written."""
+
+
+class DatabaseNotReady(PersistenceError):
+    """The database has no appcase schema, an old one, or no campaign (exit 2).
+
+    Run ``appcase init`` (or ``appcase db upgrade``) first.
+    """
+
+
+class ConcurrentModification(PersistenceError):
+    """The case changed between reading and writing it (exit 3); retrying is safe.
+
+    Attributes:
+        case_id: the case whose version moved on.
+    """
+
+    exit_code = 3
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(
+            f"case {case_id} was changed by another command at the same time; "
+            "nothing was written, the command can be retried"
+        )
+
+
+class AuditFailure(AppcaseError):
+    """An audit verification found damage (exit 1).
+
+    Attributes:
+        findings: one entry per damaged case: ``(case_id, seq or None, kind, detail)``.
+    """
+
+    exit_code = 1
+
+    def __init__(self, findings: Sequence[tuple[str, int | None, str, str]]) -> None:
+        self.findings = list(findings)
+        lines = "\n".join(
+            f"  - case {c}" + (f" event #{s}" if s is not None else "") + f": {k}: {d}"
+            for c, s, k, d in self.findings
+        )
+        super().__init__(f"audit verification failed:\n{lines}")

@@ -1,0 +1,181 @@
+"""Database URLs, engines and migrations.
+
+* :func:`default_database_url` -- the embedded default: a SQLite file in the platform's
+  user data directory (e.g. ``~/.local/share/appcase/appcase.sqlite`` on Linux).
+* :func:`create_db_engine` -- an engine with appcase's connection settings (SQLite: WAL,
+  a busy timeout, foreign keys on).
+* :func:`upgrade` / :func:`ensure_current` -- Alembic migrations, the only way the schema is
+  created or changed.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from appcase.errors import DatabaseNotReady, InvalidInput, PersistenceError
+
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "create_db_engine",
+    "current_revision",
+    "default_database_url",
+    "ensure_current",
+    "head_revision",
+    "normalise_url",
+    "upgrade",
+]
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite connection waits for a lock before failing (milliseconds)."""
+
+
+def default_database_url() -> str:
+    """The embedded default database: ``sqlite:///<user data dir>/appcase.sqlite``."""
+    from platformdirs import user_data_path
+
+    return f"sqlite:///{user_data_path('appcase', appauthor=False) / 'appcase.sqlite'}"
+
+
+def normalise_url(url: str) -> str:
+    """Check a database URL and pick psycopg 3 for PostgreSQL.
+
+    ``postgresql://`` and ``postgres://`` become ``postgresql+psycopg://``; a bare file path
+    becomes a SQLite URL.
+
+    Raises:
+        InvalidInput: if the URL cannot be parsed or names an unsupported database.
+    """
+    text = url.strip()
+    if "://" not in text:
+        text = f"sqlite:///{Path(text).expanduser()}"
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text[len("postgres://") :]
+    try:
+        parsed = make_url(text)
+    except ArgumentError:
+        raise InvalidInput(f"database URL {url!r} cannot be parsed") from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidInput(
+            f"database {parsed.get_backend_name()!r} is not supported; use sqlite:///FILE "
+            "or postgresql://USER@HOST/DB"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an SQLAlchemy engine for ``url`` with appcase's connection settings.
+
+    SQLite: the parent directory is created; each connection turns on WAL, a busy timeout
+    of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``synchronous=NORMAL`` and foreign keys, and
+    transactions begin with ``BEGIN IMMEDIATE`` so that writers queue instead of failing.
+
+    Raises:
+        InvalidInput: for a bad URL.
+        PersistenceError: if the database cannot be reached.
+    """
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("poolclass", NullPool)
+        engine = create_engine(url, **kwargs)
+        _sqlite_settings(engine)
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    except (ImportError, SQLAlchemyError) as exc:
+        raise PersistenceError(f"cannot use database {parsed!r}: {exc}") from None
+
+
+def _sqlite_settings(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option(
+        "script_location", str(resources.files("appcase.persistence") / "migrations")
+    )
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(resources.files("appcase.persistence") / "migrations"))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's migration revision, or ``None`` for an empty database.
+
+    Raises:
+        PersistenceError: if the database cannot be reached.
+    """
+    from alembic.runtime.migration import MigrationContext
+
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise PersistenceError(f"cannot open the database: {exc.orig}") from None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (default: the newest), with Alembic.
+
+    Raises:
+        PersistenceError: if a migration fails (it is rolled back).
+    """
+    from alembic import command
+
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        raise PersistenceError(f"migration failed: {exc}") from None
+
+
+def ensure_current(engine: Engine) -> None:
+    """Check that the database is migrated to the newest revision.
+
+    Raises:
+        DatabaseNotReady: if it is empty or behind; says to run ``appcase init``.
+    """
+    rev = current_revision(engine)
+    if rev is None:
+        tables = inspect(engine).get_table_names()
+        what = "has no appcase schema" if not tables else "was not created by appcase"
+        raise DatabaseNotReady(f"the database {what}; run 'appcase init' first")
+    if rev != head_revision():
+        raise DatabaseNotReady(
+            f"the database schema is at revision {rev}, not {head_revision()}; "
+            "run 'appcase db upgrade'"
+        )

@@ -1,0 +1,259 @@
+"""The unit of work and the repository: one database transaction per command.
+
+:meth:`Store.transaction` opens a session in a transaction and yields a
+:class:`Repository`; it commits when the block ends normally and rolls back on any error,
+so a failed command leaves nothing behind. SQLAlchemy errors are translated here, at the
+persistence boundary, into :mod:`appcase.errors` types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, or_, select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from appcase.errors import AppcaseError, ConcurrentModification, DatabaseNotReady, PersistenceError
+from appcase.persistence.models import (
+    ActorRow,
+    AppRow,
+    CampaignRow,
+    CaseRow,
+    EventRow,
+    EvidenceRow,
+    PledgeRow,
+)
+
+__all__ = ["CaseFilter", "Repository", "Store"]
+
+
+class CaseFilter:
+    """Filters of :meth:`Repository.cases` (all optional, combined with AND).
+
+    Attributes:
+        states: administrative states to include.
+        judicial_states: judicial states to include.
+        prefectures: GB/T 2260 codes to include.
+        pledge_due_before: only pledged cases whose deadline has passed at this instant.
+        text: a substring of the app's name or operator, or of the case id.
+        after_id: keyset pagination: only ids greater than this.
+        limit: at most this many rows.
+        skip_locked: on PostgreSQL, lock the rows read and skip rows other transactions
+            hold (``FOR UPDATE SKIP LOCKED``), so that several workers share the work.
+    """
+
+    def __init__(
+        self,
+        *,
+        states: Sequence[str] = (),
+        judicial_states: Sequence[str] = (),
+        prefectures: Sequence[str] = (),
+        pledge_due_before: datetime | None = None,
+        text: str | None = None,
+        after_id: str | None = None,
+        limit: int | None = None,
+        skip_locked: bool = False,
+    ) -> None:
+        self.states = tuple(states)
+        self.judicial_states = tuple(judicial_states)
+        self.prefectures = tuple(prefectures)
+        self.pledge_due_before = pledge_due_before
+        self.text = text
+        self.after_id = after_id
+        self.limit = limit
+        self.skip_locked = skip_locked
+
+
+class Repository:
+    """Queries and writes inside one transaction (a thin layer over a SQLAlchemy session)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # campaigns and actors ------------------------------------------------------------
+    def campaign(self, campaign_id: str) -> CampaignRow | None:
+        """The stored campaign with this id, or ``None``."""
+        return self.session.get(CampaignRow, campaign_id)
+
+    def campaigns(self) -> list[CampaignRow]:
+        """Every stored campaign, by id."""
+        return list(self.session.scalars(select(CampaignRow).order_by(CampaignRow.id)))
+
+    def actor(self, actor_id: str) -> ActorRow | None:
+        """The actor with this id, or ``None``."""
+        return self.session.get(ActorRow, actor_id)
+
+    def actors(self) -> list[ActorRow]:
+        """Every actor, by id."""
+        return list(self.session.scalars(select(ActorRow).order_by(ActorRow.id)))
+
+    # ledger and cases ------------------------------------------------------------------
+    def find_app(self, campaign_id: str, uscc: str, name: str) -> AppRow | None:
+        """The ledger entry with this credit code and name in the campaign, or ``None``."""
+        return self.session.scalars(
+            select(AppRow).where(
+                AppRow.campaign_id == campaign_id, AppRow.uscc == uscc, AppRow.name == name
+            )
+        ).first()
+
+    def next_case_number(self, campaign_id: str, prefecture: str) -> int:
+        """1 + the number of cases of this prefecture in the campaign."""
+        count = self.session.scalar(
+            select(func.count())
+            .select_from(CaseRow)
+            .where(CaseRow.campaign_id == campaign_id, CaseRow.prefecture == prefecture)
+        )
+        return int(count or 0) + 1
+
+    def case(self, case_id: str, *, for_update: bool = False) -> CaseRow | None:
+        """The case with this id, or ``None``; ``for_update`` locks the row (PostgreSQL)."""
+        stmt = select(CaseRow).where(CaseRow.id == case_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def app(self, app_id: int) -> AppRow:
+        """The ledger entry with this id (it exists: cases reference it)."""
+        row = self.session.get(AppRow, app_id)
+        assert row is not None
+        return row
+
+    def cases(self, campaign_id: str, flt: CaseFilter) -> list[tuple[CaseRow, AppRow]]:
+        """Cases of the campaign matching ``flt``, ordered by id, with their apps."""
+        stmt = (
+            select(CaseRow, AppRow)
+            .join(AppRow, AppRow.id == CaseRow.app_id)
+            .where(CaseRow.campaign_id == campaign_id)
+            .order_by(CaseRow.id)
+        )
+        if flt.states:
+            stmt = stmt.where(CaseRow.state.in_(flt.states))
+        if flt.judicial_states:
+            stmt = stmt.where(CaseRow.judicial_state.in_(flt.judicial_states))
+        if flt.prefectures:
+            stmt = stmt.where(CaseRow.prefecture.in_(flt.prefectures))
+        if flt.pledge_due_before is not None:
+            stmt = stmt.where(
+                CaseRow.state == "pledged", CaseRow.pledge_due_at <= flt.pledge_due_before
+            )
+        if flt.text:
+            like = f"%{flt.text}%"
+            stmt = stmt.where(
+                or_(AppRow.name.like(like), AppRow.operator.like(like), CaseRow.id.like(like))
+            )
+        if flt.after_id is not None:
+            stmt = stmt.where(CaseRow.id > flt.after_id)
+        if flt.limit is not None:
+            stmt = stmt.limit(flt.limit)
+        if flt.skip_locked and self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=CaseRow)
+        return [(c, a) for c, a in self.session.execute(stmt).tuples()]
+
+    def prior_cases(self, case_id: str, uscc: str) -> int:
+        """Other cases of the same operator (credit code), in any campaign, judged to need an
+        interview or a takedown."""
+        count = self.session.scalar(
+            select(func.count())
+            .select_from(CaseRow)
+            .join(AppRow, AppRow.id == CaseRow.app_id)
+            .where(
+                AppRow.uscc == uscc,
+                CaseRow.id != case_id,
+                CaseRow.disposition.in_(("interview_rectify", "takedown")),
+            )
+        )
+        return int(count or 0)
+
+    # records ---------------------------------------------------------------------------
+    def evidence_numbers(self, case_id: str) -> frozenset[int]:
+        """Numbers of the case's evidence items."""
+        return frozenset(
+            self.session.scalars(select(EvidenceRow.number).where(EvidenceRow.case_id == case_id))
+        )
+
+    def latest_pledge(self, case_id: str) -> PledgeRow | None:
+        """The case's most recent pledge, or ``None``."""
+        return self.session.scalars(
+            select(PledgeRow).where(PledgeRow.case_id == case_id).order_by(PledgeRow.id.desc())
+        ).first()
+
+    # events ----------------------------------------------------------------------------
+    def events(self, case_id: str) -> list[EventRow]:
+        """The case's events in chain order."""
+        return list(
+            self.session.scalars(
+                select(EventRow).where(EventRow.case_id == case_id).order_by(EventRow.seq)
+            )
+        )
+
+    def event_by_key(self, key: str) -> EventRow | None:
+        """The event written with this idempotency key, or ``None``."""
+        return self.session.scalars(select(EventRow).where(EventRow.idempotency_key == key)).first()
+
+    def add(self, *rows: Any) -> None:
+        """Add new rows to the transaction."""
+        self.session.add_all(rows)
+
+    def flush(self) -> None:
+        """Send pending writes (and the version check) to the database now."""
+        self.session.flush()
+
+
+class Store:
+    """Owns the SQLAlchemy engine and hands out units of work.
+
+    Args:
+        engine: an engine from :func:`appcase.persistence.db.create_db_engine`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @contextmanager
+    def transaction(self, case_id: str | None = None) -> Iterator[Repository]:
+        """A unit of work: commit at the end of the block, roll back on any error.
+
+        Args:
+            case_id: the case being written, named in a :class:`ConcurrentModification`.
+
+        Raises:
+            ConcurrentModification: a version check or a unique key lost a race.
+            DatabaseNotReady: the schema is missing.
+            PersistenceError: any other database error.
+        """
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield Repository(session)
+        except AppcaseError:
+            raise
+        except StaleDataError:
+            raise ConcurrentModification(case_id or "?") from None
+        except IntegrityError as exc:
+            if case_id is not None and _is_race(exc):
+                raise ConcurrentModification(case_id) from None
+            raise PersistenceError(f"the database refused the write: {exc.orig}") from None
+        except OperationalError as exc:
+            text = str(exc.orig)
+            if "no such table" in text or "does not exist" in text:
+                raise DatabaseNotReady(
+                    "the database has no appcase schema; run 'appcase init' first"
+                ) from None
+            if "could not serialize" in text or "deadlock" in text:
+                raise ConcurrentModification(case_id or "?") from None
+            raise PersistenceError(f"database error: {text}") from None
+        except SQLAlchemyError as exc:
+            raise PersistenceError(f"database error: {exc}") from None
+        finally:
+            session.close()
+
+
+def _is_race(exc: IntegrityError) -> bool:
+    text = str(exc.orig).lower()
+    return "unique" in text or "duplicate key" in text

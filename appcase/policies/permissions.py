@@ -1,0 +1,107 @@
+"""Permission policy: role × event × jurisdiction, from the campaign file.
+
+Rules (source: 二、三 of 湘网信办综〔2018〕1号 -- the prefecture offices act on the apps of
+their own territory, the provincial office decides takedowns for the whole province):
+
+* an actor's role must be declared by the campaign and list the event;
+* a role of ``prefecture`` scope acts only on cases of its own jurisdiction; a role of
+  ``province`` scope acts on every case, and its actors hold the province's code;
+* the built-in ``system`` role acts only through the sweep, and only to escalate.
+"""
+
+from __future__ import annotations
+
+from appcase.campaign import Campaign
+from appcase.errors import Rejection
+from appcase.states import Event
+
+__all__ = ["SYSTEM_ROLE", "check_permission", "check_posting"]
+
+SYSTEM_ROLE = "system"
+"""The engine's own role, used by the sweep."""
+
+
+def check_posting(campaign: Campaign, role: str, jurisdiction: str) -> list[Rejection]:
+    """Check that an actor's (role, jurisdiction) pair makes sense for this campaign.
+
+    Returns:
+        An empty list, or one rejection saying what is wrong.
+    """
+    if role == SYSTEM_ROLE:
+        if jurisdiction != campaign.province.code:
+            return [Rejection("jurisdiction", "the system actor holds the province's code")]
+        return []
+    spec = campaign.role(role)
+    if spec is None:
+        known = ", ".join(r.id for r in campaign.roles)
+        return [Rejection("role", f"role {role!r} is not declared by the campaign ({known})")]
+    if spec.scope == "province" and jurisdiction != campaign.province.code:
+        return [
+            Rejection(
+                "jurisdiction",
+                f"role {role} has province scope; its jurisdiction must be "
+                f"{campaign.province.code}, not {jurisdiction}",
+            )
+        ]
+    if spec.scope == "prefecture" and not any(p.code == jurisdiction for p in campaign.prefectures):
+        return [
+            Rejection(
+                "jurisdiction",
+                f"{jurisdiction} is not a prefecture of this campaign; "
+                "use a GB/T 2260 code such as 430100",
+            )
+        ]
+    return []
+
+
+def check_permission(
+    campaign: Campaign,
+    *,
+    role: str,
+    actor_jurisdiction: str,
+    event: Event,
+    case_prefecture: str,
+    via_sweep: bool = False,
+) -> list[Rejection]:
+    """Return every permission rejection for an actor firing ``event`` on a case.
+
+    Args:
+        campaign: the campaign whose roles apply.
+        role: the actor's role id.
+        actor_jurisdiction: the actor's GB/T 2260 code.
+        event: the event to fire.
+        case_prefecture: the GB/T 2260 code of the case's prefecture.
+        via_sweep: whether the sweep is firing (only then may ``system`` act).
+
+    Returns:
+        Zero, one or two rejections (codes ``role`` and ``jurisdiction``).
+    """
+    if role == SYSTEM_ROLE:
+        if not via_sweep:
+            return [Rejection("role", "the system actor acts only through the sweep")]
+        if event is not Event.ESCALATE:
+            return [Rejection("role", f"the system actor may only escalate, not {event.value}")]
+        return []
+    if via_sweep:
+        return [Rejection("role", "the sweep acts only as the system actor")]
+    spec = campaign.role(role)
+    if spec is None:
+        return [Rejection("role", f"role {role!r} is not declared by the campaign")]
+    out: list[Rejection] = []
+    if event not in spec.events:
+        allowed = sorted(r.id for r in campaign.roles if event in r.events)
+        out.append(
+            Rejection(
+                "role",
+                f"role {role} may not {event.value}; roles that may: {', '.join(allowed) or 'none'}",
+            )
+        )
+    if spec.scope == "prefecture" and actor_jurisdiction != case_prefecture:
+        out.append(
+            Rejection(
+                "jurisdiction",
+                f"an officer of {actor_jurisdiction} acts only on cases of that prefecture; "
+                f"this case belongs to {case_prefecture}",
+            )
+        )
+    return out

@@ -1,0 +1,127 @@
+"""The one wiring function: build a :class:`CaseEngine` from a URL, a campaign and a clock."""
+
+from __future__ import annotations
+
+import json
+
+from appcase.campaign import Campaign, load_campaign, parse_campaign
+from appcase.clock import Clock, SystemClock
+from appcase.errors import DatabaseNotReady, InvalidInput
+from appcase.persistence.db import (
+    create_db_engine,
+    default_database_url,
+    ensure_current,
+    upgrade,
+)
+from appcase.persistence.models import CampaignRow
+from appcase.persistence.repository import Store
+from appcase.workflow.engine import CaseEngine
+
+__all__ = ["init_database", "open_engine"]
+
+
+def _resolve(campaign: Campaign | str) -> Campaign:
+    return campaign if isinstance(campaign, Campaign) else load_campaign(campaign)
+
+
+def init_database(
+    url: str | None = None,
+    campaign: Campaign | str = "hunan-2018",
+    clock: Clock | None = None,
+) -> CaseEngine:
+    """Migrate a database to the newest schema and load a campaign into it.
+
+    Idempotent: running it again on a current database with the same campaign changes
+    nothing.
+
+    Args:
+        url: database URL (default: the embedded SQLite file).
+        campaign: a :class:`Campaign`, a built-in id or a campaign file path.
+        clock: the clock for the returned engine.
+
+    Returns:
+        An engine on that database and campaign.
+
+    Raises:
+        CampaignFileError: the campaign file is invalid.
+        InvalidInput: a different campaign with the same id is already stored.
+        PersistenceError: the database cannot be reached or migrated.
+    """
+    camp = _resolve(campaign)
+    engine = create_db_engine(url or default_database_url())
+    upgrade(engine)
+    store = Store(engine)
+    clock = clock or SystemClock()
+    with store.transaction() as repo:
+        row = repo.campaign(camp.id)
+        if row is None:
+            repo.add(
+                CampaignRow(
+                    id=camp.id,
+                    title=camp.title_zh,
+                    document_number=camp.document_number,
+                    timezone=camp.timezone,
+                    digest=camp.digest(),
+                    definition=camp.canonical_json(),
+                    loaded_at=clock.now(),
+                )
+            )
+        elif row.digest != camp.digest():
+            raise InvalidInput(
+                f"the database already holds a different campaign {camp.id!r}; "
+                "give the new campaign another id"
+            )
+    return CaseEngine(store, camp, clock)
+
+
+def open_engine(
+    url: str | None = None,
+    campaign: Campaign | str | None = None,
+    clock: Clock | None = None,
+) -> CaseEngine:
+    """Open an engine on an initialised database.
+
+    Args:
+        url: database URL, e.g. ``sqlite:///cases.sqlite`` or
+            ``postgresql://user@host/db`` (default: the embedded SQLite file).
+        campaign: the campaign id stored in the database (or a :class:`Campaign`, which
+            must equal the stored one); default: the only campaign stored.
+        clock: where "now" comes from (default: the system clock, UTC).
+
+    Returns:
+        The engine.
+
+    Raises:
+        DatabaseNotReady: no schema, an old schema, or no such campaign; run ``appcase init``.
+        InvalidInput: several campaigns are stored and none was named, or the given
+            campaign differs from the stored one.
+    """
+    engine = create_db_engine(url or default_database_url())
+    ensure_current(engine)
+    store = Store(engine)
+    with store.transaction() as repo:
+        rows = repo.campaigns()
+        if campaign is None:
+            if not rows:
+                raise DatabaseNotReady("the database holds no campaign; run 'appcase init'")
+            if len(rows) > 1:
+                ids = ", ".join(r.id for r in rows)
+                raise InvalidInput(f"the database holds several campaigns ({ids}); name one")
+            row = rows[0]
+        else:
+            wanted = campaign.id if isinstance(campaign, Campaign) else campaign
+            found = next((r for r in rows if r.id == wanted), None)
+            if (
+                found is None
+                and not isinstance(campaign, Campaign)
+                and wanted not in {r.id for r in rows}
+            ):
+                found = next((r for r in rows if r.id == _resolve(campaign).id), None)
+            if found is None:
+                raise DatabaseNotReady(
+                    f"campaign {wanted!r} is not in the database; run 'appcase init'"
+                )
+        stored = parse_campaign(json.loads(row.definition), f"database:{row.id}")
+    if isinstance(campaign, Campaign) and campaign.digest() != stored.digest():
+        raise InvalidInput(f"campaign {campaign.id!r} differs from the one stored in the database")
+    return CaseEngine(store, stored, clock or SystemClock())

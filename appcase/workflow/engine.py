@@ -1,0 +1,737 @@
+"""The case engine: survey apps, fire events, read cases and histories, sweep, verify.
+
+Every command is one database transaction: the case row is read, the guards run on the
+case's facts, the machine moves the state, the records and one hash-chained event are
+written and the version-checked case update is flushed -- or nothing is written at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from appcase.campaign import Campaign
+from appcase.clock import Clock, SystemClock, ensure_aware
+from appcase.errors import (
+    CaseNotFound,
+    GuardRejected,
+    InvalidInput,
+    Rejection,
+    UnknownActor,
+)
+from appcase.persistence.chain import GENESIS, event_hash, format_instant
+from appcase.persistence.models import (
+    ActorRow,
+    AppRow,
+    CaseRow,
+    EventRow,
+    EvidenceRow,
+    FindingRow,
+    InterviewRow,
+    PledgeRow,
+    VerificationRow,
+)
+from appcase.persistence.repository import CaseFilter, Repository, Store
+from appcase.policies import deadlines, disposition, permissions
+from appcase.states import Disposition, Event, JudicialState, State, Track
+from appcase.workflow.commands import (
+    PAYLOADS,
+    AppIdentity,
+    FlagPayload,
+    InterviewPayload,
+    JudgePayload,
+    Override,
+    PledgePayload,
+    RectifyPayload,
+    SurveyPayload,
+)
+from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
+from appcase.workflow.guards import run_guards
+from appcase.workflow.machine import machines
+from appcase.workflow.table import COMMON_GUARDS, spec_for
+from appcase.workflow.views import ActorView, CaseView, EventView
+
+__all__ = ["SYSTEM_ACTOR", "CaseEngine", "parse_payload"]
+
+SYSTEM_ACTOR = "system"
+"""The actor id of the engine itself (role ``system``), used by the sweep."""
+
+
+def parse_payload(event: Event, payload: BaseModel | Mapping[str, Any] | None) -> BaseModel:
+    """Validate a payload for ``event``.
+
+    Args:
+        event: the event.
+        payload: the payload model, a mapping of its fields, or ``None`` for an empty one.
+
+    Returns:
+        An instance of ``PAYLOADS[event]``.
+
+    Raises:
+        InvalidInput: naming every malformed field.
+    """
+    model = PAYLOADS[event]
+    if isinstance(payload, model):
+        return payload
+    if isinstance(payload, BaseModel):
+        raise InvalidInput(
+            f"{event.value} takes a {model.__name__}, not a {type(payload).__name__}"
+        )
+    try:
+        return model.model_validate(dict(payload or {}))
+    except ValidationError as exc:
+        raise InvalidInput(_describe(f"{event.value} payload", exc)) from None
+
+
+def _describe(what: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(whole)"
+        lines.append(f"  - {loc}: {err['msg']}")
+    return f"{what} is not valid:\n" + "\n".join(lines)
+
+
+def _event_of(event: Event | str) -> Event:
+    try:
+        return Event(str(event).replace("-", "_"))
+    except ValueError:
+        known = ", ".join(e.value for e in Event)
+        raise InvalidInput(f"unknown event {event!r}; events are: {known}") from None
+
+
+class CaseEngine:
+    """The engine of one campaign on one database.
+
+    Build it with :func:`appcase.open_engine`. Methods are safe to call from several
+    threads and processes at once: concurrency is the database's job (version checks).
+
+    Args:
+        store: the unit-of-work factory.
+        campaign: the campaign whose rules apply (stored in the database).
+        clock: where "now" comes from (aware instants).
+    """
+
+    def __init__(self, store: Store, campaign: Campaign, clock: Clock | None = None) -> None:
+        self.store = store
+        self.campaign = campaign
+        self.clock: Clock = clock or SystemClock()
+
+    # --- actors -------------------------------------------------------------------------
+    def add_actor(
+        self, actor_id: str, *, role: str, jurisdiction: str, name: str = ""
+    ) -> ActorView:
+        """Register an officer. Registering the same actor again with the same role and
+        jurisdiction changes nothing.
+
+        Args:
+            actor_id: a short id, e.g. ``"cs-cac-01"``.
+            role: a role id of the campaign (``cac_prefecture``, ``edu_prefecture``,
+                ``cac_province``).
+            jurisdiction: GB/T 2260 code: the prefecture, or the province for a province role.
+            name: display name.
+
+        Raises:
+            InvalidInput: bad id, undeclared role, wrong jurisdiction, or the id is taken by
+                an actor with another role or jurisdiction.
+        """
+        actor_id = actor_id.strip()
+        if not actor_id or len(actor_id) > 64 or not actor_id.isprintable() or " " in actor_id:
+            raise InvalidInput(
+                f"actor id {actor_id!r} must be 1-64 printable characters, no spaces"
+            )
+        if actor_id == SYSTEM_ACTOR or role == permissions.SYSTEM_ROLE:
+            raise InvalidInput("the system actor is built in and cannot be registered")
+        problems = permissions.check_posting(self.campaign, role, jurisdiction)
+        if problems:
+            raise InvalidInput("; ".join(p.message for p in problems))
+        with self.store.transaction() as repo:
+            row = repo.actor(actor_id)
+            if row is not None:
+                if (row.role, row.jurisdiction) != (role, jurisdiction):
+                    raise InvalidInput(
+                        f"actor {actor_id} is already registered as {row.role} in "
+                        f"{row.jurisdiction}; choose another id"
+                    )
+            else:
+                row = ActorRow(
+                    id=actor_id,
+                    role=role,
+                    jurisdiction=jurisdiction,
+                    name=name,
+                    created_at=self.clock.now(),
+                )
+                repo.add(row)
+        return ActorView(id=row.id, role=row.role, jurisdiction=row.jurisdiction, name=row.name)
+
+    def actors(self) -> list[ActorView]:
+        """Every registered actor, by id."""
+        with self.store.transaction() as repo:
+            return [
+                ActorView(id=r.id, role=r.role, jurisdiction=r.jurisdiction, name=r.name)
+                for r in repo.actors()
+            ]
+
+    def _actor(self, repo: Repository, actor_id: str) -> ActorInfo:
+        if actor_id == SYSTEM_ACTOR:
+            return ActorInfo(SYSTEM_ACTOR, permissions.SYSTEM_ROLE, self.campaign.province.code)
+        row = repo.actor(actor_id)
+        if row is None:
+            raise UnknownActor(actor_id)
+        return ActorInfo(row.id, row.role, row.jurisdiction)
+
+    # --- commands -------------------------------------------------------------------------
+    def survey(
+        self,
+        app: AppIdentity | Mapping[str, Any],
+        *,
+        actor: str,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> CaseView:
+        """List an app in the campaign's ledger: a new case in state ``surveyed``.
+
+        Args:
+            app: the app's identity (model or mapping of its fields).
+            actor: the acting officer's id.
+            at: when the survey happened (aware; default: the clock's now).
+            idempotency_key: a caller's key; a retry with the same key returns the case
+                created the first time and writes nothing.
+
+        Returns:
+            The new case.
+
+        Raises:
+            InvalidInput: malformed app identity, naive ``at``.
+            UnknownActor: the actor is not registered.
+            GuardRejected: every failed guard (role, window, already in the ledger, …).
+        """
+        payload = parse_payload(Event.SURVEY, {"app": app})
+        assert isinstance(payload, SurveyPayload)
+        when = self._when(at)
+        with self.store.transaction() as repo:
+            if idempotency_key:
+                done = self._replayed(repo, idempotency_key, None, Event.SURVEY)
+                if done is not None:
+                    return self._case_view(repo, self._case_row(repo, done.case_id))
+            ident = payload.app
+            existing = repo.find_app(self.campaign.id, ident.uscc, ident.name)
+            number = repo.next_case_number(self.campaign.id, ident.prefecture)
+            case_id = f"{self.campaign.case_prefix}-{ident.prefecture}-{number:04d}"
+            facts = CaseFacts(
+                case_id=None,
+                prefecture=ident.prefecture,
+                state=State.NEW,
+                judicial_state=JudicialState.NOT_REFERRED,
+                already_in_ledger=existing is not None,
+            )
+            cmd = Command(Event.SURVEY, self._actor(repo, actor), payload, when)
+            ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
+            now = ctx.now
+            app_row = AppRow(
+                campaign_id=self.campaign.id,
+                name=ident.name,
+                operator=ident.operator,
+                uscc=ident.uscc,
+                icp_filing=ident.icp_filing,
+                platforms=list(ident.platforms),
+                target_users=ident.target_users,
+                used_by_schools=ident.used_by_schools,
+                prefecture=ident.prefecture,
+            )
+            row = CaseRow(
+                id=case_id,
+                campaign_id=self.campaign.id,
+                prefecture=ident.prefecture,
+                state=State.NEW.value,
+                judicial_state=JudicialState.NOT_REFERRED.value,
+                event_count=0,
+                head_hash=GENESIS,
+                suspected_illegal=False,
+                created_at=now,
+                last_occurred_at=when,
+                updated_at=now,
+            )
+            self._transition(ctx, row, case_id=None)
+            repo.add(app_row)
+            repo.flush()
+            row.app_id = app_row.id
+            repo.add(row)
+            self._append(repo, row, ctx, State.NEW.value, idempotency_key)
+            repo.flush()
+            return self._case_view(repo, row, app_row)
+
+    def fire(
+        self,
+        case_id: str,
+        event: Event | str,
+        *,
+        actor: str,
+        payload: BaseModel | Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+        reason: str | None = None,
+        override: Override | Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> EventView:
+        """Fire ``event`` on a case: guards, transition, records and one chained event.
+
+        Args:
+            case_id: e.g. ``"HN2018-430100-0001"``.
+            event: an :class:`~appcase.states.Event` or its name (``"take-down"`` works).
+            actor: the acting officer's id (``system`` is refused: it acts only through
+                :meth:`sweep`).
+            payload: the event's payload (see :mod:`appcase.workflow.commands`).
+            at: when the act happened, aware (default: the clock's now). Phase windows are
+                judged on it, in the campaign's time zone.
+            reason: why (required by ``escalate``, ``return_for_rectification``, ``refer``
+                and by a judgment stricter than the policy's minimum).
+            override: to act after a window closed, or below the policy's minimum: a reason
+                and optionally the authorising officer.
+            idempotency_key: a caller's key; a retry with the same key returns the event
+                written the first time and writes nothing.
+
+        Returns:
+            The event written.
+
+        Raises:
+            InvalidInput: unknown event, malformed payload, naive ``at``, or an idempotency
+                key reused for another command.
+            CaseNotFound: no such case.
+            UnknownActor: the actor (or override authoriser) is not registered.
+            GuardRejected: listing every failed guard; nothing was written.
+            ConcurrentModification: the case changed meanwhile; nothing was written.
+        """
+        ev = _event_of(event)
+        if ev is Event.SURVEY:
+            raise InvalidInput("use survey() to list an app; it creates the case")
+        body = parse_payload(ev, payload)
+        ovr = self._override(override)
+        when = self._when(at)
+        with self.store.transaction(case_id) as repo:
+            if idempotency_key:
+                done = self._replayed(repo, idempotency_key, case_id, ev)
+                if done is not None:
+                    return _event_view(done)
+            row = self._case_row(repo, case_id, for_update=True)
+            who = self._actor(repo, actor)
+            ovr_actor = self._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
+            cmd = Command(ev, who, body, when, reason, ovr, ovr_actor)
+            return self._fire_loaded(repo, row, cmd, idempotency_key)
+
+    def _fire_loaded(
+        self, repo: Repository, row: CaseRow, cmd: Command, idempotency_key: str | None
+    ) -> EventView:
+        """Guards, transition and writes for a case row loaded in ``repo``'s transaction."""
+        ctx = GuardContext(self._facts(repo, row, cmd.event), cmd, self.campaign, self.clock.now())
+        if cmd.event is Event.JUDGE:
+            ctx.policy = self._policy(ctx)
+        track = spec_for(cmd.event).track
+        from_state = row.judicial_state if track is Track.JUDICIAL else row.state
+        self._transition(ctx, row, case_id=row.id)
+        self._record(repo, row, ctx)
+        event_row = self._append(repo, row, ctx, from_state, idempotency_key)
+        repo.flush()
+        return _event_view(event_row)
+
+    # --- the steps of a command ------------------------------------------------------------
+    def _when(self, at: datetime | None) -> datetime:
+        return ensure_aware(at, "event time") if at is not None else self.clock.now()
+
+    @staticmethod
+    def _override(value: Override | Mapping[str, Any] | None) -> Override | None:
+        if value is None or isinstance(value, Override):
+            return value
+        try:
+            return Override.model_validate(dict(value))
+        except ValidationError as exc:
+            raise InvalidInput(_describe("override", exc)) from None
+
+    def _case_row(self, repo: Repository, case_id: str, *, for_update: bool = False) -> CaseRow:
+        row = repo.case(case_id, for_update=for_update)
+        if row is None or row.campaign_id != self.campaign.id:
+            raise CaseNotFound(case_id)
+        return row
+
+    def _replayed(
+        self, repo: Repository, key: str, case_id: str | None, event: Event
+    ) -> EventRow | None:
+        done = repo.event_by_key(key)
+        if done is None:
+            return None
+        if done.event != event.value or (case_id is not None and done.case_id != case_id):
+            raise InvalidInput(
+                f"idempotency key {key!r} was already used for {done.event} on case "
+                f"{done.case_id}; use a new key for a new command"
+            )
+        return done
+
+    def _facts(self, repo: Repository, row: CaseRow, event: Event) -> CaseFacts:
+        """Read what the guards of ``event`` need, and nothing more."""
+        app = repo.app(row.app_id)
+        pledge = repo.latest_pledge(row.id) if event is Event.RECTIFY else None
+        return CaseFacts(
+            case_id=row.id,
+            prefecture=row.prefecture,
+            state=State(row.state),
+            judicial_state=JudicialState(row.judicial_state),
+            last_occurred_at=row.last_occurred_at,
+            used_by_schools=app.used_by_schools,
+            evidence_numbers=repo.evidence_numbers(row.id) if event is Event.JUDGE else frozenset(),
+            disposition=_disposition(row.disposition),
+            suspected_illegal=row.suspected_illegal,
+            pledge_commitments=tuple(pledge.commitments) if pledge else (),
+            pledge_deadline=row.pledge_deadline,
+            prior_cases=repo.prior_cases(row.id, app.uscc) if event is Event.JUDGE else 0,
+        )
+
+    def _policy(self, ctx: GuardContext) -> disposition.DispositionResult:
+        body = ctx.command.payload
+        assert isinstance(body, JudgePayload)
+        return disposition.evaluate(
+            [
+                disposition.FindingInput(f.harm_category, f.severity, f.suspected_illegal)
+                for f in body.findings
+            ],
+            disposition.Factors(
+                prior_cases=ctx.case.prior_cases,
+                seriously_lacking_responsibility=body.seriously_lacking_responsibility,
+                used_by_schools=ctx.case.used_by_schools,
+            ),
+            self.campaign.policy.disposition,
+            self.campaign.policy.version,
+        )
+
+    def _transition(self, ctx: GuardContext, row: CaseRow, case_id: str | None) -> None:
+        """Fire the machine on ``row``; raise :class:`GuardRejected` with every rejection."""
+        ms = machines()
+        event = ctx.command.event
+        machine = ms.for_event(event)
+        state = row.judicial_state if machine is ms.judicial else row.state
+        if not ms.can_fire(event, state):
+            spec = spec_for(event)
+            allowed = ", ".join(str(s) for s in spec.sources)
+            rejections = [
+                Rejection(
+                    "state", f"{event.value} is not allowed from {state} (only from {allowed})"
+                ),
+                *run_guards((*COMMON_GUARDS, *spec.guards), ctx),
+            ]
+            raise GuardRejected(case_id, row.state, event.value, rejections)
+        if not machine.events[event.value].trigger(row, ctx=ctx):
+            raise GuardRejected(case_id, row.state, event.value, ctx.rejections)
+
+    def _record(self, repo: Repository, row: CaseRow, ctx: GuardContext) -> None:
+        """Update the case's projections for the event just fired (records are written by
+        :meth:`_append`, which knows the event's id)."""
+        cmd, body = ctx.command, ctx.command.payload
+        if cmd.event is Event.FLAG:
+            row.flagged_at = cmd.at
+        elif cmd.event is Event.JUDGE:
+            assert isinstance(body, JudgePayload) and body.disposition is not None
+            assert ctx.policy is not None
+            row.disposition = body.disposition.value
+            row.suspected_illegal = ctx.policy.refer
+        elif cmd.event is Event.PLEDGE:
+            assert isinstance(body, PledgePayload) and body.deadline is not None
+            row.pledge_deadline = body.deadline
+            row.pledge_due_at = deadlines.day_start(self.campaign, body.deadline + timedelta(1))
+        elif cmd.event in (Event.RECTIFY, Event.ESCALATE):
+            row.pledge_due_at = None
+
+    def _append(
+        self,
+        repo: Repository,
+        row: CaseRow,
+        ctx: GuardContext,
+        from_state: str,
+        idempotency_key: str | None,
+    ) -> EventRow:
+        cmd = ctx.command
+        track = spec_for(cmd.event).track
+        to_state = row.judicial_state if track is Track.JUDICIAL else row.state
+        payload = cmd.payload.model_dump(mode="json")
+        if ctx.policy is not None:
+            payload["policy"] = {
+                "version": ctx.policy.policy_version,
+                "minimum": ctx.policy.minimum.value,
+                "refer": ctx.policy.refer,
+                "rules": [{"id": r.id, "detail": r.detail} for r in ctx.policy.rules],
+            }
+        override = None
+        if cmd.override is not None and ctx.waived:
+            override = {
+                "reason": cmd.override.reason,
+                "authorised_by": (cmd.override_actor or cmd.actor).id,
+                "waived": list(ctx.waived),
+            }
+        now = ctx.now
+        seq = row.event_count + 1
+        record: dict[str, Any] = {
+            "case_id": row.id,
+            "seq": seq,
+            "track": track.value,
+            "event": cmd.event.value,
+            "from": from_state,
+            "to": to_state,
+            "actor": cmd.actor.id,
+            "role": cmd.actor.role,
+            "jurisdiction": cmd.actor.jurisdiction,
+            "occurred_at": format_instant(cmd.at),
+            "recorded_at": format_instant(now),
+            "payload": payload,
+            "reason": cmd.reason,
+            "override": override,
+            "prev_hash": row.head_hash,
+        }
+        digest = event_hash(record)
+        event_row = EventRow(
+            case_id=row.id,
+            seq=seq,
+            track=track.value,
+            event=cmd.event.value,
+            from_state=from_state,
+            to_state=to_state,
+            actor_id=cmd.actor.id,
+            role=cmd.actor.role,
+            jurisdiction=cmd.actor.jurisdiction,
+            occurred_at=cmd.at,
+            recorded_at=now,
+            payload=payload,
+            reason=cmd.reason,
+            override=override,
+            idempotency_key=idempotency_key,
+            prev_hash=row.head_hash,
+            hash=digest,
+        )
+        repo.add(event_row)
+        row.event_count = seq
+        row.head_hash = digest
+        row.last_occurred_at = cmd.at
+        row.updated_at = now
+        repo.flush()
+        self._write_records(repo, row, event_row, cmd)
+        return event_row
+
+    def _write_records(
+        self, repo: Repository, row: CaseRow, event_row: EventRow, cmd: Command
+    ) -> None:
+        body, ids = cmd.payload, {"case_id": row.id, "event_id": event_row.id}
+        if isinstance(body, FlagPayload):
+            start = max(repo.evidence_numbers(row.id), default=0)
+            repo.add(
+                *(
+                    EvidenceRow(
+                        **ids,
+                        number=start + i,
+                        harm_category=e.harm_category,
+                        description=e.description,
+                        source=e.source,
+                        locator=e.locator,
+                        captured_at=e.captured_at,
+                        attachment_sha256=e.attachment_sha256,
+                    )
+                    for i, e in enumerate(body.evidence, 1)
+                )
+            )
+        elif isinstance(body, JudgePayload):
+            repo.add(
+                *(
+                    FindingRow(
+                        **ids,
+                        harm_category=f.harm_category,
+                        severity=f.severity.value,
+                        suspected_illegal=f.suspected_illegal,
+                        evidence_refs=list(f.evidence_refs),
+                        note=f.note,
+                    )
+                    for f in body.findings
+                )
+            )
+        elif isinstance(body, InterviewPayload):
+            assert body.notice_given_at and body.held_at and body.rectification_deadline
+            repo.add(
+                InterviewRow(
+                    **ids,
+                    notice_given_at=body.notice_given_at,
+                    held_at=body.held_at,
+                    place=body.place,
+                    officers=list(body.officers),
+                    operator_representatives=list(body.operator_representatives),
+                    problems=list(body.problems),
+                    rectification_deadline=body.rectification_deadline,
+                )
+            )
+        elif isinstance(body, PledgePayload):
+            assert body.signed_at and body.deadline
+            repo.add(
+                PledgeRow(
+                    **ids,
+                    signed_by=body.signed_by,
+                    signed_at=body.signed_at,
+                    commitments=list(body.commitments),
+                    deadline=body.deadline,
+                )
+            )
+        elif isinstance(body, RectifyPayload):
+            repo.add(
+                VerificationRow(
+                    **ids,
+                    checks=[c.model_dump(mode="json") for c in body.checks],
+                    all_verified=all(c.verified for c in body.checks),
+                )
+            )
+
+    def explain_judgment(
+        self, case_id: str, payload: JudgePayload | Mapping[str, Any]
+    ) -> disposition.DispositionResult:
+        """What the disposition policy says of a judgment of this case, without firing it.
+
+        Uses the same facts the ``judge`` guard uses (prior cases of the operator, school use).
+
+        Args:
+            case_id: the case.
+            payload: a ``judge`` payload (findings; the disposition is ignored).
+
+        Returns:
+            The minimum disposition, the referral and the rules that fired.
+
+        Raises:
+            CaseNotFound: no such case.
+            InvalidInput: malformed payload.
+        """
+        body = parse_payload(Event.JUDGE, payload)
+        with self.store.transaction() as repo:
+            row = self._case_row(repo, case_id)
+            facts = self._facts(repo, row, Event.JUDGE)
+        actor = ActorInfo(SYSTEM_ACTOR, permissions.SYSTEM_ROLE, self.campaign.province.code)
+        cmd = Command(Event.JUDGE, actor, body, self.clock.now())
+        return self._policy(GuardContext(facts, cmd, self.campaign, self.clock.now()))
+
+    # --- reads ----------------------------------------------------------------------------
+    def get(self, case_id: str) -> CaseView:
+        """Return a case.
+
+        Raises:
+            CaseNotFound: no such case in this campaign.
+        """
+        with self.store.transaction() as repo:
+            return self._case_view(repo, self._case_row(repo, case_id))
+
+    def list_cases(
+        self,
+        *,
+        states: tuple[str, ...] = (),
+        judicial_states: tuple[str, ...] = (),
+        prefectures: tuple[str, ...] = (),
+        overdue_at: datetime | None = None,
+        text: str | None = None,
+        limit: int | None = None,
+    ) -> list[CaseView]:
+        """List cases, ordered by id.
+
+        Args:
+            states: administrative states to include (default all).
+            judicial_states: judicial states to include (default all).
+            prefectures: GB/T 2260 codes to include (default all).
+            overdue_at: only pledged cases whose rectification deadline had passed at this
+                aware instant.
+            text: a substring of the app's name, operator or the case id.
+            limit: at most this many cases.
+
+        Raises:
+            InvalidInput: an unknown state or a naive ``overdue_at``.
+        """
+        for s in states:
+            if s not in {x.value for x in State}:
+                raise InvalidInput(f"unknown state {s!r}")
+        for s in judicial_states:
+            if s not in {x.value for x in JudicialState}:
+                raise InvalidInput(f"unknown judicial state {s!r}")
+        flt = CaseFilter(
+            states=states,
+            judicial_states=judicial_states,
+            prefectures=prefectures,
+            pledge_due_before=ensure_aware(overdue_at, "overdue time") if overdue_at else None,
+            text=text,
+            limit=limit,
+        )
+        with self.store.transaction() as repo:
+            return [self._case_view(repo, c, a) for c, a in repo.cases(self.campaign.id, flt)]
+
+    def history(self, case_id: str) -> list[EventView]:
+        """The case's events in chain order.
+
+        Raises:
+            CaseNotFound: no such case in this campaign.
+        """
+        with self.store.transaction() as repo:
+            self._case_row(repo, case_id)
+            return [_event_view(e) for e in repo.events(case_id)]
+
+    def iter_case_ids(self, batch_size: int = 1000) -> Iterator[str]:
+        """Every case id of the campaign, in order, read in batches (constant memory)."""
+        after: str | None = None
+        while True:
+            with self.store.transaction() as repo:
+                rows = repo.cases(self.campaign.id, CaseFilter(after_id=after, limit=batch_size))
+            if not rows:
+                return
+            for c, _ in rows:
+                yield c.id
+            after = rows[-1][0].id
+
+    def _case_view(self, repo: Repository, row: CaseRow, app: AppRow | None = None) -> CaseView:
+        app = app or repo.app(row.app_id)
+        return CaseView(
+            id=row.id,
+            campaign_id=row.campaign_id,
+            prefecture=row.prefecture,
+            app=AppIdentity(
+                name=app.name,
+                operator=app.operator,
+                uscc=app.uscc,
+                icp_filing=app.icp_filing,
+                platforms=tuple(app.platforms),
+                target_users=app.target_users,
+                used_by_schools=app.used_by_schools,
+                prefecture=app.prefecture,
+            ),
+            state=row.state,
+            judicial_state=row.judicial_state,
+            version=row.version,
+            disposition=row.disposition,
+            suspected_illegal=row.suspected_illegal,
+            pledge_deadline=row.pledge_deadline,
+            event_count=row.event_count,
+            head_hash=row.head_hash,
+            created_at=row.created_at,
+            last_occurred_at=row.last_occurred_at,
+        )
+
+
+def _event_view(row: EventRow) -> EventView:
+    return EventView(
+        case_id=row.case_id,
+        seq=row.seq,
+        track=row.track,
+        event=row.event,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        actor=row.actor_id,
+        role=row.role,
+        jurisdiction=row.jurisdiction,
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
+        payload=row.payload,
+        reason=row.reason,
+        override=row.override,
+        idempotency_key=row.idempotency_key,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _disposition(value: str | None) -> Disposition | None:
+    return Disposition(value) if value else None

@@ -1,0 +1,430 @@
+"""Guards: plain functions of a :class:`GuardContext` returning the reasons they fail.
+
+Every guard returns a list of :class:`~appcase.errors.Rejection` (empty when it holds);
+the runner calls *all* guards of a transition and collects every rejection, so a refused
+command says everything that is wrong at once. Guards are registered by name in
+:data:`GUARDS`, the only place the table's guard names are resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from appcase.errors import Rejection
+from appcase.policies import deadlines, permissions
+from appcase.states import Disposition, EscalationGround, State
+from appcase.workflow.commands import (
+    EscalatePayload,
+    FlagPayload,
+    InterviewPayload,
+    JudgePayload,
+    PledgePayload,
+    RectifyPayload,
+    SurveyPayload,
+    TakeDownPayload,
+)
+from appcase.workflow.context import GuardContext
+from appcase.workflow.table import POST_JUDGMENT_STATES
+
+__all__ = ["GUARDS", "Guard", "run_guards"]
+
+Guard = Callable[[GuardContext], list[Rejection]]
+
+
+def run_guards(names: Iterable[str], ctx: GuardContext) -> list[Rejection]:
+    """Run every named guard on ``ctx``; return all rejections, in order.
+
+    Raises:
+        TypeError: if a guard returns anything but a list of rejections (a programming error).
+    """
+    out: list[Rejection] = []
+    for name in names:
+        verdict = GUARDS[name](ctx)
+        if not isinstance(verdict, list) or not all(isinstance(r, Rejection) for r in verdict):
+            raise TypeError(f"guard {name!r} returned {verdict!r}, not a list of Rejection")
+        out.extend(verdict)
+    return out
+
+
+def _override_problem(ctx: GuardContext) -> str | None:
+    """Why the command's override cannot be used, or ``None`` if it can."""
+    cmd = ctx.command
+    if cmd.override is None:
+        return "no override was recorded"
+    who = cmd.override_actor or cmd.actor
+    spec = ctx.campaign.role(who.role)
+    if spec is None or not spec.may_override:
+        return f"{who.id} ({who.role}) may not authorise an override"
+    if spec.scope == "prefecture" and who.jurisdiction != ctx.case.prefecture:
+        return f"{who.id} may authorise overrides only in {who.jurisdiction}"
+    return None
+
+
+def _waive(ctx: GuardContext, code: str, rejection: Rejection) -> list[Rejection]:
+    problem = _override_problem(ctx)
+    if problem is None:
+        ctx.waived.append(code)
+        return []
+    return [Rejection(code, f"{rejection.message}; an override is needed, but {problem}")]
+
+
+# --- common guards ---------------------------------------------------------------------
+
+
+def permission(ctx: GuardContext) -> list[Rejection]:
+    """Role × event × jurisdiction (policy: :mod:`appcase.policies.permissions`)."""
+    cmd = ctx.command
+    return permissions.check_permission(
+        ctx.campaign,
+        role=cmd.actor.role,
+        actor_jurisdiction=cmd.actor.jurisdiction,
+        event=cmd.event,
+        case_prefecture=ctx.case.prefecture,
+        via_sweep=cmd.via_sweep,
+    )
+
+
+def phase_window(ctx: GuardContext) -> list[Rejection]:
+    """The act happens inside a window of its event, else it needs an authorised override.
+
+    Source: 三、工作安排 (phase deadlines), read in the campaign's zone, deadline day
+    inclusive.
+    """
+    cmd = ctx.command
+    if deadlines.window_open(ctx.campaign, cmd.event, cmd.at):
+        return []
+    local = cmd.at.astimezone(ctx.campaign.zone).isoformat(timespec="seconds")
+    spans = ", ".join(
+        f"{ctx.campaign.phase(p).start}..{ctx.campaign.phase(p).deadline}"
+        for p in ctx.campaign.windows[cmd.event]
+    )
+    rejection = Rejection(
+        "phase_window", f"{cmd.event.value} at {local} is outside its window ({spans})"
+    )
+    return _waive(ctx, "phase_window", rejection)
+
+
+def chronology(ctx: GuardContext) -> list[Rejection]:
+    """The act is not in the future and not before the case's previous event."""
+    at = ctx.command.at
+    out = []
+    if at > ctx.now + timedelta(minutes=5):
+        out.append(Rejection("chronology", f"event time {at.isoformat()} is in the future"))
+    last = ctx.case.last_occurred_at
+    if last is not None and at < last:
+        out.append(
+            Rejection(
+                "chronology",
+                f"event time {at.isoformat()} is before the case's previous event "
+                f"({last.isoformat()})",
+            )
+        )
+    return out
+
+
+# --- survey ------------------------------------------------------------------------------
+
+
+def app_identity(ctx: GuardContext) -> list[Rejection]:
+    """The app's prefecture belongs to the campaign."""
+    payload = ctx.command.payload
+    assert isinstance(payload, SurveyPayload)
+    if not any(p.code == payload.app.prefecture for p in ctx.campaign.prefectures):
+        return [
+            Rejection(
+                "app_identity",
+                f"prefecture {payload.app.prefecture} is not one of this campaign's",
+            )
+        ]
+    return []
+
+
+def not_in_ledger(ctx: GuardContext) -> list[Rejection]:
+    """The app (same credit code and name) is not yet in this campaign's ledger."""
+    if ctx.case.already_in_ledger:
+        return [Rejection("not_in_ledger", "this app is already in the campaign's ledger")]
+    return []
+
+
+# --- flag, judge, dismiss --------------------------------------------------------------
+
+
+def evidence(ctx: GuardContext) -> list[Rejection]:
+    """At least one evidence item, each with a harm category of the campaign (三(一))."""
+    payload = ctx.command.payload
+    assert isinstance(payload, FlagPayload)
+    if not payload.evidence:
+        return [Rejection("evidence", "flag needs at least one evidence item")]
+    known = ctx.campaign.harm_category_ids
+    return [
+        Rejection("evidence", f"evidence {i}: unknown harm category {e.harm_category!r}")
+        for i, e in enumerate(payload.evidence, 1)
+        if e.harm_category not in known
+    ]
+
+
+def findings(ctx: GuardContext) -> list[Rejection]:
+    """Findings recorded (unless no violation), each of a known category, citing evidence."""
+    payload = ctx.command.payload
+    assert isinstance(payload, JudgePayload)
+    out = []
+    if payload.disposition is None:
+        out.append(Rejection("findings", "judge needs a disposition"))
+    if not payload.findings and payload.disposition is not Disposition.NO_VIOLATION:
+        out.append(Rejection("findings", "judge needs at least one finding"))
+    known = ctx.campaign.harm_category_ids
+    for i, f in enumerate(payload.findings, 1):
+        if f.harm_category not in known:
+            out.append(
+                Rejection("findings", f"finding {i}: unknown harm category {f.harm_category!r}")
+            )
+        missing = sorted(set(f.evidence_refs) - ctx.case.evidence_numbers)
+        if missing:
+            out.append(
+                Rejection("findings", f"finding {i}: no evidence numbered {missing} in this case")
+            )
+    return out
+
+
+def disposition_minimum(ctx: GuardContext) -> list[Rejection]:
+    """The disposition is no milder than the policy's minimum (override needed) and a
+    stricter one carries a reason (policy: :mod:`appcase.policies.disposition`)."""
+    payload = ctx.command.payload
+    assert isinstance(payload, JudgePayload)
+    if payload.disposition is None or ctx.policy is None:
+        return []
+    chosen, minimum = payload.disposition, ctx.policy.minimum
+    rules = ", ".join(ctx.policy.rule_ids)
+    if chosen.rank < minimum.rank:
+        rejection = Rejection(
+            "disposition_minimum",
+            f"disposition {chosen.value} is milder than the policy's minimum "
+            f"{minimum.value} (rules {rules})",
+        )
+        return _waive(ctx, "disposition_minimum", rejection)
+    if chosen.rank > minimum.rank and not (ctx.command.reason or "").strip():
+        return [
+            Rejection(
+                "disposition_minimum",
+                f"disposition {chosen.value} is stricter than the policy's minimum "
+                f"{minimum.value}; give a reason",
+            )
+        ]
+    return []
+
+
+def disposition_is_no_violation(ctx: GuardContext) -> list[Rejection]:
+    """Only a judgment of no violation can be dismissed."""
+    if ctx.case.disposition is not Disposition.NO_VIOLATION:
+        return [
+            Rejection(
+                "disposition",
+                f"only a 'no_violation' judgment can be dismissed; this one is "
+                f"{ctx.case.disposition.value if ctx.case.disposition else 'missing'}",
+            )
+        ]
+    return []
+
+
+# --- interview, pledge, rectify ----------------------------------------------------------
+
+
+def disposition_is_interview(ctx: GuardContext) -> list[Rejection]:
+    """An interview follows a judgment of 'interview and rectify' (三(二))."""
+    if ctx.case.state is State.JUDGED and ctx.case.disposition is not Disposition.INTERVIEW_RECTIFY:
+        return [
+            Rejection(
+                "disposition",
+                "an interview needs a judgment of 'interview_rectify'; this one is "
+                f"{ctx.case.disposition.value if ctx.case.disposition else 'missing'}",
+            )
+        ]
+    return []
+
+
+def interview_record(ctx: GuardContext) -> list[Rejection]:
+    """The interview record is complete (CAC 约谈 rules 2015; 三(二) 指出问题、限期整改)."""
+    p = ctx.command.payload
+    assert isinstance(p, InterviewPayload)
+    params = ctx.campaign.policy
+    out = []
+
+    def no(msg: str) -> None:
+        out.append(Rejection("interview_record", msg))
+
+    if p.notice_given_at is None:
+        no("record when notice was given (reason, time, place and participants in advance)")
+    if p.held_at is None:
+        no("record when the interview was held")
+    if p.notice_given_at and p.held_at:
+        need = timedelta(hours=params.deadlines.min_notice_hours)
+        if p.held_at - p.notice_given_at < need:
+            no(f"notice must be given at least {params.deadlines.min_notice_hours} h in advance")
+    if p.held_at and p.held_at > ctx.command.at:
+        no("the interview is recorded as held after the event time")
+    if not p.place:
+        no("record the place")
+    if len(set(p.officers)) < params.interview.min_officers:
+        no(f"at least {params.interview.min_officers} distinct officers must attend")
+    if not p.problems:
+        no("record the problems pointed out")
+    if p.rectification_deadline is None:
+        no("set a rectification deadline")
+    else:
+        cap = deadlines.rectification_deadline_cap(ctx.campaign)
+        if p.rectification_deadline > cap:
+            no(f"rectification deadline {p.rectification_deadline} is after the cap {cap}")
+        if p.held_at and p.rectification_deadline < p.held_at.astimezone(ctx.campaign.zone).date():
+            no("rectification deadline is before the interview")
+    return out
+
+
+def pledge_record(ctx: GuardContext) -> list[Rejection]:
+    """A signed pledge with commitments and a deadline within the cap (三(二) 签订整改承诺书)."""
+    p = ctx.command.payload
+    assert isinstance(p, PledgePayload)
+    out = []
+
+    def no(msg: str) -> None:
+        out.append(Rejection("pledge_record", msg))
+
+    if not p.signed_by:
+        no("record who signed the pledge for the operator")
+    if p.signed_at is None:
+        no("record when the pledge was signed")
+    elif p.signed_at > ctx.command.at:
+        no("the pledge is recorded as signed after the event time")
+    if not p.commitments:
+        no("the pledge needs at least one commitment")
+    if p.deadline is None:
+        no("the pledge needs a rectification deadline")
+    else:
+        cap = deadlines.rectification_deadline_cap(ctx.campaign)
+        if p.deadline > cap:
+            no(f"deadline {p.deadline} is after the cap {cap}")
+        if p.deadline < ctx.command.at.astimezone(ctx.campaign.zone).date():
+            no(f"deadline {p.deadline} has already passed")
+    return out
+
+
+def rectification_verified(ctx: GuardContext) -> list[Rejection]:
+    """Every pledged commitment verified, on or before the pledge's deadline day."""
+    p = ctx.command.payload
+    assert isinstance(p, RectifyPayload)
+    out = []
+    commitments = ctx.case.pledge_commitments
+    verified: set[int] = set()
+    for check in p.checks:
+        index = _commitment_index(check.commitment, commitments)
+        if index is None:
+            out.append(
+                Rejection("rectification", f"{check.commitment!r} is not a pledged commitment")
+            )
+        elif check.verified:
+            verified.add(index)
+    for i, text in enumerate(commitments, 1):
+        if i not in verified:
+            out.append(Rejection("rectification", f"commitment {i} not verified: {text}"))
+    deadline = ctx.case.pledge_deadline
+    if deadline is not None and deadlines.deadline_passed(ctx.campaign, deadline, ctx.command.at):
+        out.append(Rejection("rectification", f"verified after the pledge deadline {deadline}"))
+    return out
+
+
+def _commitment_index(ref: str, commitments: tuple[str, ...]) -> int | None:
+    if ref.isdigit() and 1 <= int(ref) <= len(commitments):
+        return int(ref)
+    for i, text in enumerate(commitments, 1):
+        if text == ref:
+            return i
+    return None
+
+
+# --- escalate, take down, return, refer -----------------------------------------------------
+
+
+def escalation_ground(ctx: GuardContext) -> list[Rejection]:
+    """The ground fits the case (三(二): 主体责任落实严重不到位或整改不到位)."""
+    p = ctx.command.payload
+    assert isinstance(p, EscalatePayload)
+    g, state = p.ground, ctx.case.state
+    if g is None:
+        return [Rejection("escalation_ground", "give the ground of the escalation")]
+    fits = {
+        EscalationGround.TAKEDOWN_DISPOSITION: state is State.JUDGED
+        and ctx.case.disposition is Disposition.TAKEDOWN,
+        EscalationGround.PLEDGE_REFUSED: state is State.INTERVIEWED,
+        EscalationGround.RECTIFICATION_FAILED: state is State.PLEDGED,
+        EscalationGround.RECTIFICATION_OVERDUE: state is State.PLEDGED
+        and ctx.case.pledge_deadline is not None
+        and deadlines.deadline_passed(ctx.campaign, ctx.case.pledge_deadline, ctx.command.at),
+    }
+    if not fits[g]:
+        return [
+            Rejection(
+                "escalation_ground",
+                f"ground {g.value} does not fit a case in state {state.value}"
+                + (f" judged {ctx.case.disposition.value}" if ctx.case.disposition else ""),
+            )
+        ]
+    return []
+
+
+def reason(ctx: GuardContext) -> list[Rejection]:
+    """A reason is given."""
+    if not (ctx.command.reason or "").strip():
+        return [Rejection("reason", f"{ctx.command.event.value} needs a reason")]
+    return []
+
+
+def decision_record(ctx: GuardContext) -> list[Rejection]:
+    """The takedown decision has a document number."""
+    p = ctx.command.payload
+    assert isinstance(p, TakeDownPayload)
+    if not p.decision_no:
+        return [Rejection("decision_record", "record the decision's document number")]
+    return []
+
+
+def after_judgment(ctx: GuardContext) -> list[Rejection]:
+    """A referral comes after a judgment."""
+    if ctx.case.state not in POST_JUDGMENT_STATES:
+        return [
+            Rejection(
+                "after_judgment", f"a case in state {ctx.case.state.value} has not been judged yet"
+            )
+        ]
+    return []
+
+
+def suspected_illegal(ctx: GuardContext) -> list[Rejection]:
+    """A suspected-illegal finding is recorded (三(二): 对涉嫌违法的...交由司法部门)."""
+    if not ctx.case.suspected_illegal:
+        return [
+            Rejection("suspected_illegal", "no suspected-illegal finding is recorded for this case")
+        ]
+    return []
+
+
+GUARDS: dict[str, Guard] = {
+    "permission": permission,
+    "phase_window": phase_window,
+    "chronology": chronology,
+    "app_identity": app_identity,
+    "not_in_ledger": not_in_ledger,
+    "evidence": evidence,
+    "findings": findings,
+    "disposition_minimum": disposition_minimum,
+    "disposition_is_no_violation": disposition_is_no_violation,
+    "disposition_is_interview": disposition_is_interview,
+    "interview_record": interview_record,
+    "pledge_record": pledge_record,
+    "rectification_verified": rectification_verified,
+    "escalation_ground": escalation_ground,
+    "reason": reason,
+    "decision_record": decision_record,
+    "after_judgment": after_judgment,
+    "suspected_illegal": suspected_illegal,
+}
+"""The registry of guards by name: the only place table guard names are resolved."""

@@ -1,0 +1,138 @@
+"""Typed read models returned by the engine (pydantic; ``model_dump(mode="json")`` is the
+stable ``--json`` shape of the command line). Instants are aware, in UTC."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from appcase.workflow.commands import AppIdentity
+
+__all__ = [
+    "ActorView",
+    "CaseView",
+    "EventView",
+    "SweepOutcome",
+    "SweepReport",
+    "VerifyReport",
+]
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ActorView(_View):
+    """A registered actor: id, role id, GB/T 2260 jurisdiction, display name."""
+
+    id: str
+    role: str
+    jurisdiction: str
+    name: str
+
+
+class CaseView(_View):
+    """A case as stored.
+
+    Attributes:
+        id: e.g. ``"HN2018-430100-0001"``.
+        state / judicial_state: the two tracks.
+        version: optimistic-concurrency version, +1 per event.
+        disposition: the latest judgment's disposition, if any.
+        pledge_deadline: the current pledge's deadline (local date), if any.
+        event_count / head_hash: length and head of the hash chain.
+        last_occurred_at: when the latest event happened (UTC).
+    """
+
+    id: str
+    campaign_id: str
+    prefecture: str
+    app: AppIdentity
+    state: str
+    judicial_state: str
+    version: int
+    disposition: str | None
+    suspected_illegal: bool
+    pledge_deadline: date | None
+    event_count: int
+    head_hash: str
+    created_at: datetime
+    last_occurred_at: datetime
+
+
+class EventView(_View):
+    """One event of a case's history (the hashed fields, plus the database's bookkeeping).
+
+    Attributes:
+        seq: 1, 2, … within the case.
+        track: ``administrative`` or ``judicial``.
+        from_state / to_state: the transition on that track.
+        payload: the command's payload as JSON (for ``judge`` also ``policy``: version,
+            minimum, refer and the rules that fired).
+        override: ``{"reason", "authorised_by", "waived"}`` when an override was used.
+        idempotency_key: the caller's key, if one was given (not hashed).
+    """
+
+    case_id: str
+    seq: int
+    track: str
+    event: str
+    from_state: str
+    to_state: str
+    actor: str
+    role: str
+    jurisdiction: str
+    occurred_at: datetime
+    recorded_at: datetime
+    payload: dict[str, Any]
+    reason: str | None
+    override: dict[str, Any] | None
+    idempotency_key: str | None
+    prev_hash: str
+    hash: str
+
+
+class SweepOutcome(_View):
+    """What the sweep did with one case.
+
+    Attributes:
+        status: ``escalated``; ``refused`` (a guard failed -- ``detail`` says which);
+            ``conflict`` (the case changed meanwhile; the next sweep retries it);
+            ``unjudged`` (flagged and not judged by the judgment deadline; reported only).
+    """
+
+    case_id: str
+    status: Literal["escalated", "refused", "conflict", "unjudged"]
+    detail: str = ""
+
+
+class SweepReport(_View):
+    """Totals of a sweep at ``at``."""
+
+    at: datetime
+    escalated: int
+    refused: int
+    conflict: int
+    unjudged: int
+
+
+class VerifyReport(_View):
+    """Result of an audit verification.
+
+    Attributes:
+        cases / events: how many were checked.
+        problems: ``(case_id, seq or None, kind, detail)`` per damaged case; empty when
+            the chain is intact. Kinds: ``edited``, ``deleted``, ``inserted``,
+            ``reordered``, ``head_mismatch``, ``state_mismatch``.
+    """
+
+    cases: int
+    events: int
+    problems: list[tuple[str, int | None, str, str]]
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing was found wrong."""
+        return not self.problems
