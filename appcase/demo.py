@@ -583,7 +583,7 @@ def _result(engine: CaseEngine, path: Path, refused: list[str]) -> DemoResult:
                 EventRow.to_state
             )
         ).tuples()
-        reached = dict(reached_rows)
+        reached = dict(reached_rows.all())
         events = int(s.scalar(select(func.count()).select_from(EventRow)) or 0)
         escalated_ids = select(EventRow.case_id).where(EventRow.event == "escalate")
         example = s.scalar(
