@@ -42,7 +42,7 @@ _VALUES = {char: value for value, char in enumerate(USCC_ALPHABET)}
 # abbreviations, plus the alternates MIIT uses in filing numbers (蜀 Sichuan, 黔 Guizhou,
 # 滇 Yunnan, 陇 Gansu).
 _ICP_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼蜀黔滇陇"
-_ICP_PATTERN = re.compile(rf"[{_ICP_PROVINCES}]ICP备[0-9]{{8,10}}号(?:-[1-9][0-9]*)?")
+_ICP_PATTERN = re.compile(rf"[{_ICP_PROVINCES}]ICP备(?:[0-9]{{10}}|[0-9]{{8}})号(?:-[1-9][0-9]*)?")
 
 
 def uscc_check_char(first17: str) -> str:

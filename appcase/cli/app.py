@@ -58,6 +58,7 @@ class App:
             from appcase.workflow.bootstrap import open_engine
 
             self._engine = open_engine(self.database_url, self.settings.campaign)
+            click.get_current_context().call_on_close(self._engine.close)
         return self._engine
 
     def actor(self) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import Engine
+
 from appcase.campaign import Campaign, load_campaign, parse_campaign
 from appcase.clock import Clock, SystemClock
 from appcase.errors import DatabaseNotReady, InvalidInput
@@ -49,9 +51,18 @@ def init_database(
     """
     camp = _resolve(campaign)
     engine = create_db_engine(url or default_database_url())
-    upgrade(engine)
-    store = Store(engine)
-    clock = clock or SystemClock()
+    try:
+        upgrade(engine)
+        store = Store(engine)
+        clock = clock or SystemClock()
+        _store_campaign(store, camp, clock)
+    except BaseException:
+        engine.dispose()
+        raise
+    return CaseEngine(store, camp, clock)
+
+
+def _store_campaign(store: Store, camp: Campaign, clock: Clock) -> None:
     with store.transaction() as repo:
         row = repo.campaign(camp.id)
         if row is None:
@@ -71,7 +82,6 @@ def init_database(
                 f"the database already holds a different campaign {camp.id!r}; "
                 "give the new campaign another id"
             )
-    return CaseEngine(store, camp, clock)
 
 
 def open_engine(
@@ -97,9 +107,17 @@ def open_engine(
             campaign differs from the stored one.
     """
     engine = create_db_engine(url or default_database_url())
+    try:
+        stored = _stored_campaign(engine, campaign)
+    except BaseException:
+        engine.dispose()
+        raise
+    return CaseEngine(Store(engine), stored, clock or SystemClock())
+
+
+def _stored_campaign(engine: Engine, campaign: Campaign | str | None) -> Campaign:
     ensure_current(engine)
-    store = Store(engine)
-    with store.transaction() as repo:
+    with Store(engine).transaction() as repo:
         rows = repo.campaigns()
         if campaign is None:
             if not rows:
@@ -110,18 +128,15 @@ def open_engine(
             row = rows[0]
         else:
             wanted = campaign.id if isinstance(campaign, Campaign) else campaign
+            if wanted not in {r.id for r in rows} and isinstance(campaign, str):
+                wanted = _resolve(campaign).id  # a campaign file path: use its id
             found = next((r for r in rows if r.id == wanted), None)
-            if (
-                found is None
-                and not isinstance(campaign, Campaign)
-                and wanted not in {r.id for r in rows}
-            ):
-                found = next((r for r in rows if r.id == _resolve(campaign).id), None)
             if found is None:
                 raise DatabaseNotReady(
                     f"campaign {wanted!r} is not in the database; run 'appcase init'"
                 )
+            row = found
         stored = parse_campaign(json.loads(row.definition), f"database:{row.id}")
     if isinstance(campaign, Campaign) and campaign.digest() != stored.digest():
         raise InvalidInput(f"campaign {campaign.id!r} differs from the one stored in the database")
-    return CaseEngine(store, stored, clock or SystemClock())
+    return stored

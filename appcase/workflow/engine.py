@@ -119,6 +119,16 @@ class CaseEngine:
         self.campaign = campaign
         self.clock: Clock = clock or SystemClock()
 
+    def close(self) -> None:
+        """Close the engine's database connections (the engine can not be used after)."""
+        self.store.engine.dispose()
+
+    def __enter__(self) -> CaseEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- actors -------------------------------------------------------------------------
     def add_actor(
         self, actor_id: str, *, role: str, jurisdiction: str, name: str = ""
