@@ -207,6 +207,11 @@ class _Simulation:
                     "locator": f"app://screen/{self.rng.randint(100, 999)}",
                 }
             )
+            if source == "hotline":  # fictional reporters; kept apart, never printed
+                items[-1]["reporter"] = {
+                    "name": f"举报人{self.rng.randint(1000, 9999)}",
+                    "contact": f"1380000{self.rng.randint(1000, 9999)}",
+                }
         return items
 
     def do_flag(self, step: _Step) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "FindingRow",
     "InterviewRow",
     "PledgeRow",
+    "ReporterRow",
     "UTCDateTime",
     "VerificationRow",
 ]
@@ -216,6 +217,22 @@ class EvidenceRow(_Record, Base):
     locator: Mapped[str] = mapped_column(Text, default="")
     captured_at: Mapped[datetime | None]
     attachment_sha256: Mapped[str | None] = mapped_column(String(64))
+    reporter_ref: Mapped[str | None] = mapped_column(String(40))
+
+
+class ReporterRow(Base):
+    """A hotline reporter's personal details (举报人), kept apart from the case history.
+
+    The evidence event carries only ``ref``; this table is never exported or printed.
+    """
+
+    __tablename__ = "reporters"
+
+    ref: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
 
 
 class FindingRow(_Record, Base):

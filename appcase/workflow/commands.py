@@ -34,6 +34,7 @@ __all__ = [
     "PledgePayload",
     "RectifyPayload",
     "ReferPayload",
+    "Reporter",
     "ReturnPayload",
     "SurveyPayload",
     "TakeDownPayload",
@@ -89,6 +90,17 @@ class SurveyPayload(_Payload):
     app: AppIdentity
 
 
+class Reporter(_Payload):
+    """A hotline reporter (举报人): confidential.
+
+    Stored apart from the case in the ``reporters`` table; the event records only an opaque
+    ``reporter_ref``. Never printed, logged, exported or hashed.
+    """
+
+    name: str = Field(default="", max_length=200, repr=False)
+    contact: str = Field(default="", max_length=200, repr=False)
+
+
 class Evidence(_Payload):
     """One item of evidence (取证).
 
@@ -99,6 +111,8 @@ class Evidence(_Payload):
         locator: where it can be found again (URL, screen path, version).
         captured_at: when it was captured (aware), if known.
         attachment_sha256: SHA-256 (hex) of a stored screenshot or recording, if any.
+        reporter: for a hotline report, the reporter's name and contact (confidential:
+            kept out of the event, see :class:`Reporter`).
     """
 
     harm_category: str = Field(min_length=1, max_length=64)
@@ -107,6 +121,7 @@ class Evidence(_Payload):
     locator: str = Field(default="", max_length=2000)
     captured_at: AwareDatetime | None = None
     attachment_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    reporter: Reporter | None = Field(default=None, exclude=True, repr=False)
 
 
 class FlagPayload(_Payload):

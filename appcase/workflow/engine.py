@@ -7,6 +7,7 @@ written and the version-checked case update is flushed -- or nothing is written 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from appcase.persistence.models import (
     FindingRow,
     InterviewRow,
     PledgeRow,
+    ReporterRow,
     VerificationRow,
 )
 from appcase.persistence.repository import CaseFilter, Repository, Store
@@ -462,6 +464,8 @@ class CaseEngine:
         track = spec_for(cmd.event).track
         to_state = row.judicial_state if track is Track.JUDICIAL else row.state
         payload = cmd.payload.model_dump(mode="json")
+        if isinstance(cmd.payload, FlagPayload):
+            self._keep_reporters_apart(repo, row, cmd.payload, payload, ctx.now)
         if ctx.policy is not None:
             payload["policy"] = {
                 "version": ctx.policy.policy_version,
@@ -524,6 +528,25 @@ class CaseEngine:
         self._write_records(repo, row, event_row, cmd)
         return event_row
 
+    @staticmethod
+    def _keep_reporters_apart(
+        repo: Repository, row: CaseRow, body: FlagPayload, payload: dict[str, Any], now: datetime
+    ) -> None:
+        """Move hotline reporters' details to the ``reporters`` table; the event keeps a ref."""
+        for item, dumped in zip(body.evidence, payload["evidence"], strict=True):
+            if item.reporter is not None:
+                ref = f"R-{uuid.uuid4().hex}"
+                dumped["reporter_ref"] = ref
+                repo.add(
+                    ReporterRow(
+                        ref=ref,
+                        case_id=row.id,
+                        name=item.reporter.name,
+                        contact=item.reporter.contact,
+                        created_at=now,
+                    )
+                )
+
     def _write_records(
         self, repo: Repository, row: CaseRow, event_row: EventRow, cmd: Command
     ) -> None:
@@ -541,8 +564,11 @@ class CaseEngine:
                         locator=e.locator,
                         captured_at=e.captured_at,
                         attachment_sha256=e.attachment_sha256,
+                        reporter_ref=dumped.get("reporter_ref"),
                     )
-                    for i, e in enumerate(body.evidence, 1)
+                    for i, (e, dumped) in enumerate(
+                        zip(body.evidence, event_row.payload["evidence"], strict=True), 1
+                    )
                 )
             )
         elif isinstance(body, JudgePayload):
