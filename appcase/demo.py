@@ -197,7 +197,7 @@ class _Simulation:
             self.schedule(self.local(3, self.rng.randint(12, 16), 10), view.id, "late_flag")
 
     def _evidence(self, source: str) -> list[dict[str, Any]]:
-        items = []
+        items: list[dict[str, Any]] = []
         for category in self.rng.sample(CATEGORIES, self.rng.choice((1, 1, 1, 2, 3))):
             items.append(
                 {
