@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from click.testing import CliRunner, Result
+
+from appcase.cli import cli
+from appcase.identifiers import uscc_check_char
 from appcase.states import State
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.views import CaseView
@@ -138,3 +146,137 @@ def drive(
     result = engine.get(view.id)
     assert result.state == target.value, (result.state, target)
     return result
+
+
+# --- cases with distinct operators, the command line, database snapshots ------------------
+
+
+def unique_app(n: int, prefecture: str = "430100", **extra: Any) -> dict[str, Any]:
+    """A valid app identity whose credit code is unique per ``(n, prefecture)``, so that no
+    case counts as another's prior case (recidivism) -- unlike :func:`app`."""
+    first17 = f"91{prefecture}T{n:08d}"
+    return {
+        "name": f"独立测试应用{n}",
+        "operator": f"测试运营公司{n}",
+        "uscc": first17 + uscc_check_char(first17),
+        "prefecture": prefecture,
+        **extra,
+    }
+
+
+def advance(
+    engine: CaseEngine,
+    case_id: str,
+    to: State | str,
+    *,
+    disposition: str = "interview_rectify",
+    illegal: bool = False,
+) -> CaseView:
+    """Walk a ``surveyed`` case of Changsha to ``to`` along the same path as :func:`drive`
+    (``judged`` with any ``disposition``; ``no_violation`` judgments cite no finding)."""
+    target = State(to)
+    if target in (State.ESCALATED_FOR_TAKEDOWN, State.TAKEN_DOWN):
+        disposition = "takedown"
+    severity = "severe" if disposition == "takedown" else "serious"
+    verdict = judgment(disposition, severity, illegal)
+    if disposition == "no_violation":
+        verdict = {"findings": [], "disposition": "no_violation"}
+    steps: list[tuple[str, str, dict[str, Any], datetime, str | None]] = [
+        ("flag", "cs-cac", evidence(), local(2, 21), None),
+        ("judge", "cs-edu", verdict, local(3, 12), None),
+    ]
+    if disposition == "takedown":
+        steps += [
+            ("escalate", "cs-cac", {"ground": "takedown_disposition"}, local(3, 13), "研判建议关停"),
+            ("take_down", "prov", {"decision_no": "湘网信〔2018〕1号"}, local(3, 15), None),
+        ]
+    else:
+        steps += [
+            ("interview", "cs-cac", interview(local(3, 14)), local(3, 14, 11), None),
+            ("pledge", "cs-cac", pledge(local(3, 14, 12)), local(3, 14, 13), None),
+            ("rectify", "cs-cac", RECTIFIED, local(3, 27), None),
+        ]
+    for event, actor, payload, at, reason in steps:
+        if engine.get(case_id).state == target.value:
+            break
+        engine.fire(case_id, event, actor=actor, payload=payload, at=at, reason=reason)
+    result = engine.get(case_id)
+    assert result.state == target.value, (result.state, target)
+    return result
+
+
+STANDARD_CASES: dict[str, tuple[str, str, bool]] = {
+    "surveyed": ("surveyed", "interview_rectify", False),
+    "flagged": ("flagged", "interview_rectify", False),
+    "judged": ("judged", "interview_rectify", False),
+    "judged_takedown": ("judged", "takedown", False),
+    "judged_clean": ("judged", "no_violation", False),
+    "judged_illegal": ("judged", "interview_rectify", True),
+    "interviewed": ("interviewed", "interview_rectify", False),
+    "pledged": ("pledged", "interview_rectify", False),
+    "escalated": ("escalated_for_takedown", "takedown", False),
+    "rectified": ("rectified", "interview_rectify", False),
+}
+"""Labels of :func:`standard_cases`: (state, disposition, suspected illegal)."""
+
+
+def standard_cases(engine: CaseEngine) -> dict[str, str]:
+    """Create one Changsha case per :data:`STANDARD_CASES` label (surveyed 2018-02-20, then
+    :func:`advance`'s dates; pledges due 2018-03-28). Returns label → case id."""
+    ids: dict[str, str] = {}
+    for n, (label, (state, disposition, illegal)) in enumerate(STANDARD_CASES.items()):
+        view = engine.survey(unique_app(n), actor="cs-cac", at=local(2, 20, 9))
+        advance(engine, view.id, state, disposition=disposition, illegal=illegal)
+        ids[label] = view.id
+    return ids
+
+
+def run_cli(
+    db: Path | str,
+    *args: str,
+    actor: str | None = None,
+    as_json: bool = False,
+    stdin: str | None = None,
+) -> Result:
+    """Run ``appcase --db DB [--actor A] [--json] ARGS`` in-process, with no ``APPCASE_*``
+    environment; fail the test on an uncaught exception or a traceback in the output."""
+    head = ["--db", str(db)]
+    if actor:
+        head += ["--actor", actor]
+    if as_json:
+        head.append("--json")
+    env: dict[str, str | None] = {
+        k: None for k in ("APPCASE_ACTOR", "APPCASE_DATABASE_URL", "APPCASE_CAMPAIGN")
+    }
+    result = CliRunner().invoke(cli, [*head, *args], input=stdin, env=env, catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"appcase {' '.join(args)} crashed: {result.exception!r}") from (
+            result.exception
+        )
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def checkpoint(path: Path) -> None:
+    """Move a SQLite file's write-ahead log into the main file and empty the log."""
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def file_digests(path: Path) -> dict[str, str | None]:
+    """SHA-256 of a SQLite file and of its ``-wal`` log (``None`` when absent or empty)."""
+    out: dict[str, str | None] = {}
+    for suffix in ("", "-wal"):
+        f = Path(f"{path}{suffix}")
+        data = f.read_bytes() if f.exists() else b""
+        out[suffix or "main"] = hashlib.sha256(data).hexdigest() if data else None
+    return out
+
+
+def dump_tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of a SQLite file (sorted), plus the schema and triggers."""
+    with closing(sqlite3.connect(path)) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        out = {n: sorted(conn.execute(f'SELECT * FROM "{n}"'), key=repr) for n in names}
+        out["sqlite_master"] = sorted(conn.execute("SELECT * FROM sqlite_master"), key=repr)
+    return out

@@ -263,6 +263,13 @@ def interview_record(ctx: GuardContext) -> list[Rejection]:
             no(f"notice must be given at least {params.deadlines.min_notice_hours} h in advance")
     if p.held_at and p.held_at > ctx.command.at:
         no("the interview is recorded as held after the event time")
+    last = ctx.case.last_occurred_at
+    if p.held_at and last is not None and p.held_at < last:
+        no(
+            "the interview is recorded as held before the case's previous event "
+            f"({last.astimezone(ctx.campaign.zone).isoformat(timespec='minutes')}): "
+            "it follows the judgment"
+        )
     if not p.place:
         no("record the place")
     if len(set(p.officers)) < params.interview.min_officers:
@@ -361,11 +368,18 @@ def escalation_ground(ctx: GuardContext) -> list[Rejection]:
         and deadlines.deadline_passed(ctx.campaign, ctx.case.pledge_deadline, ctx.command.at),
     }
     if not fits[g]:
+        needs = {
+            EscalationGround.TAKEDOWN_DISPOSITION: "a judged case whose disposition is takedown",
+            EscalationGround.PLEDGE_REFUSED: "an interviewed case (no pledge signed)",
+            EscalationGround.RECTIFICATION_FAILED: "a pledged case",
+            EscalationGround.RECTIFICATION_OVERDUE: "a pledged case whose deadline "
+            f"({ctx.case.pledge_deadline or 'none recorded'}) has passed",
+        }
+        judged = f", disposition {ctx.case.disposition.value}" if ctx.case.disposition else ""
         return [
             Rejection(
                 "escalation_ground",
-                f"ground {g.value} does not fit a case in state {state.value}"
-                + (f" judged {ctx.case.disposition.value}" if ctx.case.disposition else ""),
+                f"ground {g.value} needs {needs[g]}; this case is {state.value}{judged}",
             )
         ]
     return []
