@@ -71,12 +71,6 @@ class Phase(_Strict):
     deadline: date
     source: str = ""
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.deadline < self.start:
-            raise ValueError(f"deadline {self.deadline} is before start {self.start}")
-        return self
-
 
 class Jurisdiction(_Strict):
     """An administrative division by its GB/T 2260 code.
@@ -230,6 +224,11 @@ class Campaign(_Strict):
         problems: list[str] = []
         phase_ids = [p.id for p in self.phases]
         _unique("phases", phase_ids, problems)
+        for i, p in enumerate(self.phases):
+            if p.deadline < p.start:
+                problems.append(
+                    f"phases.{i}.deadline: deadline {p.deadline} is before start {p.start}"
+                )
         _unique("prefectures", [j.code for j in self.prefectures], problems)
         _unique("roles", [r.id for r in self.roles], problems)
         _unique("harm_categories", [h.id for h in self.harm_categories], problems)
@@ -261,7 +260,7 @@ class Campaign(_Strict):
         if "other" not in {h.id for h in self.harm_categories}:
             problems.append("harm_categories: an 'other' category is required")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise _Inconsistent(problems)
         return self
 
     # --- derived views -------------------------------------------------------------
@@ -303,6 +302,14 @@ class Campaign(_Strict):
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
 
 
+class _Inconsistent(ValueError):
+    """Problems across fields of a campaign, each a ``"field.path: problem"`` string."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 def _unique(field: str, values: list[str], problems: list[str]) -> None:
     seen: set[str] = set()
     for v in values:
@@ -329,8 +336,12 @@ def parse_campaign(data: object, source: str = "<data>") -> Campaign:
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, _Inconsistent):
+                errors.extend(cause.problems)
+                continue
             loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            errors.append(f"{loc}: {err['msg']}")
+            errors.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}")
         raise CampaignFileError(source, errors) from None
 
 
