@@ -51,6 +51,7 @@ class Event(StrEnum):
 
     SURVEY = "survey"
     FLAG = "flag"
+    ADD_EVIDENCE = "add_evidence"
     JUDGE = "judge"
     DISMISS = "dismiss"
     INTERVIEW = "interview"

@@ -125,7 +125,9 @@ class Evidence(_Payload):
 
 
 class FlagPayload(_Payload):
-    """``flag``: evidence of harmful content was found (at least one item, guarded)."""
+    """``flag`` and ``add_evidence``: evidence of harmful content was found (at least one
+    item, guarded). ``add_evidence`` joins more evidence (a later patrol, a hotline report)
+    to a case's open flag."""
 
     evidence: tuple[Evidence, ...] = ()
 
@@ -281,6 +283,7 @@ class Override(_Payload):
 PAYLOADS: dict[Event, type[BaseModel]] = {
     Event.SURVEY: SurveyPayload,
     Event.FLAG: FlagPayload,
+    Event.ADD_EVIDENCE: FlagPayload,
     Event.JUDGE: JudgePayload,
     Event.DISMISS: DismissPayload,
     Event.INTERVIEW: InterviewPayload,

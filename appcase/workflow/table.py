@@ -12,6 +12,7 @@ event                  from                                   to
 ====================== ====================================== ========================
 survey                 new                                    surveyed
 flag                   surveyed, rectified                    flagged
+add_evidence           flagged                                flagged
 judge                  flagged                                judged
 dismiss                judged                                 surveyed
 interview              judged                                 interviewed
@@ -100,6 +101,14 @@ TABLE: tuple[TransitionSpec, ...] = (
         S.FLAGGED,
         ("evidence",),
         "record evidence of harmful content (取证)",
+    ),
+    TransitionSpec(
+        Event.ADD_EVIDENCE,
+        A,
+        (S.FLAGGED,),
+        S.FLAGGED,
+        ("evidence",),
+        "join more evidence to the case's open flag (补充取证)",
     ),
     TransitionSpec(
         Event.JUDGE,
