@@ -18,6 +18,7 @@ from appcase.clock import Clock, FixedClock, SystemClock
 from appcase.errors import (
     AppcaseError,
     AuditFailure,
+    BatchRejected,
     CampaignFileError,
     CaseNotFound,
     ConcurrentModification,
@@ -48,6 +49,7 @@ __all__ = [
     "AppIdentity",
     "AppcaseError",
     "AuditFailure",
+    "BatchRejected",
     "Campaign",
     "CampaignFileError",
     "CaseEngine",

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 __all__ = [
     "AppcaseError",
     "AuditFailure",
+    "BatchRejected",
     "CampaignFileError",
     "CaseNotFound",
     "ConcurrentModification",
     "DatabaseNotReady",
     "GuardRejected",
+    "ImportRejected",
     "InvalidInput",
     "NaiveDatetimeError",
     "PersistenceError",
@@ -150,6 +152,60 @@ class GuardRejected(AppcaseError):
         where = f"case {case_id} ({state})" if case_id else "new case"
         reasons = "\n".join(f"  - [{r.code}] {r.message}" for r in self.rejections)
         super().__init__(f"{event} refused for {where}:\n{reasons}")
+
+
+class BatchRejected(GuardRejected):
+    """A batch command was refused because guards failed for some of its items (exit 1).
+
+    Nothing was written: the batch is one transaction.
+
+    Attributes:
+        refused: ``(index, rejections)`` for every refused item (0-based, in input order).
+    """
+
+    def __init__(self, event: str, refused: Sequence[tuple[int, Sequence[Rejection]]]) -> None:
+        self.refused = [(i, list(rs)) for i, rs in refused]
+        flat = [Rejection(r.code, f"item {i + 1}: {r.message}") for i, rs in refused for r in rs]
+        super().__init__(None, None, event, flat)
+
+
+class ImportRejected(AppcaseError):
+    """A file import wrote nothing because some of its rows were bad.
+
+    Exit 2 when rows are invalid (malformed, duplicated, unknown codes); exit 1 when every
+    row is well formed but guards refused some (the survey window, the importing officer's
+    jurisdiction).
+
+    Attributes:
+        source: the file.
+        problems: ``(row, column, problem)`` for every problem found; ``row`` is the
+            spreadsheet's row number (the header is row 1 unless a title row precedes it).
+        invalid_rows / refused_rows: how many rows were invalid, and refused by guards.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        problems: Sequence[tuple[int, str, str]],
+        *,
+        invalid_rows: int,
+        refused_rows: int,
+    ) -> None:
+        self.source = source
+        self.problems = list(problems)
+        self.invalid_rows = invalid_rows
+        self.refused_rows = refused_rows
+        self.exit_code = 2 if invalid_rows else 1
+        lines = "\n".join(f"  - row {r}, {c or '(row)'}: {m}" for r, c, m in self.problems)
+        what = []
+        if invalid_rows:
+            what.append(f"{invalid_rows} invalid rows")
+        if refused_rows:
+            what.append(f"{refused_rows} rows refused by guards")
+        super().__init__(
+            f"{source}: nothing was imported ({' and '.join(what)}):\n{lines}\n"
+            "fix these rows, or import the others with --skip-invalid"
+        )
 
 
 class PersistenceError(AppcaseError):

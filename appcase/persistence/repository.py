@@ -110,6 +110,31 @@ class Repository:
         )
         return int(count or 0) + 1
 
+    def ledger_identities(self, campaign_id: str) -> set[tuple[str, str]]:
+        """``(uscc, name)`` of every app in the campaign's ledger (one query)."""
+        rows = self.session.execute(
+            select(AppRow.uscc, AppRow.name).where(AppRow.campaign_id == campaign_id)
+        )
+        return {(uscc, name) for uscc, name in rows}
+
+    def ledger_apps(self, campaign_id: str) -> list[tuple[AppRow, str]]:
+        """Every app in the campaign's ledger with its case id (one query)."""
+        stmt = (
+            select(AppRow, CaseRow.id)
+            .join(CaseRow, CaseRow.app_id == AppRow.id)
+            .where(AppRow.campaign_id == campaign_id)
+        )
+        return [(a, c) for a, c in self.session.execute(stmt)]
+
+    def case_counts_by_prefecture(self, campaign_id: str) -> dict[str, int]:
+        """Number of cases per prefecture code in the campaign (one query)."""
+        rows = self.session.execute(
+            select(CaseRow.prefecture, func.count())
+            .where(CaseRow.campaign_id == campaign_id)
+            .group_by(CaseRow.prefecture)
+        )
+        return {code: int(n) for code, n in rows}
+
     def case(self, case_id: str, *, for_update: bool = False) -> CaseRow | None:
         """The case with this id, or ``None``; ``for_update`` locks the row (PostgreSQL)."""
         stmt = select(CaseRow).where(CaseRow.id == case_id)

@@ -8,7 +8,8 @@ written and the version-checked case update is flushed -- or nothing is written 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from appcase.campaign import Campaign
 from appcase.clock import Clock, SystemClock, ensure_aware
 from appcase.errors import (
+    BatchRejected,
     CaseNotFound,
     GuardRejected,
     InvalidInput,
@@ -56,10 +58,23 @@ from appcase.workflow.machine import machines
 from appcase.workflow.table import COMMON_GUARDS, spec_for
 from appcase.workflow.views import ActorView, CaseView, EventView
 
-__all__ = ["SYSTEM_ACTOR", "CaseEngine", "parse_payload"]
+__all__ = ["SYSTEM_ACTOR", "CaseEngine", "SurveyBatchResult", "parse_payload"]
 
 SYSTEM_ACTOR = "system"
 """The actor id of the engine itself (role ``system``), used by the sweep."""
+
+
+@dataclass(frozen=True)
+class SurveyBatchResult:
+    """What :meth:`CaseEngine.survey_batch` did.
+
+    Attributes:
+        case_ids: one entry per app, in order: the new case's id, or ``None`` if refused.
+        refused: ``(index, rejections)`` for every app the guards refused (0-based index).
+    """
+
+    case_ids: list[str | None]
+    refused: list[tuple[int, list[Rejection]]] = field(default_factory=list)
 
 
 def parse_payload(event: Event, payload: BaseModel | Mapping[str, Any] | None) -> BaseModel:
@@ -201,6 +216,7 @@ class CaseEngine:
         *,
         actor: str,
         at: datetime | None = None,
+        override: Override | Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> CaseView:
         """List an app in the campaign's ledger: a new case in state ``surveyed``.
@@ -209,6 +225,8 @@ class CaseEngine:
             app: the app's identity (model or mapping of its fields).
             actor: the acting officer's id.
             at: when the survey happened (aware; default: the clock's now).
+            override: to survey after the survey window closed: a reason and optionally
+                the authorising officer (see :class:`Override`).
             idempotency_key: a caller's key; a retry with the same key returns the case
                 created the first time and writes nothing.
 
@@ -216,12 +234,13 @@ class CaseEngine:
             The new case.
 
         Raises:
-            InvalidInput: malformed app identity, naive ``at``.
-            UnknownActor: the actor is not registered.
+            InvalidInput: malformed app identity or override, naive ``at``.
+            UnknownActor: the actor (or override authoriser) is not registered.
             GuardRejected: every failed guard (role, window, already in the ledger, …).
         """
         payload = parse_payload(Event.SURVEY, {"app": app})
         assert isinstance(payload, SurveyPayload)
+        ovr = self._override(override)
         when = self._when(at)
         with self.store.transaction() as repo:
             if idempotency_key:
@@ -231,49 +250,158 @@ class CaseEngine:
             ident = payload.app
             existing = repo.find_app(self.campaign.id, ident.uscc, ident.name)
             number = repo.next_case_number(self.campaign.id, ident.prefecture)
-            case_id = f"{self.campaign.case_prefix}-{ident.prefecture}-{number:04d}"
-            facts = CaseFacts(
-                case_id=None,
-                prefecture=ident.prefecture,
-                state=State.NEW,
-                judicial_state=JudicialState.NOT_REFERRED,
-                already_in_ledger=existing is not None,
-            )
-            cmd = Command(Event.SURVEY, self._actor(repo, actor), payload, when)
-            ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
-            now = ctx.now
-            app_row = AppRow(
-                campaign_id=self.campaign.id,
-                name=ident.name,
-                operator=ident.operator,
-                uscc=ident.uscc,
-                icp_filing=ident.icp_filing,
-                platforms=list(ident.platforms),
-                target_users=ident.target_users,
-                used_by_schools=ident.used_by_schools,
-                prefecture=ident.prefecture,
-            )
-            row = CaseRow(
-                id=case_id,
-                campaign_id=self.campaign.id,
-                prefecture=ident.prefecture,
-                state=State.NEW.value,
-                judicial_state=JudicialState.NOT_REFERRED.value,
-                event_count=0,
-                head_hash=GENESIS,
-                suspected_illegal=False,
-                created_at=now,
-                last_occurred_at=when,
-                updated_at=now,
-            )
-            self._transition(ctx, row, case_id=None)
+            who = self._actor(repo, actor)
+            ovr_actor = self._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
+            cmd = Command(Event.SURVEY, who, payload, when, None, ovr, ovr_actor)
+            ctx, app_row, row = self._survey_checked(cmd, number, existing is not None)
             repo.add(app_row)
             repo.flush()
-            row.app_id = app_row.id
-            repo.add(row)
-            self._append(repo, row, ctx, State.NEW.value, idempotency_key)
+            self._survey_write(repo, ctx, app_row, row, idempotency_key)
             repo.flush()
             return self._case_view(repo, row, app_row)
+
+    def survey_batch(
+        self,
+        apps: Sequence[AppIdentity | Mapping[str, Any]],
+        *,
+        actor: str,
+        at: datetime | Sequence[datetime | None] | None = None,
+        override: Override | Mapping[str, Any] | None = None,
+        skip_refused: bool = False,
+        progress: Callable[[int], None] | None = None,
+        chunk_size: int = 500,
+    ) -> SurveyBatchResult:
+        """List many apps in the ledger in one transaction (the ledger import's engine path).
+
+        Each app goes through exactly the checks and writes of :meth:`survey` (the same
+        guards, machine, hash chain); only the reads are shared: the actor, the apps already
+        listed and the case numbers are read once, and rows are written in chunks.
+
+        Args:
+            apps: the apps' identities, in order.
+            actor: the acting officer's id.
+            at: when each app was surveyed: one aware instant for all, or one per app
+                (``None`` items fall back to the clock's now); default: the clock's now.
+            override: to survey after the survey window closed (as for :meth:`survey`).
+            skip_refused: write the apps the guards accept and report the others; by
+                default one refused app means nothing is written.
+            progress: called with the number of apps just processed (for a progress bar).
+            chunk_size: apps per database round trip (a tuning knob; the transaction is one).
+
+        Returns:
+            The case ids created (``None`` for a refused app) and every refusal by index.
+
+        Raises:
+            InvalidInput: a malformed identity or override, a naive instant, or ``at``
+                of another length than ``apps``.
+            UnknownActor: the actor (or override authoriser) is not registered.
+            BatchRejected: some apps were refused and ``skip_refused`` is false; every
+                refusal is listed and nothing was written.
+        """
+        payloads = [parse_payload(Event.SURVEY, {"app": a}) for a in apps]
+        if isinstance(at, datetime) or at is None:
+            whens = [self._when(at)] * len(payloads)
+        else:
+            if len(at) != len(payloads):
+                raise InvalidInput(f"{len(at)} survey times given for {len(payloads)} apps")
+            whens = [self._when(t) for t in at]
+        ovr = self._override(override)
+        refused: list[tuple[int, list[Rejection]]] = []
+        ids: list[str | None] = []
+        with self.store.transaction() as repo:
+            who = self._actor(repo, actor)
+            ovr_actor = self._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
+            listed = repo.ledger_identities(self.campaign.id)
+            numbers = repo.case_counts_by_prefecture(self.campaign.id)
+            for start in range(0, len(payloads), chunk_size):
+                ready = []
+                for i in range(start, min(start + chunk_size, len(payloads))):
+                    payload = payloads[i]
+                    assert isinstance(payload, SurveyPayload)
+                    ident = payload.app
+                    key = (ident.uscc, ident.name)
+                    number = numbers.get(ident.prefecture, 0) + 1
+                    cmd = Command(Event.SURVEY, who, payload, whens[i], None, ovr, ovr_actor)
+                    try:
+                        ready.append(self._survey_checked(cmd, number, key in listed))
+                    except GuardRejected as exc:
+                        refused.append((i, exc.rejections))
+                        ids.append(None)
+                        continue
+                    listed.add(key)
+                    numbers[ident.prefecture] = number
+                    ids.append(ready[-1][2].id)
+                repo.add(*(app_row for _, app_row, _ in ready))
+                repo.flush()
+                for ctx, app_row, row in ready:
+                    self._survey_write(repo, ctx, app_row, row, None)
+                repo.flush()
+                if progress is not None:
+                    progress(min(chunk_size, len(payloads) - start))
+            if refused and not skip_refused:
+                raise BatchRejected(Event.SURVEY.value, refused)
+        return SurveyBatchResult(case_ids=ids, refused=refused)
+
+    def _survey_checked(
+        self, cmd: Command, number: int, already_in_ledger: bool
+    ) -> tuple[GuardContext, AppRow, CaseRow]:
+        """Run a survey's guards and machine on a new (unsaved) case row; nothing is written.
+
+        Raises:
+            GuardRejected: with every failed guard.
+        """
+        payload = cmd.payload
+        assert isinstance(payload, SurveyPayload)
+        ident = payload.app
+        case_id = f"{self.campaign.case_prefix}-{ident.prefecture}-{number:04d}"
+        facts = CaseFacts(
+            case_id=None,
+            prefecture=ident.prefecture,
+            state=State.NEW,
+            judicial_state=JudicialState.NOT_REFERRED,
+            already_in_ledger=already_in_ledger,
+        )
+        ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
+        now = ctx.now
+        app_row = AppRow(
+            campaign_id=self.campaign.id,
+            name=ident.name,
+            operator=ident.operator,
+            uscc=ident.uscc,
+            icp_filing=ident.icp_filing,
+            platforms=list(ident.platforms),
+            target_users=ident.target_users,
+            used_by_schools=ident.used_by_schools,
+            prefecture=ident.prefecture,
+        )
+        row = CaseRow(
+            id=case_id,
+            campaign_id=self.campaign.id,
+            prefecture=ident.prefecture,
+            state=State.NEW.value,
+            judicial_state=JudicialState.NOT_REFERRED.value,
+            event_count=0,
+            head_hash=GENESIS,
+            suspected_illegal=False,
+            created_at=now,
+            last_occurred_at=cmd.at,
+            updated_at=now,
+        )
+        self._transition(ctx, row, case_id=None)
+        return ctx, app_row, row
+
+    def _survey_write(
+        self,
+        repo: Repository,
+        ctx: GuardContext,
+        app_row: AppRow,
+        row: CaseRow,
+        idempotency_key: str | None,
+    ) -> None:
+        """Add a checked survey's case and its first event (``app_row`` is flushed)."""
+        row.app_id = app_row.id
+        repo.add(row)
+        self._append(repo, row, ctx, State.NEW.value, idempotency_key)
 
     def fire(
         self,
@@ -524,8 +652,9 @@ class CaseEngine:
         row.head_hash = digest
         row.last_occurred_at = cmd.at
         row.updated_at = now
-        repo.flush()
-        self._write_records(repo, row, event_row, cmd)
+        if not isinstance(cmd.payload, SurveyPayload):  # a survey writes no records
+            repo.flush()  # the records need the event's id
+            self._write_records(repo, row, event_row, cmd)
         return event_row
 
     @staticmethod
