@@ -1,0 +1,785 @@
+"""Run every benchmark, print the table and write ``RESULTS.md``.
+
+Usage (from the repository root)::
+
+    python -m benchmarks                    # full size (tens of minutes), writes benchmarks/RESULTS.md
+    python -m benchmarks --size tiny --out /tmp/RESULTS.md   # seconds: checks that all still run
+    python -m benchmarks --only 1,3         # some items only
+
+PostgreSQL (item 2) uses ``--pg-url``, else ``APPCASE_BENCH_DATABASE_URL``, else
+``APPCASE_TEST_DATABASE_URL``, else the local server; each run creates its own schema and
+drops it. Peers (item 8) need the ``bench`` extra (``pip install -e '.[bench]'``) and are
+skipped, with the reason, when missing; nothing else needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import lifecycle, raw, seed
+from benchmarks.report import Row, fmt, load, machine, markdown, table
+
+HERE = Path(__file__).absolute().parent
+ROOT = HERE.parent
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True)
+class Size:
+    """How much work each item does."""
+
+    fire_rounds: int
+    fire_ops: int
+    fire_warmup: int
+    sweep_cases: int
+    sweep_runs: int
+    survey_rows: int
+    ledger_rows: int
+    verify_events: int
+    verify_runs: int
+    memory: tuple[int, ...]
+    memory_cli: tuple[int, ...]
+    cli_runs: int
+    peer_cases: int
+    peer_runs: int
+
+
+SIZES = {
+    "tiny": Size(
+        fire_rounds=2,
+        fire_ops=5,
+        fire_warmup=2,
+        sweep_cases=200,
+        sweep_runs=1,
+        survey_rows=30,
+        ledger_rows=100,
+        verify_events=1000,
+        verify_runs=1,
+        memory=(100, 300),
+        memory_cli=(),
+        cli_runs=2,
+        peer_cases=3,
+        peer_runs=1,
+    ),
+    "full": Size(
+        fire_rounds=15,
+        fire_ops=100,
+        fire_warmup=30,
+        sweep_cases=100_000,
+        sweep_runs=3,
+        survey_rows=10_000,
+        ledger_rows=100_000,
+        verify_events=1_000_000,
+        verify_runs=3,
+        memory=(10_000, 100_000, 1_000_000),
+        memory_cli=(10_000, 100_000),
+        cli_runs=30,
+        peer_cases=200,
+        peer_runs=5,
+    ),
+}
+
+
+def say(message: str) -> None:
+    """Progress, on standard error."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds taken by ``fn()``."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def alternate(r: int, pair: tuple[str, str]) -> tuple[str, str]:
+    """The order of a round: ``pair`` on even rounds, reversed on odd ones."""
+    return pair if r % 2 == 0 else (pair[1], pair[0])
+
+
+# --- items 1 and 2: one persisted transition -----------------------------------------------
+
+
+def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
+    """``engine.fire(escalate)`` against :func:`benchmarks.raw.escalate`, op by op."""
+    from sqlalchemy.pool import QueuePool
+
+    from appcase.persistence.db import create_db_engine
+    from appcase.persistence.repository import Store
+    from appcase.workflow.engine import CaseEngine
+
+    engine = seed.new_engine(url)
+    per = size.fire_rounds * size.fire_ops + size.fire_warmup
+    sqlite = url.startswith("sqlite")
+    variants = ["engine", "raw", *(["engine_pooled", "raw_pooled"] if sqlite else [])]
+    ids = {
+        v: seed.seed(engine, lifecycle.TO_JUDGED_TAKEDOWN, per, first_app=(i + 1) * 1_000_000)
+        for i, v in enumerate(variants)
+    }
+    s = lifecycle.ESCALATE
+    now = engine.clock.now()
+    engines = {"engine": engine, "raw": engine}
+    if sqlite:
+        pooled = CaseEngine(
+            Store(create_db_engine(url, poolclass=QueuePool)), engine.campaign, engine.clock
+        )
+        engines |= {"engine_pooled": pooled, "raw_pooled": pooled}
+
+    def op(variant: str) -> Callable[[str], Any]:
+        e = engines[variant]
+        if variant.startswith("engine"):
+            return lambda cid: e.fire(
+                cid, s.event, actor=s.actor, payload=s.payload, at=s.at, reason=s.reason
+            )
+        db = e.store.engine
+        return lambda cid: raw.escalate(
+            db, cid, actor_id=s.actor, payload=s.payload, reason=s.reason, at=s.at, now=now
+        )
+
+    ops = {v: op(v) for v in variants}
+    queues = {v: iter(ids[v]) for v in variants}
+    for v in variants:
+        for _ in range(size.fire_warmup):
+            ops[v](next(queues[v]))
+    ms: dict[str, list[float]] = {v: [] for v in variants}
+    for r in range(size.fire_rounds):
+        for pair in (("engine", "raw"), ("engine_pooled", "raw_pooled")):
+            if pair[0] not in ops:
+                continue
+            for v in alternate(r, pair):
+                batch = [next(queues[v]) for _ in range(size.fire_ops)]
+                f = ops[v]
+                seconds = timed(lambda f=f, batch=batch: [f(c) for c in batch])  # type: ignore[misc]
+                ms[v].append(seconds / size.fire_ops * 1000)
+    for v in variants:
+        seed.check_sample(engine, ids[v])
+    if sqlite:
+        engines["engine_pooled"].close()
+    engine.close()
+    limit = 1.3
+    rows = [
+        Row(
+            item,
+            f"one transition on {where}: engine.fire(escalate)",
+            "ms/op",
+            ms["engine"],
+            "raw Core",
+            [a / b for a, b in zip(ms["engine"], ms["raw"], strict=True)],
+            f"ratio ≤ {limit}",
+            note=(
+                f"{size.fire_rounds} runs × {size.fire_ops} transitions (after "
+                f"{size.fire_warmup} warm-up ones), each on its own seeded judged case; "
+                "one transaction each: read case and actor, guards, chained event, "
+                "version-checked update. Baseline: benchmarks/raw.py `escalate`, the same "
+                "reads and writes in Core on the same SQLAlchemy engine."
+            ),
+        ),
+        Row(item, f"baseline: raw Core escalate on {where}", "ms/op", ms["raw"]),
+    ]
+    rows[0].met = rows[0].ratio is not None and rows[0].ratio <= limit
+    if sqlite:
+        rows.append(
+            Row(
+                item + "x",
+                "experiment: both with a pooled SQLite connection (QueuePool)",
+                "ms/op",
+                ms["engine_pooled"],
+                "raw Core, pooled",
+                [a / b for a, b in zip(ms["engine_pooled"], ms["raw_pooled"], strict=True)],
+                note=(
+                    "Not appcase's configuration (it opens a SQLite connection per "
+                    "transaction, NullPool): shows the engine's own overhead once connection "
+                    f"setup is taken out. Raw Core pooled: median {fmt(_median(ms['raw_pooled']))}"
+                    " ms/op."
+                ),
+            )
+        )
+    return rows
+
+
+def _median(xs: list[float]) -> float:
+    import statistics
+
+    return statistics.median(xs)
+
+
+# --- item 3: the sweep ----------------------------------------------------------------------
+
+
+def seeded_file(work: Path, name: str, steps: tuple[lifecycle.Step, ...], cases: int) -> Path:
+    """A checkpointed SQLite file holding ``cases`` cases driven through ``steps``."""
+    path = work / f"{name}.sqlite"
+    engine = seed.new_engine(seed.sqlite_url(path))
+    start = time.perf_counter()
+    ids = seed.seed(engine, steps, cases - 1)  # the template is the first case
+    say(f"  seeded {cases:,} cases in {time.perf_counter() - start:.1f} s ({path.name})")
+    seed.check_sample(engine, ids)
+    engine.close()
+    seed.checkpoint(path)
+    return path
+
+
+def bench_sweep(work: Path, size: Size) -> list[Row]:
+    """The library sweep against :func:`benchmarks.raw.sweep` on copies of one seeded file."""
+    from appcase.workflow.sweep import summarise, sweep
+
+    n = size.sweep_cases
+    base = seeded_file(work, "sweep-base", lifecycle.TO_PLEDGED, n)
+    rates: dict[str, list[float]] = {"engine": [], "raw": []}
+    for r in range(size.sweep_runs):
+        for v in alternate(r, ("engine", "raw")):
+            path = seed.copy_db(base, work / "sweep-run.sqlite")
+            engine = seed.reopen(seed.sqlite_url(path))
+            at = lifecycle.SWEEP_AT
+            if v == "engine":
+                start = time.perf_counter()
+                done = summarise(at, sweep(engine, at)).escalated
+            else:
+                start = time.perf_counter()
+                done = raw.sweep(
+                    engine.store.engine,
+                    engine.campaign.id,
+                    at=at,
+                    now=engine.clock.now(),
+                    province=engine.campaign.province.code,
+                )
+            seconds = time.perf_counter() - start
+            assert done == n, f"{v} sweep escalated {done} of {n}"
+            with engine.store.transaction() as repo:
+                sample = [c.id for c, _ in repo.cases(engine.campaign.id, _every(n))]
+            seed.check_sample(engine, sample)
+            engine.close()
+            rates[v].append(n / seconds)
+            say(f"  sweep run {r + 1} {v}: {n / seconds:,.0f} cases/s")
+    goal_rate, goal_ratio = 30_000, 1.5
+    row = Row(
+        "3",
+        f"sweep of {n:,} overdue pledges on SQLite",
+        "cases/s",
+        rates["engine"],
+        "raw batched Core",
+        [b / a for a, b in zip(rates["engine"], rates["raw"], strict=True)],
+        f"≥ {goal_rate:,} cases/s and ratio ≤ {goal_ratio}",
+        note=(
+            "appcase.sweep (batches of 500, a savepoint per case) consumed by summarise, on a "
+            "fresh copy of one seeded file per run; baseline benchmarks/raw.py `sweep`: the same "
+            "keyset batches, one executemany of events and one of version-checked updates per "
+            "batch. Both outputs verified on a sample (appcase.verify)."
+        ),
+    )
+    row.met = bool(row.median and row.median >= goal_rate and (row.ratio or 99) <= goal_ratio)
+    return [row, Row("3", "baseline: raw batched Core sweep", "cases/s", rates["raw"])]
+
+
+def _every(n: int) -> Any:
+    from appcase.persistence.repository import CaseFilter
+
+    return CaseFilter(limit=min(n, 2000))
+
+
+# --- item 4: ledger import ------------------------------------------------------------------
+
+
+def _import_command() -> list[str] | None:
+    """The ``appcase import ledger`` command line, if this appcase has one."""
+    from appcase.cli import cli
+
+    group = cli.commands.get("import")
+    if group is None or "ledger" not in getattr(group, "commands", {}):
+        return None
+    return [sys.executable, "-m", "appcase"]
+
+
+def bench_ledger(work: Path, size: Size) -> list[Row]:
+    """``appcase import ledger`` of a generated ledger if it exists; else a batch of
+    ``engine.survey`` calls, labelled as such."""
+    rows: list[Row] = []
+    cmd = _import_command()
+    n = size.ledger_rows
+    if cmd is None:
+        rows.append(
+            Row(
+                "4",
+                f"ledger import of {n:,} rows",
+                goal="rows/s (no number set)",
+                note="not measured: import not available (no `appcase import ledger` command "
+                "in this appcase).",
+            )
+        )
+    else:
+        path = work / "ledger.sqlite"
+        seed.new_engine(seed.sqlite_url(path)).close()
+        ledger = work / "ledger.csv"
+        with ledger.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(
+                [
+                    *("app_name", "operator", "uscc", "icp_filing", "platforms"),
+                    *("target_users", "used_by_schools", "prefecture"),
+                ]
+            )
+            for i in range(n):
+                a = lifecycle.app(i)
+                w.writerow(
+                    [
+                        *(a["name"], a["operator"], a["uscc"], "", "应用宝", "小学生"),
+                        *("false", a["prefecture"]),
+                    ]
+                )
+        args = [*cmd, "--db", str(path), "--actor", "cs-cac", "import", "ledger", str(ledger)]
+        start = time.perf_counter()
+        done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, check=False)
+        seconds = time.perf_counter() - start
+        if done.returncode == 0:
+            rows.append(
+                Row(
+                    "4",
+                    f"ledger import of {n:,} rows (appcase import ledger)",
+                    "rows/s",
+                    [n / seconds],
+                    note="one run, through the command line (start-up included).",
+                )
+            )
+        else:
+            first = (done.stderr.strip().splitlines() or ["?"])[-1][:200]
+            rows.append(
+                Row(
+                    "4",
+                    f"ledger import of {n:,} rows",
+                    note=f"not measured: `appcase import ledger` failed (exit "
+                    f"{done.returncode}): {first}",
+                )
+            )
+    engine = seed.new_engine(seed.sqlite_url(work / "survey.sqlite"))
+    m = size.survey_rows
+    chunk = max(1, m // 10)
+    rates = []
+    for start_n in range(0, m, chunk):
+        count = min(chunk, m - start_n)
+
+        def batch(start_n: int = start_n, count: int = count) -> None:
+            for i in range(start_n, start_n + count):
+                engine.survey(
+                    lifecycle.app(i), actor=lifecycle.SURVEY_ACTOR, at=lifecycle.SURVEY_AT
+                )
+
+        rates.append(count / timed(batch))
+    engine.close()
+    rows.append(
+        Row(
+            "4*",
+            f"instead: engine.survey in a batch of {m:,} (one prefecture)",
+            "rows/s",
+            rates,
+            note=(
+                "NOT the ledger import: engine.survey called in a loop, one transaction per "
+                f"app; samples are the rates of 10 successive chunks of {chunk:,} (first "
+                f"{fmt(rates[0])}, last {fmt(rates[-1])} rows/s), so growth with the ledger's "
+                "size shows."
+            ),
+        )
+    )
+    return rows
+
+
+# --- item 5: audit verify -------------------------------------------------------------------
+
+
+def bench_verify(work: Path, size: Size) -> list[Row]:
+    """``appcase.verify`` over every case against bare SHA-256 over the same bytes."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from appcase.persistence.chain import canonical_bytes
+    from appcase.workflow.audit import hashed_record, verify
+
+    per_case = 1 + len(lifecycle.TO_PLEDGED)
+    cases = size.verify_events // per_case
+    path = seeded_file(work, "verify", lifecycle.TO_PLEDGED, cases)
+    events = cases * per_case
+    engine = seed.reopen(seed.sqlite_url(path))
+    db = engine.store.engine
+
+    def bare_hash_seconds() -> float:
+        total, after = 0.0, 0
+        while True:
+            with db.connect() as conn:
+                rows = conn.execute(
+                    select(seed.EVENTS)
+                    .where(seed.EVENTS.c.id > after)
+                    .order_by(seed.EVENTS.c.id)
+                    .limit(50_000)
+                ).all()
+            if not rows:
+                return total
+            blobs = [canonical_bytes(hashed_record(r)) for r in rows]  # type: ignore[arg-type]
+            start = time.perf_counter()
+            for b in blobs:
+                hashlib.sha256(b).hexdigest()
+            total += time.perf_counter() - start
+            after = rows[-1].id
+
+    verify_s: list[float] = []
+    hash_s: list[float] = []
+    for r in range(size.verify_runs):
+        for v in alternate(r, ("verify", "hash")):
+            if v == "verify":
+                start = time.perf_counter()
+                report = verify(engine)
+                verify_s.append(time.perf_counter() - start)
+                assert report.ok, report.problems[:3]
+                assert report.events == events, (report.events, events)
+                say(f"  verify run {r + 1}: {events / verify_s[-1]:,.0f} events/s")
+            else:
+                hash_s.append(bare_hash_seconds())
+    engine.close()
+    return [
+        Row(
+            "5",
+            f"audit verify over {events:,} events ({cases:,} cases)",
+            "events/s",
+            [events / s for s in verify_s],
+            "bare hashlib SHA-256",
+            [a / b for a, b in zip(verify_s, hash_s, strict=True)],
+            "events/s (no number set)",
+            note=(
+                "appcase.verify (what `appcase audit verify` runs): per case, read the case "
+                "and its events, recompute every hash, follow the links, replay the states. "
+                "Baseline: hashlib.sha256(...).hexdigest() alone over the same canonical "
+                "bytes (encoding not timed)."
+            ),
+        ),
+        Row(
+            "5",
+            "baseline: bare SHA-256 over the same bytes",
+            "events/s",
+            [events / s for s in hash_s],
+        ),
+    ]
+
+
+# --- item 6: memory -------------------------------------------------------------------------
+
+
+def bench_memory(work: Path, size: Size) -> list[Row]:
+    """Peak RSS of a sweep over growing case counts, a fresh process each."""
+    rows: list[Row] = []
+    peaks: dict[int, float] = {}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for n in sorted({*size.memory, *size.memory_cli}):
+        path = seeded_file(work, f"memory-{n}", lifecycle.TO_PLEDGED, n)
+        if n in size.memory:
+            copy = seed.copy_db(path, work / "memory-run.sqlite")
+            out = subprocess.run(
+                [sys.executable, "-m", "benchmarks.memchild", str(copy)],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env=env,
+                check=True,
+            )
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            assert got["escalated"] == n, got
+            peaks[n] = got["peak_rss_kib"] / 1024
+            rows.append(
+                Row(
+                    "6",
+                    f"peak RSS, library sweep of {n:,} cases",
+                    "MB",
+                    [peaks[n]],
+                    note=(
+                        f"{fmt(n / got['seconds'])} cases/s; RSS after opening the engine "
+                        f"{fmt(got['rss_before_kib'] / 1024)} MB (MB = MiB, ru_maxrss)."
+                    ),
+                )
+            )
+        if n in size.memory_cli:
+            copy = seed.copy_db(path, work / "memory-run.sqlite")
+            args = [sys.executable, "-m", "appcase", "--db", str(copy), "sweep"]
+            args += ["--at", lifecycle.SWEEP_AT.isoformat()]
+            proc = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+            rows.append(
+                Row(
+                    "6",
+                    f"peak RSS, `appcase sweep` (CLI) of {n:,} cases",
+                    "MB",
+                    [usage.ru_maxrss / 1024],
+                    note="the command line keeps every outcome in a list before printing",
+                )
+            )
+        path.unlink()
+    limit = 150
+    if peaks:
+        small, big = min(peaks), max(peaks)
+        flat = peaks[big] <= peaks[small] * 1.2
+        ok = all(p <= limit for p in peaks.values()) and flat
+        rows.insert(
+            0,
+            Row(
+                "6",
+                f"memory goal: library sweep, {small:,} → {big:,} cases",
+                "MB",
+                [peaks[big]],
+                goal=f"≤ {limit} MB and flat (largest ≤ 1.2 × smallest)",
+                met=ok,
+                note=f"peak {fmt(peaks[small])} MB at {small:,}, {fmt(peaks[big])} MB at {big:,}.",
+            ),
+        )
+    return rows
+
+
+# --- item 7: CLI start ----------------------------------------------------------------------
+
+
+def bench_cli(work: Path, size: Size) -> list[Row]:
+    """``appcase --help`` against a bare click hello-world and a bare interpreter."""
+    commands = {
+        "appcase": [sys.executable, "-m", "appcase", "--help"],
+        "click": [sys.executable, str(HERE / "hello_click.py"), "--help"],
+        "python": [sys.executable, "-c", "pass"],
+    }
+    hyperfine = shutil.which("hyperfine")
+    times: dict[str, list[float]] = {}
+    if hyperfine:
+        export = work / "hyperfine.json"
+        subprocess.run(
+            [hyperfine, "-N", "--style", "none", "--warmup", "2", "--runs", str(size.cli_runs)]
+            + ["--export-json", str(export)]
+            + [" ".join(c) for c in commands.values()],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        results = json.loads(export.read_text())["results"]
+        for key, res in zip(commands, results, strict=True):
+            times[key] = [t * 1000 for t in res["times"]]
+        how = "hyperfine -N (no shell), 2 warm-up runs"
+    else:
+        times = {k: [] for k in commands}
+        for r in range(size.cli_runs + 1):
+            for key in commands if r % 2 == 0 else reversed(list(commands)):
+                seconds = timed(
+                    lambda key=key: subprocess.run(  # type: ignore[misc]
+                        commands[key], cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+                    )
+                )
+                if r:  # the first round warms the file cache
+                    times[key].append(seconds * 1000)
+        how = "a loop of subprocess.run (hyperfine not installed), 1 warm-up round"
+    return [
+        Row(
+            "7",
+            "CLI start: python -m appcase --help",
+            "ms",
+            times["appcase"],
+            "click hello-world --help",
+            [a / b for a, b in zip(times["appcase"], times["click"], strict=True)],
+            "no number set",
+            note=(
+                f"{how}; `python -m appcase` runs this checkout (the console script `appcase` "
+                f"is the same import plus a few ms). Bare interpreter: "
+                f"{fmt(_median(times['python']))} ms."
+            ),
+        ),
+        Row("7", "baseline: bare click hello-world --help", "ms", times["click"]),
+    ]
+
+
+# --- item 8: peers --------------------------------------------------------------------------
+
+PEERS = {
+    "8a": "benchmarks.peers.transitions_orm",
+    "8b": "benchmarks.peers.statemachine_orm",
+    "8c": "benchmarks.peers.spiff_bpmn",
+}
+
+
+def bench_peers(work: Path, size: Size) -> list[Row]:
+    """The same six-step lifecycle through appcase and through each peer."""
+    from benchmarks.peers.common import make_db
+
+    peers: dict[str, Any] = {}
+    skipped: list[Row] = []
+    for key, module in PEERS.items():
+        mod = importlib.import_module(module)
+        try:
+            importlib.import_module(mod.REQUIRES)
+        except ImportError:
+            skipped.append(
+                Row(
+                    key,
+                    mod.NAME,
+                    note=f"skipped: {mod.REQUIRES} is not installed (pip install -e '.[bench]')",
+                )
+            )
+            continue
+        peers[key] = mod
+    n = size.peer_cases
+    ms: dict[str, list[float]] = {k: [] for k in ["appcase", *peers]}
+    counter = iter(range(10**6))
+    for r in range(size.peer_runs):
+        order = ["appcase", *peers]
+        order = order[r % len(order) :] + order[: r % len(order)]
+        for key in order:
+            path = work / f"peer-{key}-{next(counter)}.sqlite"
+            if key == "appcase":
+                engine = seed.new_engine(seed.sqlite_url(path))
+
+                def go(engine: Any = engine) -> None:
+                    for i in range(n):
+                        lifecycle.run_lifecycle(engine, i)
+
+                ms[key].append(timed(go) / n * 1000)
+                engine.close()
+            else:
+                db = make_db(seed.sqlite_url(path))
+                mod = peers[key]
+                ms[key].append(timed(lambda db=db, mod=mod: mod.run(db, 0, n)) / n * 1000)  # type: ignore[misc]
+                db.dispose()
+            path.unlink()
+    rows = [
+        Row(
+            "8",
+            f"appcase: lifecycle of {n} cases × 6 transitions",
+            "ms/case",
+            ms["appcase"],
+            note=(
+                "survey, flag, judge, interview, pledge, rectify through engine.survey/fire "
+                "(every guard, records, chained events); peers do the same six commands with "
+                "the same writes but trivial checks (see benchmarks/peers)."
+            ),
+        )
+    ]
+    for key, mod in peers.items():
+        rows.append(
+            Row(
+                key,
+                f"peer: {mod.NAME}",
+                "ms/case",
+                ms[key],
+                "this peer",
+                [a / b for a, b in zip(ms["appcase"], ms[key], strict=True)],
+                note="ratio = appcase's time ÷ the peer's, round by round (below 1: appcase "
+                "is faster).",
+            )
+        )
+    return rows + skipped
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def workdir(path: str | None) -> Iterator[Path]:
+    """A scratch directory for the databases (removed afterwards unless given)."""
+    if path:
+        p = Path(path)
+        p.mkdir(parents=True, exist_ok=True)
+        yield p
+        return
+    with tempfile.TemporaryDirectory(prefix="appcase-bench-") as tmp:
+        yield Path(tmp)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks; return the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--out", default=str(HERE / "RESULTS.md"), help="where to write RESULTS.md")
+    parser.add_argument("--only", default="", help="comma-separated items, e.g. 1,3,8")
+    parser.add_argument("--workdir", default=None, help="scratch directory (default: a temp dir)")
+    parser.add_argument("--pg-url", default=None, help="PostgreSQL server for item 2")
+    parser.add_argument("--no-postgres", action="store_true", help="skip item 2")
+    args = parser.parse_args(argv)
+    size = SIZES[args.size]
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    pg_url = (
+        args.pg_url
+        or os.environ.get("APPCASE_BENCH_DATABASE_URL")
+        or os.environ.get("APPCASE_TEST_DATABASE_URL")
+        or DEFAULT_PG
+    )
+    started = time.perf_counter()
+    loads = [("start", load())]
+    rows: list[Row] = []
+
+    def want(item: str) -> bool:
+        return not only or item in only
+
+    with workdir(args.workdir) as work:
+        steps: list[tuple[str, str, Callable[[], list[Row]]]] = [
+            (
+                "1",
+                "one transition, SQLite",
+                lambda: bench_fire("1", "SQLite", seed.sqlite_url(work / "fire.sqlite"), size),
+            ),
+            ("2", "one transition, PostgreSQL", lambda: _postgres(pg_url, args.no_postgres, size)),
+            ("3", "sweep", lambda: bench_sweep(work, size)),
+            ("4", "ledger import", lambda: bench_ledger(work, size)),
+            ("5", "audit verify", lambda: bench_verify(work, size)),
+            ("6", "memory", lambda: bench_memory(work, size)),
+            ("7", "CLI start", lambda: bench_cli(work, size)),
+            ("8", "peers", lambda: bench_peers(work, size)),
+        ]
+        for item, title, fn in steps:
+            if not want(item):
+                continue
+            say(f"item {item}: {title} (load {load()})")
+            start = time.perf_counter()
+            rows.extend(fn())
+            say(f"item {item} done in {time.perf_counter() - start:.1f} s")
+            loads.append((f"after item {item}", load()))
+    seconds = time.perf_counter() - started
+    print(table(rows))
+    analysis = HERE / "ANALYSIS.md"
+    notes = analysis.read_text(encoding="utf-8") if analysis.exists() else ""
+    command = f"python -m benchmarks --size {args.size}" + (f" --only {args.only}" if only else "")
+    text = markdown(
+        rows,
+        machine(),
+        size=args.size,
+        command=command,
+        loads=loads,
+        seconds=seconds,
+        notes=notes,
+    )
+    Path(args.out).write_text(text, encoding="utf-8")
+    say(f"wrote {args.out} ({seconds:.0f} s)")
+    return 0
+
+
+def _postgres(url: str, disabled: bool, size: Size) -> list[Row]:
+    title = "one transition on PostgreSQL"
+    if disabled:
+        return [Row("2", title, note="skipped: --no-postgres")]
+    problem = seed.postgres_unavailable(url)
+    if problem:
+        return [Row("2", title, note=f"skipped: {problem}")]
+    with seed.postgres_schema(url) as schema_url:
+        return bench_fire("2", "PostgreSQL", schema_url, size)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
