@@ -187,7 +187,13 @@ def advance(
     ]
     if disposition == "takedown":
         steps += [
-            ("escalate", "cs-cac", {"ground": "takedown_disposition"}, local(3, 13), "研判建议关停"),
+            (
+                "escalate",
+                "cs-cac",
+                {"ground": "takedown_disposition"},
+                local(3, 13),
+                "研判建议关停",
+            ),
             ("take_down", "prov", {"decision_no": "湘网信〔2018〕1号"}, local(3, 15), None),
         ]
     else:
@@ -245,9 +251,8 @@ def run_cli(
         head += ["--actor", actor]
     if as_json:
         head.append("--json")
-    env: dict[str, str | None] = {
-        k: None for k in ("APPCASE_ACTOR", "APPCASE_DATABASE_URL", "APPCASE_CAMPAIGN")
-    }
+    unset = ("APPCASE_ACTOR", "APPCASE_DATABASE_URL", "APPCASE_CAMPAIGN", "APPCASE_LOG_LEVEL")
+    env: dict[str, str | None] = dict.fromkeys(unset)
     result = CliRunner().invoke(cli, [*head, *args], input=stdin, env=env, catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"appcase {' '.join(args)} crashed: {result.exception!r}") from (
@@ -280,3 +285,24 @@ def dump_tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         out = {n: sorted(conn.execute(f'SELECT * FROM "{n}"'), key=repr) for n in names}
         out["sqlite_master"] = sorted(conn.execute("SELECT * FROM sqlite_master"), key=repr)
     return out
+
+
+def cli_database(directory: Path) -> tuple[Path, dict[str, str]]:
+    """A SQLite file in ``directory`` initialised with Hunan 2018, the test :data:`ACTORS` and
+    :func:`standard_cases`, closed and checkpointed (copy it for each test).
+
+    Returns:
+        The file and the label → case id map of :func:`standard_cases`.
+    """
+    from appcase.clock import FixedClock
+    from appcase.workflow.bootstrap import init_database
+
+    path = directory / "template.sqlite"
+    engine = init_database(f"sqlite:///{path}", "hunan-2018", FixedClock(local(4, 30, 12)))
+    try:
+        register_actors(engine)
+        ids = standard_cases(engine)
+    finally:
+        engine.close()
+    checkpoint(path)
+    return path, ids

@@ -340,12 +340,13 @@ def survey_command(
     \b
     Example:
       appcase --actor cs-cac survey --name 星学口算 --operator 长沙星学教育科技有限公司 \\
-        --uscc 91430100MA4L0XXXX0 --prefecture 430100 --schools --at 2018-02-20T10:00+08:00
+        --uscc 914403001922038216 --prefecture 430100 --schools --at 2018-02-20T10:00+08:00
     """
     ident = read_json_file(app_file) if app_file else {}
-    ident |= {k: v for k, v in fields.items() if v not in (None, ())}
-    if "platform" in ident:
-        ident["platforms"] = list(ident.pop("platform"))
+    given = {k: v for k, v in fields.items() if v not in (None, ())}
+    if "platform" in given:  # the option's name; the file's key stays as written
+        given["platforms"] = list(given.pop("platform"))
+    ident |= given
     view = app.engine().survey(ident, actor=app.actor(), at=at, idempotency_key=idempotency_key)
     emit(app, view, f"{view.id}: {view.app.name} ({view.app.operator}) → {view.state}")
 

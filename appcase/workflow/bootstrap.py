@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import Engine
 
-from appcase.campaign import Campaign, load_campaign, parse_campaign
+from appcase.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
 from appcase.clock import Clock, SystemClock
 from appcase.errors import DatabaseNotReady, InvalidInput
 from appcase.persistence.db import (
@@ -128,12 +129,18 @@ def _stored_campaign(engine: Engine, campaign: Campaign | str | None) -> Campaig
             row = rows[0]
         else:
             wanted = campaign.id if isinstance(campaign, Campaign) else campaign
-            if wanted not in {r.id for r in rows} and isinstance(campaign, str):
-                wanted = _resolve(campaign).id  # a campaign file path: use its id
+            if (
+                wanted not in {r.id for r in rows}
+                and isinstance(campaign, str)
+                and (campaign in BUILTIN_CAMPAIGNS or Path(campaign).is_file())
+            ):
+                wanted = _resolve(campaign).id  # a campaign file: use its id
             found = next((r for r in rows if r.id == wanted), None)
             if found is None:
+                held = ", ".join(r.id for r in rows) or "none"
                 raise DatabaseNotReady(
-                    f"campaign {wanted!r} is not in the database; run 'appcase init'"
+                    f"campaign {wanted!r} is not in the database (it holds: {held}); "
+                    "run 'appcase init'"
                 )
             row = found
         stored = parse_campaign(json.loads(row.definition), f"database:{row.id}")
