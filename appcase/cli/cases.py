@@ -73,18 +73,40 @@ def show_command(app: App, case_id: str) -> None:
 @click.option(
     "--overdue-at", type=InstantType(), help="Only pledged cases whose deadline had passed at TIME."
 )
+@click.option("--overdue", is_flag=True, help="Only pledged cases whose deadline has passed (now).")
+@click.option("--referred", is_flag=True, help="Only cases referred to the judiciary.")
+@click.option(
+    "--phase",
+    metavar="PHASE",
+    help="Only cases whose last event fell in this phase's window (survey, judgment, …).",
+)
 @click.option("--text", help="Substring of the app's name, operator or the case id.")
+@click.option(
+    "--sort",
+    type=click.Choice(["id", "state", "prefecture", "last-event"]),
+    default="id",
+    show_default=True,
+    help="Order: state in workflow order; last-event oldest first; ties by id.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many cases.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (same as 'appcase --json').")
 @pass_app
-def list_command(app: App, /, **filters: Any) -> None:
-    """List cases, by id.
+def list_command(app: App, /, overdue: bool, referred: bool, as_json: bool, **filters: Any) -> None:
+    """List cases, by id (or --sort), filtered by state, prefecture, phase, overdue, text.
 
     \b
     Examples:
       appcase list --state pledged --prefecture 430100
-      appcase list --overdue-at 2018-04-01T00:00+08:00
-      appcase --json list --judicial referred_to_judiciary
+      appcase list --overdue --sort last-event
+      appcase list --phase survey --text 口算 --json
+      appcase --json list --referred
     """
+    if as_json:
+        app.json = True
+    if overdue and filters.get("overdue_at") is None:
+        filters["overdue_at"] = app.engine().clock.now()
+    if referred:
+        filters["judicial_states"] = (*filters["judicial_states"], "referred_to_judiciary")
     views: list[CaseView] = app.engine().list_cases(**filters)
     rows = [
         (

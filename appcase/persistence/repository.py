@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, case, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -41,7 +41,11 @@ class CaseFilter:
         prefectures: GB/T 2260 codes to include.
         pledge_due_before: only pledged cases whose deadline has passed at this instant.
         text: a substring of the app's name or operator, or of the case id.
-        after_id: keyset pagination: only ids greater than this.
+        last_event_from / last_event_before: only cases whose last event happened in
+            ``[from, before)`` (aware instants).
+        order: ``id`` (default), ``state`` (in workflow order, then id), ``prefecture``
+            (then id) or ``last-event`` (oldest last event first, then id).
+        after_id: keyset pagination: only ids greater than this (with ``order="id"``).
         limit: at most this many rows.
         skip_locked: on PostgreSQL, lock the rows read and skip rows other transactions
             hold (``FOR UPDATE SKIP LOCKED``), so that several workers share the work.
@@ -55,6 +59,9 @@ class CaseFilter:
         prefectures: Sequence[str] = (),
         pledge_due_before: datetime | None = None,
         text: str | None = None,
+        last_event_from: datetime | None = None,
+        last_event_before: datetime | None = None,
+        order: str = "id",
         after_id: str | None = None,
         limit: int | None = None,
         skip_locked: bool = False,
@@ -64,6 +71,9 @@ class CaseFilter:
         self.prefectures = tuple(prefectures)
         self.pledge_due_before = pledge_due_before
         self.text = text
+        self.last_event_from = last_event_from
+        self.last_event_before = last_event_before
+        self.order = order
         self.after_id = after_id
         self.limit = limit
         self.skip_locked = skip_locked
@@ -149,13 +159,17 @@ class Repository:
         return row
 
     def cases(self, campaign_id: str, flt: CaseFilter) -> list[tuple[CaseRow, AppRow]]:
-        """Cases of the campaign matching ``flt``, ordered by id, with their apps."""
+        """Cases of the campaign matching ``flt``, in ``flt.order``, with their apps."""
         stmt = (
             select(CaseRow, AppRow)
             .join(AppRow, AppRow.id == CaseRow.app_id)
             .where(CaseRow.campaign_id == campaign_id)
-            .order_by(CaseRow.id)
+            .order_by(*_case_order(flt.order), CaseRow.id)
         )
+        if flt.last_event_from is not None:
+            stmt = stmt.where(CaseRow.last_occurred_at >= flt.last_event_from)
+        if flt.last_event_before is not None:
+            stmt = stmt.where(CaseRow.last_occurred_at < flt.last_event_before)
         if flt.states:
             stmt = stmt.where(CaseRow.state.in_(flt.states))
         if flt.judicial_states:
@@ -177,7 +191,7 @@ class Repository:
             stmt = stmt.limit(flt.limit)
         if flt.skip_locked and self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=CaseRow)
-        return [(c, a) for c, a in self.session.execute(stmt).tuples()]
+        return [(c, a) for c, a in self.session.execute(stmt)]
 
     def prior_cases(self, case_id: str, uscc: str) -> int:
         """Other cases of the same operator (credit code), in any campaign, judged to need an
@@ -277,6 +291,24 @@ class Store:
             raise PersistenceError(f"database error: {exc}") from None
         finally:
             session.close()
+
+
+CASE_ORDERS = ("id", "state", "prefecture", "last-event")
+"""The orders :meth:`Repository.cases` knows."""
+
+
+def _case_order(order: str) -> tuple[Any, ...]:
+    if order == "id":
+        return ()
+    if order == "state":
+        from appcase.states import State
+
+        return (case({s.value: i for i, s in enumerate(State)}, value=CaseRow.state, else_=99),)
+    if order == "prefecture":
+        return (CaseRow.prefecture,)
+    if order == "last-event":
+        return (CaseRow.last_occurred_at,)
+    raise ValueError(f"unknown case order {order!r}; one of {', '.join(CASE_ORDERS)}")
 
 
 def _is_race(exc: IntegrityError) -> bool:

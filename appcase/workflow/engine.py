@@ -38,7 +38,7 @@ from appcase.persistence.models import (
     ReporterRow,
     VerificationRow,
 )
-from appcase.persistence.repository import CaseFilter, Repository, Store
+from appcase.persistence.repository import CASE_ORDERS, CaseFilter, Repository, Store
 from appcase.policies import deadlines, disposition, permissions
 from appcase.states import Disposition, Event, JudicialState, State, Track
 from appcase.workflow.commands import (
@@ -792,9 +792,11 @@ class CaseEngine:
         prefectures: tuple[str, ...] = (),
         overdue_at: datetime | None = None,
         text: str | None = None,
+        phase: str | None = None,
+        sort: str = "id",
         limit: int | None = None,
     ) -> list[CaseView]:
-        """List cases, ordered by id.
+        """List cases, ordered by id (or ``sort``).
 
         Args:
             states: administrative states to include (default all).
@@ -803,10 +805,16 @@ class CaseEngine:
             overdue_at: only pledged cases whose rectification deadline had passed at this
                 aware instant.
             text: a substring of the app's name, operator or the case id.
+            phase: a phase id of the campaign: only cases whose last event happened inside
+                that phase's window (its start day to its deadline day, local dates,
+                inclusive). Windows may overlap (Hunan 2018's judgment phase starts on
+                the campaign's first day), so a case can be in several.
+            sort: ``id``, ``state`` (workflow order), ``prefecture`` or ``last-event``
+                (oldest first); ties by id.
             limit: at most this many cases.
 
         Raises:
-            InvalidInput: an unknown state or a naive ``overdue_at``.
+            InvalidInput: an unknown state, phase or sort, or a naive ``overdue_at``.
         """
         for s in states:
             if s not in {x.value for x in State}:
@@ -814,12 +822,28 @@ class CaseEngine:
         for s in judicial_states:
             if s not in {x.value for x in JudicialState}:
                 raise InvalidInput(f"unknown judicial state {s!r}")
+        if sort not in CASE_ORDERS:
+            raise InvalidInput(f"unknown sort {sort!r}; one of {', '.join(CASE_ORDERS)}")
+        window: tuple[datetime, datetime] | tuple[None, None] = (None, None)
+        if phase is not None:
+            try:
+                p = self.campaign.phase(phase)
+            except KeyError:
+                known = ", ".join(x.id for x in self.campaign.phases)
+                raise InvalidInput(f"unknown phase {phase!r}; phases are: {known}") from None
+            window = (
+                deadlines.day_start(self.campaign, p.start),
+                deadlines.day_start(self.campaign, p.deadline + timedelta(1)),
+            )
         flt = CaseFilter(
             states=states,
             judicial_states=judicial_states,
             prefectures=prefectures,
             pledge_due_before=ensure_aware(overdue_at, "overdue time") if overdue_at else None,
             text=text,
+            last_event_from=window[0],
+            last_event_before=window[1],
+            order=sort,
             limit=limit,
         )
         with self.store.transaction() as repo:

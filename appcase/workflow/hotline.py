@@ -1,0 +1,164 @@
+"""Hotline reports (举报): a member of the public reports an app; the report becomes evidence.
+
+Source: 三(一) -- the prefectures publish a hotline (公布监督举报电话) and collect evidence
+from reports; 四(三) -- widen the reporting channels (丰富完善举报渠道).
+
+A report is one evidence item with source ``hotline``. On a case that is ``surveyed`` or
+``rectified`` it *flags* the case; on a ``flagged`` case it *joins the open flag*
+(``add_evidence``); both are guarded exactly like ``flag`` (the patrol window, the
+officer's role and jurisdiction, a known harm category). On a case in any other state
+(already judged, interviewed, …) it is refused: a judgment in progress is not reopened by
+a report; record it as new evidence once the case is back in ``surveyed`` or
+``rectified``.
+
+The reporter's name and contact are confidential (举报人信息保密): the engine stores them
+apart, in the ``reporters`` table; the event and the evidence carry only an opaque
+``reporter_ref``. Nothing here prints, logs or returns them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from appcase.errors import GuardRejected, InvalidInput, Rejection
+from appcase.identifiers import validate_uscc
+from appcase.states import Event, State
+from appcase.workflow.commands import Evidence, FlagPayload, Override
+from appcase.workflow.context import Command
+from appcase.workflow.engine import CaseEngine, _event_view
+from appcase.workflow.views import CaseView, EventView
+
+__all__ = ["find_case", "report_hotline"]
+
+
+def find_case(engine: CaseEngine, *, name: str | None = None, uscc: str | None = None) -> CaseView:
+    """Find the one case of an app by its name and/or its operator's credit code.
+
+    Args:
+        engine: the campaign's engine.
+        name: the app's exact name, as listed in the ledger.
+        uscc: the operator's unified social credit code (checked, GB 32100-2015).
+
+    Returns:
+        The case.
+
+    Raises:
+        InvalidInput: neither given, a malformed credit code, no such app in the ledger,
+            or several apps match (the message lists their cases: give both, or the id).
+    """
+    if not name and not uscc:
+        raise InvalidInput("name the app: its case id, its name or its credit code")
+    if uscc:
+        try:
+            uscc = validate_uscc(uscc)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+    candidates = engine.list_cases(text=name or uscc)
+    found = [
+        c
+        for c in candidates
+        if (not name or c.app.name == name) and (not uscc or c.app.uscc == uscc)
+    ]
+    if not found and uscc and not name:
+        found = [c for c in engine.list_cases() if c.app.uscc == uscc]
+    what = " and ".join(x for x in (name, uscc) if x)
+    if not found:
+        raise InvalidInput(
+            f"no app {what} in the ledger; survey it first (appcase survey) or check the name"
+        )
+    if len(found) > 1:
+        listed = ", ".join(f"{c.id} {c.app.name}" for c in found[:10])
+        raise InvalidInput(f"{len(found)} apps match {what} ({listed}); give the case id")
+    return found[0]
+
+
+def report_hotline(
+    engine: CaseEngine,
+    case_id: str,
+    evidence: Evidence | Mapping[str, Any],
+    *,
+    actor: str,
+    at: datetime | None = None,
+    override: Override | Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> EventView:
+    """Record a hotline report about a case: flag it, or join its open flag.
+
+    The case's state is read and the event fired in one transaction, so a report never
+    races another officer's flag.
+
+    Args:
+        engine: the campaign's engine.
+        case_id: the case reported about (see :func:`find_case` to find it by app).
+        evidence: the report as an evidence item: ``harm_category``, ``description``,
+            optionally ``locator``, ``captured_at`` and ``reporter`` (``{"name",
+            "contact"}``, confidential). Its ``source`` is set to ``hotline``.
+        actor: the officer recording the report.
+        at: when it is recorded (aware; default: now); the patrol window applies.
+        override: to record it after the patrol window closed (reason, authoriser).
+        idempotency_key: a caller's key; a retry returns the event written the first time.
+
+    Returns:
+        The event written (``flag`` or ``add_evidence``); its payload holds the evidence
+        with a ``reporter_ref``, never the reporter's details.
+
+    Raises:
+        InvalidInput: malformed evidence or override, naive ``at``.
+        CaseNotFound: no such case.
+        UnknownActor: the actor (or override authoriser) is not registered.
+        GuardRejected: the case's state takes no report, or a guard failed (every reason).
+        ConcurrentModification: the case changed meanwhile; nothing was written.
+    """
+    try:
+        item = (
+            evidence
+            if isinstance(evidence, Evidence)
+            else Evidence.model_validate({**dict(evidence), "source": "hotline"})
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"the hotline report is not valid: {problems}") from None
+    if item.source != "hotline":
+        item = item.model_copy(update={"source": "hotline"})
+    payload = FlagPayload(evidence=(item,))
+    ovr = engine._override(override)
+    when = engine._when(at)
+    with engine.store.transaction(case_id) as repo:
+        if idempotency_key:
+            done = repo.event_by_key(idempotency_key)
+            if done is not None:
+                if done.case_id != case_id or done.event not in ("flag", "add_evidence"):
+                    raise InvalidInput(
+                        f"idempotency key {idempotency_key!r} was already used for "
+                        f"{done.event} on case {done.case_id}"
+                    )
+                return _event_view(done)
+        row = engine._case_row(repo, case_id, for_update=True)
+        state = State(row.state)
+        if state is State.FLAGGED:
+            event = Event.ADD_EVIDENCE
+        elif state in (State.SURVEYED, State.RECTIFIED):
+            event = Event.FLAG
+        else:
+            raise GuardRejected(
+                case_id,
+                row.state,
+                "flag",
+                [
+                    Rejection(
+                        "state",
+                        f"a case in state {row.state} takes no hotline report: a report flags "
+                        "a surveyed or rectified case, or joins a flagged case's evidence",
+                    )
+                ],
+            )
+        who = engine._actor(repo, actor)
+        ovr_actor = engine._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
+        cmd = Command(event, who, payload, when, None, ovr, ovr_actor)
+        return engine._fire_loaded(repo, row, cmd, idempotency_key)
