@@ -140,15 +140,30 @@ def test_a_database_not_initialised_says_run_init(tmp_path: Path, command: list[
 
 def test_actor_add_and_list(db: Path) -> None:
     added = run_cli(
-        db, "actor", "add", "xt-cac", "--role", "cac_prefecture", "--jurisdiction", "430300",
-        "--name", "湘潭市网信办",
-    )  # fmt: skip
+        db,
+        "actor",
+        "add",
+        "xt-cac",
+        "--role",
+        "cac_prefecture",
+        "--jurisdiction",
+        "430300",
+        "--name",
+        "湘潭市网信办",
+    )
     assert added.exit_code == 0, added.output
     assert added.stdout == "actor xt-cac: cac_prefecture in 430300\n"
     again = run_cli(
-        db, "actor", "add", "xt-cac", "--role", "cac_prefecture", "--jurisdiction", "430300",
+        db,
+        "actor",
+        "add",
+        "xt-cac",
+        "--role",
+        "cac_prefecture",
+        "--jurisdiction",
+        "430300",
         as_json=True,
-    )  # fmt: skip
+    )
     assert json.loads(again.stdout) == {
         "id": "xt-cac",
         "role": "cac_prefecture",
