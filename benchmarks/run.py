@@ -719,14 +719,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--render",
         metavar="JSON",
-        help="measure nothing: rewrite --out from the JSON a run wrote beside its RESULTS.md",
+        nargs="+",
+        help="measure nothing: rewrite --out from the JSON a run wrote beside its RESULTS.md; "
+        "with several, the items of a later file replace those of the earlier ones (to "
+        "repeat a noisy item with --only)",
     )
     args = parser.parse_args(argv)
     if args.render:
-        saved = json.loads(Path(args.render).read_text(encoding="utf-8"))
-        rows_ = [Row(**r) for r in saved["rows"]]
-        render(rows_, saved["machine"], saved["meta"], Path(args.out))
-        return 0
+        return _render_saved([Path(p) for p in args.render], Path(args.out))
     size = SIZES[args.size]
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     pg_url = (
@@ -794,6 +794,29 @@ def render(
     )
     out.write_text(text, encoding="utf-8")
     say(f"wrote {out} ({meta['seconds']:.0f} s of measurement)")
+
+
+def _render_saved(paths: list[Path], out: Path) -> int:
+    saved = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    rows = [Row(**r) for r in saved[0]["rows"]]
+    meta = dict(saved[0]["meta"])
+    for later in saved[1:]:
+        new = [Row(**r) for r in later["rows"]]
+        items = {r.item.rstrip("x*abc") for r in new}
+        kept = [r for r in rows if r.item.rstrip("x*abc") not in items]
+        rows = sorted(kept + new, key=lambda r: _order(r.item))
+        meta["command"] += f"; then {later['meta']['command']}"
+        meta["loads"] = meta["loads"] + [
+            (f"re-run: {when}", value) for when, value in later["meta"]["loads"]
+        ]
+        meta["seconds"] += later["meta"]["seconds"]
+    render(rows, saved[0]["machine"], meta, out)
+    return 0
+
+
+def _order(item: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in item if ch.isdigit())
+    return (int(digits or 0), item)
 
 
 def _postgres(url: str, disabled: bool, size: Size) -> list[Row]:
