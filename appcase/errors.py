@@ -240,7 +240,9 @@ class AuditFailure(AppcaseError):
     """An audit verification found damage (exit 1).
 
     Attributes:
-        findings: one entry per damaged case: ``(case_id, seq or None, kind, detail)``.
+        findings: one entry per damaged case: ``(case_id, seq or None, kind, detail)``;
+            an empty ``case_id`` is damage of the campaign as a whole (its checkpoints) or
+            of a bundle's own files.
     """
 
     exit_code = 1
@@ -248,7 +250,9 @@ class AuditFailure(AppcaseError):
     def __init__(self, findings: Sequence[tuple[str, int | None, str, str]]) -> None:
         self.findings = list(findings)
         lines = "\n".join(
-            f"  - case {c}" + (f" event #{s}" if s is not None else "") + f": {k}: {d}"
+            (f"  - case {c}" if c else "  - campaign")
+            + (f" event #{s}" if s is not None else "")
+            + f": {k}: {d}"
             for c, s, k, d in self.findings
         )
         super().__init__(f"audit verification failed:\n{lines}")

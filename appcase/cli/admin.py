@@ -1,5 +1,5 @@
-"""Setting up and running a campaign: ``init``, ``db``, ``actor``, ``campaign``, ``sweep``,
-``audit`` and ``demo``."""
+"""Setting up and running a campaign: ``init``, ``db``, ``actor``, ``campaign``, ``sweep``
+and ``demo`` (``audit`` is in :mod:`appcase.cli.audit`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, table
-from appcase.errors import AuditFailure
 
 __all__ = ["COMMANDS"]
 
@@ -210,29 +209,6 @@ def sweep_command(app: App, at: datetime, batch_size: int) -> None:
     )
 
 
-@click.group("audit")
-def audit_group() -> None:
-    """Verify case histories."""
-
-
-@audit_group.command("verify")
-@click.option("--case", "case_id", metavar="CASE", help="Verify only this case.")
-@pass_app
-def audit_verify(app: App, case_id: str | None) -> None:
-    """Recompute every hash chain and replay every case; exit 1 naming the first damage.
-
-    \b
-    Example:
-      appcase audit verify
-    """
-    from appcase.workflow.audit import verify
-
-    report = verify(app.engine(), case_id)
-    if not report.ok:
-        raise AuditFailure(report.problems)
-    emit(app, report, f"ok: {report.cases} cases, {report.events} events verified")
-
-
 @click.command("demo")
 @click.option(
     "--out",
@@ -270,6 +246,5 @@ COMMANDS = [
     actor_group,
     campaign_group,
     sweep_command,
-    audit_group,
     demo_command,
 ]

@@ -22,7 +22,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from appcase.clock import parse_instant
-from appcase.errors import AppcaseError, GuardRejected, InvalidInput
+from appcase.errors import AppcaseError, AuditFailure, GuardRejected, InvalidInput
 from appcase.settings import Settings
 
 __all__ = [
@@ -100,6 +100,10 @@ def _report(exc: AppcaseError, *, as_json: bool) -> None:
                 "event": exc.event,
                 "rejections": [{"code": r.code, "message": r.message} for r in exc.rejections],
             }
+        if isinstance(exc, AuditFailure):
+            body["findings"] = [
+                {"case_id": c, "seq": s, "kind": k, "detail": d} for c, s, k, d in exc.findings
+            ]
         click.echo(json.dumps({"error": body}, ensure_ascii=False, indent=2))
         return
     label = "refused" if exc.exit_code == 1 else "error"

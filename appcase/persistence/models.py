@@ -36,6 +36,7 @@ __all__ = [
     "Base",
     "CampaignRow",
     "CaseRow",
+    "CheckpointRow",
     "EventRow",
     "EvidenceRow",
     "FindingRow",
@@ -279,3 +280,38 @@ class VerificationRow(_Record, Base):
 
     checks: Mapped[list[Any]]
     all_verified: Mapped[bool] = mapped_column(Boolean)
+
+
+class CheckpointRow(Base):
+    """A checkpoint of the whole campaign: every case's head at an instant, chained to the
+    previous checkpoint and optionally signed; append-only (triggers refuse UPDATE and
+    DELETE). See :mod:`appcase.persistence.checkpoints` for the digest's exact input.
+
+    Attributes:
+        seq: 1, 2, ... within the campaign.
+        created_at: when it was taken (UTC).
+        campaign_digest: SHA-256 of the campaign file in force (canonical JSON).
+        heads: ``[case_id, events, head]`` per case, sorted by case id.
+        heads_digest / prev_digest / digest: see :mod:`appcase.persistence.chain`.
+        signature_alg: ``ed25519``, ``hmac-sha256`` or ``None`` (unsigned).
+        key_id: which key signed (see :mod:`appcase.persistence.checkpoints`).
+        signature: the signature, hex.
+    """
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("campaign_id", "seq", name="uq_checkpoints_campaign_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    campaign_digest: Mapped[str] = mapped_column(String(64))
+    case_count: Mapped[int] = mapped_column(Integer)
+    event_count: Mapped[int] = mapped_column(Integer)
+    heads: Mapped[list[Any]]
+    heads_digest: Mapped[str] = mapped_column(String(64))
+    prev_digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    signature_alg: Mapped[str | None] = mapped_column(String(16))
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(String(256))

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -57,6 +57,9 @@ from appcase.workflow.guards import run_guards
 from appcase.workflow.machine import machines
 from appcase.workflow.table import COMMON_GUARDS, spec_for
 from appcase.workflow.views import ActorView, CaseView, EventView
+
+if TYPE_CHECKING:
+    from appcase.workflow.asof import CaseAsOf
 
 __all__ = ["SYSTEM_ACTOR", "CaseEngine", "SurveyBatchResult", "parse_payload"]
 
@@ -858,6 +861,56 @@ class CaseEngine:
         with self.store.transaction() as repo:
             self._case_row(repo, case_id)
             return [_event_view(e) for e in repo.events(case_id)]
+
+    def get_as_of(self, case_id: str, at: datetime, *, as_recorded: bool = False) -> CaseAsOf:
+        """The case as it was at ``at``, rebuilt from its events (see
+        :mod:`appcase.workflow.asof`).
+
+        Args:
+            case_id: the case.
+            at: the instant, aware (any zone).
+            as_recorded: count the events *recorded* by ``at`` (what the system showed
+                then) instead of those that *happened* by then (the default).
+
+        Raises:
+            NaiveDatetimeError: ``at`` is naive.
+            CaseNotFound: no such case in this campaign.
+            InvalidInput: the case was not yet in the ledger at ``at``.
+        """
+        from appcase.workflow.asof import get_as_of
+
+        return get_as_of(self, case_id, at, as_recorded=as_recorded)
+
+    def list_as_of(
+        self,
+        at: datetime,
+        *,
+        as_recorded: bool = False,
+        states: tuple[str, ...] = (),
+        judicial_states: tuple[str, ...] = (),
+        prefectures: tuple[str, ...] = (),
+        text: str | None = None,
+        limit: int | None = None,
+    ) -> list[CaseAsOf]:
+        """The campaign's cases as they were at ``at``, ordered by id (cases surveyed
+        later are left out); filters as :meth:`list_cases`, applied to the states at ``at``.
+
+        Raises:
+            NaiveDatetimeError: ``at`` is naive.
+            InvalidInput: an unknown state.
+        """
+        from appcase.workflow.asof import list_as_of
+
+        return list_as_of(
+            self,
+            at,
+            as_recorded=as_recorded,
+            states=states,
+            judicial_states=judicial_states,
+            prefectures=prefectures,
+            text=text,
+            limit=limit,
+        )
 
     def iter_case_ids(self, batch_size: int = 1000) -> Iterator[str]:
         """Every case id of the campaign, in order, read in batches (constant memory)."""

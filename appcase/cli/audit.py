@@ -1,0 +1,278 @@
+"""Auditing the case histories: ``audit verify``, ``checkpoint``, ``keygen``, ``export``,
+``replay``. See ``docs/audit.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from appcase.cli.app import App, emit, pass_app
+from appcase.errors import AuditFailure, InvalidInput
+
+__all__ = ["COMMANDS"]
+
+
+def _verify_key(public_key: str | None, hmac_key: str | None) -> Any:
+    from appcase.persistence.chain import AuditInputError, load_hmac_key, load_public_key
+
+    if public_key and hmac_key:
+        raise InvalidInput("give either --public-key or --hmac-key, not both")
+    try:
+        if public_key:
+            return load_public_key(public_key)
+        if hmac_key:
+            return load_hmac_key(hmac_key)
+    except AuditInputError as exc:
+        raise InvalidInput(str(exc)) from None
+    return None
+
+
+def _signer(key: str | None, hmac_key: str | None) -> Any:
+    from appcase.persistence.checkpoints import load_signer
+
+    return load_signer(key_file=key, hmac_key_file=hmac_key)
+
+
+def _notes(app: App, notes: list[str]) -> None:
+    if not app.json:
+        for note in notes:
+            click.echo(f"note: {note}")
+
+
+_PUBLIC_KEY = click.option(
+    "--public-key",
+    metavar="FILE",
+    help="Ed25519 public key (PEM or hex): every checkpoint signed with it must verify and "
+    "the latest must be signed with it.",
+)
+_HMAC_VERIFY = click.option(
+    "--hmac-key", "hmac_key", metavar="FILE", help="HMAC-SHA256 key file, instead of a public key."
+)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Verify case histories, take checkpoints, export a bundle for auditors.
+
+    \b
+    Examples:
+      appcase audit checkpoint --key operator.key
+      appcase audit verify --public-key operator.key.pub
+      appcase audit export --out bundle-2018-04-05
+      appcase audit verify --bundle bundle-2018-04-05 --public-key operator.key.pub
+    """
+
+
+@audit_group.command("verify")
+@click.option("--case", "case_id", metavar="CASE", help="Verify only this case.")
+@click.option(
+    "--bundle",
+    metavar="DIR",
+    type=click.Path(path_type=Path),
+    help="Verify an exported bundle instead of the database (no database is opened).",
+)
+@_PUBLIC_KEY
+@_HMAC_VERIFY
+@pass_app
+def audit_verify(
+    app: App,
+    case_id: str | None,
+    bundle: Path | None,
+    public_key: str | None,
+    hmac_key: str | None,
+) -> None:
+    """Recompute every hash chain, replay every case, check every checkpoint; exit 1
+    naming the first damaged case, its event and the kind of damage.
+
+    Kinds: edited, deleted, inserted, reordered, head_mismatch, state_mismatch,
+    checkpoint_mismatch (a case deleted or a history changed since a checkpoint),
+    bad_signature; for a bundle also file_digest, manifest, malformed.
+
+    \b
+    Examples:
+      appcase audit verify
+      appcase audit verify --case HN2018-430100-0001
+      appcase audit verify --public-key operator.key.pub
+      appcase audit verify --bundle bundle-2018-04-05 --public-key operator.key.pub
+    """
+    key = _verify_key(public_key, hmac_key)
+    if bundle is not None:
+        _verify_bundle(app, bundle, key, case_id)
+        return
+    from appcase.workflow.audit import verify
+
+    report = verify(app.engine(), case_id, key=key)
+    if not report.ok:
+        raise AuditFailure(report.problems)
+    signed = f", {report.signatures_checked} signatures" if report.signatures_checked else ""
+    emit(
+        app,
+        report.model_dump(mode="json") | {"ok": True},
+        f"ok: {report.cases} cases, {report.events} events, "
+        f"{report.checkpoints} checkpoints{signed} verified",
+    )
+    _notes(app, report.notes)
+
+
+def _verify_bundle(app: App, bundle: Path, key: Any, case_id: str | None) -> None:
+    from appcase.persistence.bundle_verify import BundleError, verify_bundle
+
+    if case_id is not None:
+        raise InvalidInput("--case cannot be combined with --bundle: a bundle is verified whole")
+    try:
+        report = verify_bundle(bundle, key)
+    except BundleError as exc:
+        raise InvalidInput(str(exc)) from None
+    if not report.ok:
+        raise AuditFailure(report.problems)
+    signed = f", {report.signatures_checked} signatures" if report.signatures_checked else ""
+    emit(
+        app,
+        {
+            "ok": True,
+            "path": report.path,
+            "cases": report.cases,
+            "events": report.events,
+            "checkpoints": report.checkpoints,
+            "signatures_checked": report.signatures_checked,
+            "notes": report.notes,
+        },
+        f"ok: bundle {report.path}: {report.cases} cases, {report.events} events, "
+        f"{report.checkpoints} checkpoints{signed} verified",
+    )
+    _notes(app, report.notes)
+
+
+@audit_group.command("checkpoint")
+@click.option("--key", metavar="FILE", help="Sign with this Ed25519 private key (PEM).")
+@click.option("--hmac-key", "hmac_key", metavar="FILE", help="Sign with this HMAC-SHA256 key.")
+@pass_app
+def audit_checkpoint(app: App, key: str | None, hmac_key: str | None) -> None:
+    """Record a checkpoint: a digest over every case's head, chained to the previous
+    checkpoint, optionally signed. Keep the printed digest somewhere else too.
+
+    A later 'audit verify' reports any case deleted, or any history changed, since a
+    checkpoint ('checkpoint mismatch').
+
+    \b
+    Examples:
+      appcase audit keygen --out operator.key
+      appcase audit checkpoint --key operator.key
+    """
+    from appcase.workflow.audit import checkpoint
+
+    view = checkpoint(app.engine(), signer=_signer(key, hmac_key))
+    signed = f", signed {view.signature_alg} key {view.key_id}" if view.signature_alg else ""
+    emit(
+        app,
+        view,
+        f"checkpoint #{view.seq}: {view.cases} cases, {view.events} events{signed}\n"
+        f"  digest {view.digest}",
+    )
+
+
+@audit_group.command("keygen")
+@click.option(
+    "--out",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the private key (PEM, mode 0600); the public key goes to FILE.pub.",
+)
+@pass_app
+def audit_keygen(app: App, out: Path) -> None:
+    """Make an Ed25519 key pair to sign checkpoints; print the public key.
+
+    Keep the private key with the operator; give the public key (FILE.pub) to auditors.
+
+    \b
+    Example:
+      appcase audit keygen --out operator.key
+    """
+    from appcase.persistence.checkpoints import generate_key
+
+    pem, raw, key_id = generate_key(out)
+    emit(
+        app,
+        {
+            "private_key": str(out),
+            "public_key_file": f"{out}.pub",
+            "public_key_pem": pem,
+            "public_key_hex": raw,
+            "key_id": key_id,
+        },
+        f"private key written to {out} (keep it secret)\n"
+        f"public key written to {out}.pub (key id {key_id}, hex {raw}):\n{pem.rstrip()}",
+    )
+
+
+@audit_group.command("export")
+@click.option(
+    "--out",
+    required=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new directory for the bundle.",
+)
+@click.option(
+    "--checkpoint",
+    "take",
+    is_flag=True,
+    help="Take a checkpoint first, so that it covers every event exported.",
+)
+@click.option("--key", metavar="FILE", help="With --checkpoint: sign it with this Ed25519 key.")
+@click.option("--hmac-key", "hmac_key", metavar="FILE", help="With --checkpoint: HMAC key.")
+@pass_app
+def audit_export(app: App, out: Path, take: bool, key: str | None, hmac_key: str | None) -> None:
+    """Write an audit bundle: events.jsonl, cases.jsonl, manifest.json, campaign.json and
+    CANONICALIZATION.md. Anyone can verify it offline with
+    'python -m appcase.persistence.bundle_verify DIR'. Reporters are never exported.
+
+    \b
+    Examples:
+      appcase audit export --out bundle-2018-04-05
+      appcase audit export --out bundle-2018-04-05 --checkpoint --key operator.key
+    """
+    from appcase.workflow.audit import checkpoint
+    from appcase.workflow.bundle import export_bundle
+
+    if (key or hmac_key) and not take:
+        raise InvalidInput("--key and --hmac-key sign a checkpoint: add --checkpoint")
+    signer = _signer(key, hmac_key)
+    engine = app.engine()
+    if take:
+        checkpoint(engine, signer=signer)
+    result = export_bundle(engine, out)
+    emit(
+        app,
+        result,
+        f"bundle written to {result.path}: {result.cases} cases, {result.events} events, "
+        f"{result.checkpoints} checkpoints\n"
+        f"  manifest digest {result.manifest_digest}\n"
+        f"  verify with: python -m appcase.persistence.bundle_verify {result.path}",
+    )
+
+
+@audit_group.command("replay")
+@click.option("--case", "case_id", metavar="CASE", help="Replay only this case.")
+@pass_app
+def audit_replay(app: App, case_id: str | None) -> None:
+    """Rebuild every case from its events through the state machines and compare it with
+    the stored case: both tracks, disposition, referral flag, pledge deadline, event
+    count and last event time. Exit 1 naming every case that differs.
+
+    \b
+    Example:
+      appcase audit replay
+    """
+    from appcase.workflow.audit import replay_all
+
+    cases, problems = replay_all(app.engine(), case_id)
+    if problems:
+        raise AuditFailure(problems)
+    emit(app, {"ok": True, "cases": cases}, f"ok: {cases} cases replayed to their stored state")
+
+
+COMMANDS = [audit_group]

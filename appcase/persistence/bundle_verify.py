@@ -1,0 +1,466 @@
+"""Verify an appcase audit bundle with no database, using only the standard library.
+
+An auditor runs::
+
+    python -m appcase.persistence.bundle_verify DIR [--public-key FILE | --hmac-key FILE]
+
+(or ``appcase audit verify --bundle DIR``). This module imports nothing but the standard
+library and :mod:`appcase.persistence.chain` (itself standard library only), so the two
+files can be copied into one directory and run on any machine with Python 3.11, without
+appcase: ``python3 bundle_verify.py DIR``. Ed25519 signatures are checked
+when the ``cryptography`` package is importable and a public key is given; HMAC signatures
+need the HMAC key itself. ``CANONICALIZATION.md`` in every bundle specifies the format
+precisely enough to write this verifier again in another language.
+
+Exit status of ``python -m``: 0 the bundle is intact, 1 damage was found (every damage is
+printed, the first naming the case, the event and the kind), 2 bad usage (no such
+directory, an unreadable key, signatures asked for but ``cryptography`` missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    from appcase.persistence.chain import (
+        AuditInputError,
+        Problem,
+        VerifyKey,
+        canonical_bytes,
+        check_chain,
+        check_checkpoints,
+        check_heads,
+        heads_digest,
+        load_hmac_key,
+        load_public_key,
+    )
+except ImportError:  # pragma: no cover - copied beside chain.py, outside appcase
+    from chain import (  # type: ignore[import-not-found,no-redef]
+        AuditInputError,
+        Problem,
+        VerifyKey,
+        canonical_bytes,
+        check_chain,
+        check_checkpoints,
+        check_heads,
+        heads_digest,
+        load_hmac_key,
+        load_public_key,
+    )
+
+__all__ = [
+    "BUNDLE_FILES",
+    "FORMAT",
+    "BundleError",
+    "BundleReport",
+    "describe",
+    "main",
+    "replay_tracks",
+    "verify_bundle",
+]
+
+BundleError = AuditInputError
+"""Bad usage: the bundle directory or a key cannot be read, or a check cannot be made."""
+
+FORMAT = "appcase-audit-bundle/1"
+"""The ``format`` of the bundles this module verifies."""
+
+BUNDLE_FILES = ("events.jsonl", "cases.jsonl", "campaign.json", "CANONICALIZATION.md")
+"""The files a bundle holds besides ``manifest.json``; the manifest lists their SHA-256."""
+
+
+def replay_tracks(
+    records: Sequence[Mapping[str, Any]], transitions: Mapping[str, Any]
+) -> tuple[str, str, str | None]:
+    """Replay records through a bundle's transition table.
+
+    Args:
+        records: hashed records in chain order.
+        transitions: ``{"initial": {"administrative": str, "judicial": str}, "rows":
+            [{"event", "track", "sources", "dest"}, ...]}``.
+
+    Returns:
+        ``(state, judicial_state, problem)``: the states reached and the first event that
+        does not follow from the states before it (or ``None``).
+    """
+    initial = transitions.get("initial") or {}
+    states = {"administrative": initial.get("administrative"), "judicial": initial.get("judicial")}
+    rows = {r.get("event"): r for r in transitions.get("rows") or [] if isinstance(r, Mapping)}
+    for rec in records:
+        row = rows.get(rec.get("event"))
+        if row is None:
+            return (*_pair(states), f"event #{rec.get('seq')}: unknown event {rec.get('event')!r}")
+        track = str(row.get("track"))
+        current = states.get(track)
+        if (
+            current not in (row.get("sources") or [])
+            or rec.get("from") != current
+            or rec.get("to") != row.get("dest")
+            or rec.get("track") != track
+        ):
+            return (
+                *_pair(states),
+                f"event #{rec.get('seq')}: {rec.get('event')} {rec.get('from')}→{rec.get('to')} "
+                f"does not follow from {current}",
+            )
+        states[track] = row.get("dest")
+    return (*_pair(states), None)
+
+
+def _pair(states: Mapping[str, Any]) -> tuple[str, str]:
+    return str(states.get("administrative")), str(states.get("judicial"))
+
+
+@dataclass
+class BundleReport:
+    """What :func:`verify_bundle` found.
+
+    Attributes:
+        path: the bundle directory.
+        cases / events / checkpoints: how many the bundle holds.
+        signatures_checked: checkpoint signatures verified with the key given.
+        problems: ``(case_id or "", seq or None, kind, detail)``, cases first (by id).
+            Kinds: those of :func:`~appcase.persistence.chain.check_chain`, and
+            ``state_mismatch``, ``checkpoint_mismatch``, ``bad_signature``, ``malformed``
+            (a file is not what the format says), ``file_digest`` (a file's SHA-256 is not
+            the manifest's), ``manifest`` (the manifest was changed).
+        notes: remarks that are not damage (e.g. signatures not checked).
+    """
+
+    path: str
+    cases: int = 0
+    events: int = 0
+    checkpoints: int = 0
+    signatures_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing was found wrong."""
+        return not self.problems
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes, Any]]:
+    """``(line number, raw bytes, parsed JSON or an Exception)`` per line."""
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, 1):
+            line = raw[:-1] if raw.endswith(b"\n") else raw
+            try:
+                value: Any = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                value = exc
+            yield number, line, value
+
+
+def _canonical_or_none(value: Any) -> bytes | None:
+    try:
+        return canonical_bytes(value)
+    except ValueError:
+        return None
+
+
+def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleReport:
+    """Verify an audit bundle: every file against the manifest, every case's chain, head
+    and replay, every checkpoint and (with ``key``) their signatures.
+
+    Args:
+        path: the bundle directory (as ``appcase audit export`` wrote it).
+        key: a key to check checkpoint signatures with (see :func:`check_checkpoints`).
+
+    Returns:
+        The report; ``report.ok`` is true when nothing was found wrong.
+
+    Raises:
+        BundleError: ``path`` is not a directory, or Ed25519 signatures are asked for and
+            ``cryptography`` is missing.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise BundleError(f"{root} is not a directory (give the bundle's directory)")
+    report = BundleReport(path=str(root))
+    campaign_level: list[Problem] = []
+    case_problems: dict[str, Problem] = {}
+
+    manifest = _read_manifest(root, campaign_level)
+    if manifest is None:
+        report.problems = campaign_level
+        return report
+    campaign = manifest.get("campaign") or {}
+    campaign_id = str(campaign.get("id"))
+    checkpoints = [cp for cp in manifest.get("checkpoints") or [] if isinstance(cp, dict)]
+    report.checkpoints = len(checkpoints)
+
+    files = manifest.get("files") or {}
+    if sorted(files) != sorted(BUNDLE_FILES):
+        campaign_level.append(("", None, "manifest", f"the manifest lists {sorted(files)}"))
+    for name in BUNDLE_FILES:
+        file = root / name
+        if not file.is_file():
+            campaign_level.append(("", None, "file_digest", f"{name} is missing"))
+        elif _sha256_file(file) != files.get(name):
+            campaign_level.append(
+                ("", None, "file_digest", f"{name} does not match the manifest's SHA-256")
+            )
+    for extra in sorted(p.name for p in root.iterdir()):
+        if extra != "manifest.json" and extra not in BUNDLE_FILES and not extra.startswith("."):
+            campaign_level.append(("", None, "malformed", f"{extra} is not part of the bundle"))
+
+    campaign_file = root / "campaign.json"
+    if campaign_file.is_file() and _sha256_file(campaign_file) != campaign.get("digest"):
+        campaign_level.append(
+            ("", None, "file_digest", "campaign.json is not the campaign the manifest names")
+        )
+
+    cases = _read_cases(root / "cases.jsonl", campaign_level)
+    report.cases = len(cases)
+
+    needed: dict[str, set[int]] = {}
+    for cp in checkpoints:
+        for head in cp.get("heads") or []:
+            if isinstance(head, list) and len(head) == 3 and isinstance(head[1], int):
+                needed.setdefault(str(head[0]), set()).add(head[1])
+    kept: dict[tuple[str, int], str] = {}
+    seen: set[str] = set()
+    transitions = manifest.get("transitions") or {}
+
+    def finish(case_id: str, entries: list[tuple[dict[str, Any], str]]) -> None:
+        seen.add(case_id)
+        for pos, (_, stored) in enumerate(entries, 1):
+            if pos in needed.get(case_id, ()):
+                kept[(case_id, pos)] = stored
+        if case_id in case_problems:
+            return
+        case = cases.get(case_id)
+        if case is None:
+            case_problems[case_id] = (
+                case_id,
+                1,
+                "inserted",
+                "events of a case that is not in cases.jsonl",
+            )
+            return
+        found = check_chain(case_id, entries, _int(case.get("events")), str(case.get("head")))
+        if found is None:
+            state, judicial, problem = replay_tracks([r for r, _ in entries], transitions)
+            if problem is not None:
+                found = (case_id, None, "state_mismatch", problem)
+            elif (state, judicial) != (case.get("state"), case.get("judicial_state")):
+                found = (
+                    case_id,
+                    None,
+                    "state_mismatch",
+                    f"replay gives {state}/{judicial}, cases.jsonl says "
+                    f"{case.get('state')}/{case.get('judicial_state')}",
+                )
+        if found is not None:
+            case_problems[case_id] = found
+
+    events_file = root / "events.jsonl"
+    current: str | None = None
+    entries: list[tuple[dict[str, Any], str]] = []
+    if events_file.is_file():
+        for number, raw, value in _lines(events_file):
+            where = f"events.jsonl line {number}"
+            record = value.get("record") if isinstance(value, dict) else None
+            if not isinstance(record, dict) or not isinstance(record.get("case_id"), str):
+                campaign_level.append(("", None, "malformed", f"{where} is not an event"))
+                continue
+            report.events += 1
+            case_id = record["case_id"]
+            if _canonical_or_none(value) != raw and case_id not in case_problems:
+                case_problems[case_id] = (
+                    case_id,
+                    _int(record.get("seq")) or None,
+                    "edited",
+                    f"{where} is not in canonical form",
+                )
+            if case_id != current:
+                if current is not None:
+                    finish(current, entries)
+                if case_id in seen and case_id not in case_problems:
+                    case_problems[case_id] = (
+                        case_id,
+                        None,
+                        "reordered",
+                        f"the case's events are not together in events.jsonl ({where})",
+                    )
+                current, entries = case_id, []
+            entries.append((record, str(value.get("hash"))))
+        if current is not None:
+            finish(current, entries)
+    for case_id, case in sorted(cases.items()):
+        if case_id not in seen and case_id not in case_problems and _int(case.get("events")):
+            case_problems[case_id] = (
+                case_id,
+                1,
+                "deleted",
+                f"cases.jsonl records {case.get('events')} events; none are in events.jsonl",
+            )
+
+    heads = [[cid, _int(c.get("events")), c.get("head")] for cid, c in sorted(cases.items())]
+    if manifest.get("heads") != heads:
+        campaign_level.append(("", None, "manifest", "the manifest's heads are not cases.jsonl's"))
+    try:
+        digest = heads_digest(campaign_id, heads)
+    except ValueError:
+        digest = None
+    if manifest.get("heads_digest") != digest:
+        campaign_level.append(("", None, "manifest", "the heads digest does not match the heads"))
+    counts = manifest.get("counts") or {}
+    actual = {"cases": report.cases, "events": report.events, "checkpoints": report.checkpoints}
+    if counts != actual:
+        campaign_level.append(
+            ("", None, "manifest", f"counts {counts} but the bundle has {actual}")
+        )
+
+    cp_problems, notes, checked = check_checkpoints(
+        checkpoints, campaign_id, str(campaign.get("digest")), key
+    )
+    campaign_level.extend(cp_problems)
+    report.notes.extend(notes)
+    report.signatures_checked = checked
+    for case_id, problem in check_heads(
+        checkpoints, lambda c, n: kept.get((c, n)), lambda c: c in cases or c in seen
+    ).items():
+        case_problems.setdefault(case_id, problem)
+    if checkpoints:
+        after = report.events - _int(checkpoints[-1].get("events"))
+        if after > 0:
+            report.notes.append(
+                f"{after} event(s) recorded after the latest checkpoint are covered by this "
+                "bundle's digests only"
+            )
+    else:
+        report.notes.append("the bundle holds no checkpoint: nothing in it is signed")
+    report.problems = [case_problems[c] for c in sorted(case_problems)] + campaign_level
+    return report
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _read_manifest(root: Path, problems: list[Problem]) -> dict[str, Any] | None:
+    file = root / "manifest.json"
+    try:
+        raw = file.read_bytes()
+        manifest = json.loads(raw.decode("utf-8"))
+    except OSError:
+        problems.append(("", None, "manifest", "manifest.json is missing"))
+        return None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(("", None, "manifest", f"manifest.json is not JSON: {exc}"))
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        problems.append(("", None, "manifest", f"manifest.json is not an {FORMAT} manifest"))
+        return None
+    canonical = _canonical_or_none(manifest)
+    if canonical is None or canonical + b"\n" != raw:
+        problems.append(("", None, "manifest", "manifest.json is not in canonical form"))
+    body = {k: v for k, v in manifest.items() if k != "manifest_digest"}
+    body_bytes = _canonical_or_none(body)
+    if body_bytes is None or hashlib.sha256(body_bytes).hexdigest() != manifest.get(
+        "manifest_digest"
+    ):
+        problems.append(("", None, "manifest", "manifest.json does not match its digest"))
+    return manifest
+
+
+def _read_cases(file: Path, problems: list[Problem]) -> dict[str, dict[str, Any]]:
+    cases: dict[str, dict[str, Any]] = {}
+    if not file.is_file():
+        return cases
+    for number, raw, value in _lines(file):
+        if not isinstance(value, dict) or not isinstance(value.get("case_id"), str):
+            problems.append(("", None, "malformed", f"cases.jsonl line {number} is not a case"))
+            continue
+        if _canonical_or_none(value) != raw:
+            problems.append(
+                ("", None, "malformed", f"cases.jsonl line {number} is not in canonical form")
+            )
+        if value["case_id"] in cases:
+            problems.append(("", None, "malformed", f"cases.jsonl line {number} repeats a case"))
+        cases[value["case_id"]] = value
+    return cases
+
+
+def describe(problem: Problem) -> str:
+    """One line for a problem: ``case C event #N: kind: detail``."""
+    case_id, seq, kind, detail = problem
+    where = f"case {case_id}" if case_id else "bundle"
+    if seq is not None:
+        where += f" event #{seq}"
+    return f"{where}: {kind}: {detail}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m appcase.persistence.bundle_verify DIR``: verify a bundle, print the
+    result, return the exit status (0 intact, 1 damage, 2 bad usage)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m appcase.persistence.bundle_verify",
+        description="Verify an appcase audit bundle offline (no database).",
+    )
+    parser.add_argument("bundle", help="the bundle directory")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--public-key", metavar="FILE", help="Ed25519 public key (PEM or hex)")
+    group.add_argument("--hmac-key", metavar="FILE", help="HMAC-SHA256 key file")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    try:
+        key = None
+        if args.public_key:
+            key = load_public_key(args.public_key)
+        elif args.hmac_key:
+            key = load_hmac_key(args.hmac_key)
+        report = verify_bundle(args.bundle, key)
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        body = {
+            "ok": report.ok,
+            "path": report.path,
+            "cases": report.cases,
+            "events": report.events,
+            "checkpoints": report.checkpoints,
+            "signatures_checked": report.signatures_checked,
+            "problems": [
+                {"case_id": c, "seq": s, "kind": k, "detail": d} for c, s, k, d in report.problems
+            ],
+            "notes": report.notes,
+        }
+        print(json.dumps(body, ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        summary = (
+            f"{report.cases} cases, {report.events} events, {report.checkpoints} checkpoints, "
+            f"{report.signatures_checked} signatures checked"
+        )
+        if report.ok:
+            print(f"ok: bundle {report.path}: {summary}")
+        else:
+            print(f"FAILED: bundle {report.path}: {summary}", file=sys.stderr)
+            for problem in report.problems:
+                print(f"  - {describe(problem)}", file=sys.stderr)
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr if not report.ok else sys.stdout)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
