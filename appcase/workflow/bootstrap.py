@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from appcase.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
 from appcase.clock import Clock, SystemClock
@@ -14,6 +15,7 @@ from appcase.persistence.db import (
     create_db_engine,
     default_database_url,
     ensure_current,
+    normalise_url,
     upgrade,
 )
 from appcase.persistence.models import CampaignRow
@@ -103,11 +105,18 @@ def open_engine(
         The engine.
 
     Raises:
-        DatabaseNotReady: no schema, an old schema, or no such campaign; run ``appcase init``.
+        DatabaseNotReady: no SQLite file at the path, no schema, an old schema, or no such
+            campaign; run ``appcase init``.
         InvalidInput: several campaigns are stored and none was named, or the given
             campaign differs from the stored one.
     """
-    engine = create_db_engine(url or default_database_url())
+    url = normalise_url(url or default_database_url())
+    parsed = make_url(url)
+    sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
+        # refuse before connecting: SQLite would leave an empty file behind a mistyped path
+        raise DatabaseNotReady(f"there is no database at {sqlite_file}; run 'appcase init' first")
+    engine = create_db_engine(url)
     try:
         stored = _stored_campaign(engine, campaign)
     except BaseException:

@@ -129,10 +129,21 @@ def test_db_commands_refuse_an_unsupported_database(tmp_path: Path, command: lis
     ],
 )
 def test_a_database_not_initialised_says_run_init(tmp_path: Path, command: list[str]) -> None:
-    result = run_cli(tmp_path / "never.sqlite", *command, actor="cs-cac")
+    empty = tmp_path / "empty.sqlite"
+    assert run_cli(empty, "db", "current").exit_code == 0  # creates an empty file
+    result = run_cli(empty, *command, actor="cs-cac")
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("error: ")
-    assert INIT_HINT in result.stderr
+    assert result.stderr == "error: the database has no appcase schema; run 'appcase init' first\n"
+
+
+@pytest.mark.parametrize("command", [["list"], ["show", "HN2018-430100-0001"], ["audit", "verify"]])
+def test_a_mistyped_database_path_leaves_no_file_behind(tmp_path: Path, command: list[str]) -> None:
+    """Regression: a reading command on a missing SQLite file created it (and its folder)."""
+    missing = tmp_path / "typo" / "cases.sqlite"
+    result = run_cli(missing, *command)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: there is no database at {missing}; run 'appcase init' first\n"
+    assert not missing.parent.exists()
 
 
 # --- actors and the campaign ---------------------------------------------------------------------
