@@ -570,7 +570,7 @@ def _result(engine: CaseEngine, path: Path, refused: list[str]) -> DemoResult:
     campaign = engine.campaign
     with engine.store.transaction() as repo:
         s = repo.session
-        states = Counter(s.execute(select(CaseRow.prefecture, CaseRow.state)).tuples())
+        states = Counter((p, st) for p, st in s.execute(select(CaseRow.prefecture, CaseRow.state)))
         referred = Counter(
             s.scalars(
                 select(CaseRow.prefecture).where(
@@ -587,8 +587,8 @@ def _result(engine: CaseEngine, path: Path, refused: list[str]) -> DemoResult:
             select(EventRow.to_state, func.count(func.distinct(EventRow.case_id))).group_by(
                 EventRow.to_state
             )
-        ).tuples()
-        reached = dict(reached_rows.all())
+        )
+        reached = {state: int(n) for state, n in reached_rows}
         events = int(s.scalar(select(func.count()).select_from(EventRow)) or 0)
         escalated_ids = select(EventRow.case_id).where(EventRow.event == "escalate")
         example = s.scalar(

@@ -45,7 +45,7 @@ def cli(
     """appcase: run a campaign against harmful mobile apps, one case per app.
 
     \b
-    Start here:
+    Examples (start here):
       appcase demo                  play the Hunan 2018 campaign into a fresh database
       appcase init                  create the database and load the campaign
       appcase --actor cs-cac flag HN2018-430100-0001 --category vulgar_pornographic \\

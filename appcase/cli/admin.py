@@ -46,7 +46,12 @@ def init_command(app: App, campaign: str) -> None:
 
 @click.group("db")
 def db_group() -> None:
-    """Database schema (Alembic migrations)."""
+    """Database schema (Alembic migrations).
+
+    \b
+    Example:
+      appcase db upgrade
+    """
 
 
 @db_group.command("upgrade")
@@ -87,7 +92,12 @@ def db_current(app: App) -> None:
 
 @click.group("actor")
 def actor_group() -> None:
-    """Officers who act: an id with a role and a jurisdiction."""
+    """Officers who act: an id with a role and a jurisdiction.
+
+    \b
+    Example:
+      appcase actor add cs-cac --role cac_prefecture --jurisdiction 430100
+    """
 
 
 @actor_group.command("add")
@@ -134,7 +144,12 @@ def actor_list(app: App) -> None:
 
 @click.group("campaign")
 def campaign_group() -> None:
-    """The campaign loaded in the database."""
+    """The campaign loaded in the database.
+
+    \b
+    Example:
+      appcase campaign show
+    """
 
 
 @campaign_group.command("show")

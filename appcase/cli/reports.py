@@ -125,6 +125,96 @@ def hotline_command(
     )
 
 
+@report_group.command("summary")
+@click.option("--prefecture", metavar="CODE", help="Report on this prefecture (GB/T 2260 code).")
+@click.option("--province", is_flag=True, help="Report on the whole province.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "docx", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown, Word (needs --out) or JSON facts.",
+)
+@click.option(
+    "--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: standard output; a .docx needs a file).",
+)
+@click.option(
+    "--notes",
+    "notes_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A UTF-8 text file of the officer's own suggestions (paragraphs split by blank lines).",
+)
+@click.option("--at", type=INSTANT, help="The report's instant, with offset (default: now).")
+@click.option(
+    "--typical",
+    type=click.IntRange(min=0, max=50),
+    default=5,
+    show_default=True,
+    help="How many typical cases to show.",
+)
+@pass_app
+def summary_command(
+    app: App,
+    prefecture: str | None,
+    province: bool,
+    fmt: str,
+    lang: str,
+    out: Path | None,
+    notes_file: Path | None,
+    at: datetime | None,
+    typical: int,
+) -> None:
+    """The summary report (总结) of 三(三), due 2018-04-05: six parts, Chinese by default.
+
+    基本情况, 存在问题, 典型案例, 专项整治具体做法, 主要成果, 意见建议 -- counts from the
+    ledger, evidence, findings and events; typical cases chosen by rule (takedowns and
+    referrals first, then by severity); every override with its reason and authoriser;
+    the rectification rate (rectified / pledged); computed suggestions followed by the
+    officer's own (--notes). Hotline reporters' details are never included.
+
+    \b
+    Examples:
+      appcase report summary --prefecture 430100 --format docx --out 长沙市总结.docx
+      appcase report summary --province --lang en --notes notes.txt > summary.md
+      appcase report summary --province --format json --at 2018-04-05T18:00+08:00
+    """
+    from appcase.reports import gather_summary, render
+
+    if bool(prefecture) == province:
+        raise InvalidInput("give --prefecture CODE or --province")
+    if fmt == "docx" and out is None:
+        raise InvalidInput("a Word report needs a file: add --out report.docx")
+    notes: list[str] = []
+    if notes_file is not None:
+        try:
+            text = notes_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {notes_file}: {exc}") from None
+        notes = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+    data = gather_summary(
+        app.engine(), prefecture=prefecture, as_of=at, typical=typical, notes=notes
+    )
+    body = render(
+        data,
+        "docx" if fmt == "docx" else "json" if fmt == "json" else "md",
+        "en" if lang == "en" else "zh",
+    )
+    if out is None:
+        click.echo(body.decode("utf-8"), nl=False)
+        return
+    try:
+        out.write_bytes(body)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None
+    emit(app, {"report": str(out), "format": fmt}, f"summary written: {out}")
+
+
 @click.command("diagram")
 @click.option(
     "--format",
