@@ -224,12 +224,25 @@ class ConcurrentModification(PersistenceError):
 
     Attributes:
         case_id: the case whose version moved on.
+        expected_version: the version the caller said it had read, if it said one.
+        version: the case's version when the command ran, if known.
     """
 
     exit_code = 3
 
-    def __init__(self, case_id: str) -> None:
+    def __init__(
+        self, case_id: str, *, expected_version: int | None = None, version: int | None = None
+    ) -> None:
         self.case_id = case_id
+        self.expected_version = expected_version
+        self.version = version
+        if expected_version is not None:
+            super().__init__(
+                f"case {case_id} changed since version {expected_version} was read (it is now "
+                f"at version {version}); nothing was written: look at it again "
+                f"('appcase show {case_id}') and retry the command if it still applies"
+            )
+            return
         super().__init__(
             f"case {case_id} was changed by another command at the same time; "
             "nothing was written, the command can be retried"

@@ -45,6 +45,13 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             metavar="KEY",
             help="Retry-safe key: a repeat returns the first result.",
         ),
+        click.option(
+            "--expected-version",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Refuse with exit 3 unless the case is still at version N "
+            "(the version 'appcase show' printed).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -79,6 +86,7 @@ def _event_command(event: Event, name: str, options: list[Any], build: Builder) 
             kw.pop("override_by"),
             kw.pop("idempotency_key"),
         )
+        expected_version = kw.pop("expected_version")
         payload |= {k: v for k, v in build(kw).items() if v not in (None, (), [])}
         override = {"reason": o_reason, "authorised_by": o_by} if o_reason else None
         if o_by and not o_reason:
@@ -92,6 +100,7 @@ def _event_command(event: Event, name: str, options: list[Any], build: Builder) 
             reason=reason,
             override=override,
             idempotency_key=key,
+            expected_version=expected_version,
         )
         _print_event(app, view)
 

@@ -14,11 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, case, func, or_, select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.errors import AppcaseError, ConcurrentModification, DatabaseNotReady, PersistenceError
+from appcase.persistence.db import SQLITE_BUSY_TIMEOUT_MS
 from appcase.persistence.models import (
     ActorRow,
     AppRow,
@@ -80,10 +81,18 @@ class CaseFilter:
 
 
 class Repository:
-    """Queries and writes inside one transaction (a thin layer over a SQLAlchemy session)."""
+    """Queries and writes inside one transaction (a thin layer over a SQLAlchemy session).
 
-    def __init__(self, session: Session) -> None:
+    Attributes:
+        session: the SQLAlchemy session, in its transaction.
+        case_id: the case being written, named by a :class:`ConcurrentModification` if the
+            transaction loses a race; a command that learns its case id only inside the
+            transaction (a survey allocating a case number) sets it there.
+    """
+
+    def __init__(self, session: Session, case_id: str | None = None) -> None:
         self.session = session
+        self.case_id = case_id
 
     # campaigns and actors ------------------------------------------------------------
     def campaign(self, campaign_id: str) -> CampaignRow | None:
@@ -258,34 +267,52 @@ class Store:
     def transaction(self, case_id: str | None = None) -> Iterator[Repository]:
         """A unit of work: commit at the end of the block, roll back on any error.
 
+        On PostgreSQL it runs at READ COMMITTED; case rows are locked by the commands that
+        write them (``SELECT ... FOR UPDATE``) and every case update is version-checked. On
+        SQLite it begins with ``BEGIN IMMEDIATE``, so writers queue (up to
+        :data:`~appcase.persistence.db.SQLITE_BUSY_TIMEOUT_MS`) instead of failing.
+
         Args:
-            case_id: the case being written, named in a :class:`ConcurrentModification`.
+            case_id: the case being written, named in a :class:`ConcurrentModification`
+                (the block may set ``repo.case_id`` later instead).
+
+        Yields:
+            The transaction's :class:`Repository`.
 
         Raises:
-            ConcurrentModification: a version check or a unique key lost a race.
+            ConcurrentModification: a version check or a unique key lost a race against
+                another transaction on a case (nothing was written; retrying is safe).
             DatabaseNotReady: the schema is missing.
-            PersistenceError: any other database error.
+            PersistenceError: any other database error, including a SQLite file that stayed
+                locked longer than the busy timeout.
         """
         session = self._sessions()
+        repo = Repository(session, case_id)
         try:
             with session.begin():
-                yield Repository(session)
+                yield repo
         except AppcaseError:
             raise
         except StaleDataError:
-            raise ConcurrentModification(case_id or "?") from None
+            raise ConcurrentModification(repo.case_id or "?") from None
         except IntegrityError as exc:
-            if case_id is not None and _is_race(exc):
-                raise ConcurrentModification(case_id) from None
+            if repo.case_id is not None and _is_race(exc):
+                raise ConcurrentModification(repo.case_id) from None
             raise PersistenceError(f"the database refused the write: {exc.orig}") from None
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             text = str(exc.orig)
             if "no such table" in text or "does not exist" in text:
                 raise DatabaseNotReady(
                     "the database has no appcase schema; run 'appcase init' first"
                 ) from None
             if "could not serialize" in text or "deadlock" in text:
-                raise ConcurrentModification(case_id or "?") from None
+                raise ConcurrentModification(repo.case_id or "?") from None
+            if "database is locked" in text or "database is busy" in text:
+                raise PersistenceError(
+                    "the SQLite database stayed locked by another process for more than "
+                    f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s; nothing was written, retry the "
+                    "command (for many concurrent writers, use PostgreSQL)"
+                ) from None
             raise PersistenceError(f"database error: {text}") from None
         except SQLAlchemyError as exc:
             raise PersistenceError(f"database error: {exc}") from None

@@ -20,6 +20,7 @@ from appcase.clock import Clock, SystemClock, ensure_aware
 from appcase.errors import (
     BatchRejected,
     CaseNotFound,
+    ConcurrentModification,
     GuardRejected,
     InvalidInput,
     Rejection,
@@ -65,6 +66,10 @@ __all__ = ["SYSTEM_ACTOR", "CaseEngine", "SurveyBatchResult", "parse_payload"]
 
 SYSTEM_ACTOR = "system"
 """The actor id of the engine itself (role ``system``), used by the sweep."""
+
+SURVEY_ATTEMPTS = 8
+"""How often :meth:`CaseEngine.survey` starts again after losing a race for a case number
+(configurable default; only concurrent surveys in one prefecture on PostgreSQL collide)."""
 
 
 @dataclass(frozen=True)
@@ -240,28 +245,42 @@ class CaseEngine:
             InvalidInput: malformed app identity or override, naive ``at``.
             UnknownActor: the actor (or override authoriser) is not registered.
             GuardRejected: every failed guard (role, window, already in the ledger, …).
+            ConcurrentModification: still losing races for a case number after
+                :data:`SURVEY_ATTEMPTS` tries; nothing was written, retrying is safe.
         """
         payload = parse_payload(Event.SURVEY, {"app": app})
         assert isinstance(payload, SurveyPayload)
         ovr = self._override(override)
         when = self._when(at)
-        with self.store.transaction() as repo:
-            if idempotency_key:
-                done = self._replayed(repo, idempotency_key, None, Event.SURVEY)
-                if done is not None:
-                    return self._case_view(repo, self._case_row(repo, done.case_id))
-            ident = payload.app
-            existing = repo.find_app(self.campaign.id, ident.uscc, ident.name)
-            number = repo.next_case_number(self.campaign.id, ident.prefecture)
-            who = self._actor(repo, actor)
-            ovr_actor = self._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
-            cmd = Command(Event.SURVEY, who, payload, when, None, ovr, ovr_actor)
-            ctx, app_row, row = self._survey_checked(cmd, number, existing is not None)
-            repo.add(app_row)
-            repo.flush()
-            self._survey_write(repo, ctx, app_row, row, idempotency_key)
-            repo.flush()
-            return self._case_view(repo, row, app_row)
+        # Racing surveys collide on a unique key (the app in the ledger, the case number or
+        # the idempotency key); the loser starts again and sees the winner's case: the same
+        # app is then refused (not_in_ledger), another app takes the next number.
+        for attempt in range(1, SURVEY_ATTEMPTS + 1):
+            try:
+                with self.store.transaction() as repo:
+                    if idempotency_key:
+                        done = self._replayed(repo, idempotency_key, None, Event.SURVEY)
+                        if done is not None:
+                            return self._case_view(repo, self._case_row(repo, done.case_id))
+                    ident = payload.app
+                    existing = repo.find_app(self.campaign.id, ident.uscc, ident.name)
+                    number = repo.next_case_number(self.campaign.id, ident.prefecture)
+                    who = self._actor(repo, actor)
+                    ovr_actor = (
+                        self._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
+                    )
+                    cmd = Command(Event.SURVEY, who, payload, when, None, ovr, ovr_actor)
+                    ctx, app_row, row = self._survey_checked(cmd, number, existing is not None)
+                    repo.case_id = row.id
+                    repo.add(app_row)
+                    repo.flush()
+                    self._survey_write(repo, ctx, app_row, row, idempotency_key)
+                    repo.flush()
+                    return self._case_view(repo, row, app_row)
+            except ConcurrentModification:
+                if attempt == SURVEY_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def survey_batch(
         self,
@@ -417,6 +436,7 @@ class CaseEngine:
         reason: str | None = None,
         override: Override | Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        expected_version: int | None = None,
     ) -> EventView:
         """Fire ``event`` on a case: guards, transition, records and one chained event.
 
@@ -432,19 +452,26 @@ class CaseEngine:
                 and by a judgment stricter than the policy's minimum).
             override: to act after a window closed, or below the policy's minimum: a reason
                 and optionally the authorising officer.
-            idempotency_key: a caller's key; a retry with the same key returns the event
-                written the first time and writes nothing.
+            idempotency_key: a caller's key (at most 200 characters, unique across the
+                database); a retry with the same key returns the event written the first
+                time and writes nothing -- also when two retries race each other.
+            expected_version: the case's ``version`` the caller read before deciding (as
+                :meth:`get` returns it); if the case has moved on since, nothing is written
+                and :class:`ConcurrentModification` says so. Default: no such check (the
+                command applies to the case as it is when the command runs).
 
         Returns:
-            The event written.
+            The event written (or, for a retried idempotency key, the one written first).
 
         Raises:
-            InvalidInput: unknown event, malformed payload, naive ``at``, or an idempotency
-                key reused for another command.
+            InvalidInput: unknown event, malformed payload, naive ``at``, an
+                ``expected_version`` below 1, or an idempotency key already used for another
+                command.
             CaseNotFound: no such case.
             UnknownActor: the actor (or override authoriser) is not registered.
             GuardRejected: listing every failed guard; nothing was written.
-            ConcurrentModification: the case changed meanwhile; nothing was written.
+            ConcurrentModification: the case changed meanwhile (another command won the
+                race, or it is no longer at ``expected_version``); nothing was written.
         """
         ev = _event_of(event)
         if ev is Event.SURVEY:
@@ -452,16 +479,38 @@ class CaseEngine:
         body = parse_payload(ev, payload)
         ovr = self._override(override)
         when = self._when(at)
-        with self.store.transaction(case_id) as repo:
+        if expected_version is not None and expected_version < 1:
+            raise InvalidInput(
+                f"expected version {expected_version} is not a case version (1, 2, …)"
+            )
+        try:
+            with self.store.transaction(case_id) as repo:
+                # Lock the case first: a racing retry with the same key then waits here and
+                # finds the winner's event below instead of firing on the moved-on case.
+                row = self._case_row(repo, case_id, for_update=True)
+                if idempotency_key:
+                    done = self._replayed(repo, idempotency_key, case_id, ev)
+                    if done is not None:
+                        return _event_view(done)
+                if expected_version is not None and row.version != expected_version:
+                    raise ConcurrentModification(
+                        case_id, expected_version=expected_version, version=row.version
+                    )
+                who = self._actor(repo, actor)
+                ovr_actor = (
+                    self._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
+                )
+                cmd = Command(ev, who, body, when, reason, ovr, ovr_actor)
+                return self._fire_loaded(repo, row, cmd, idempotency_key)
+        except ConcurrentModification:
+            # Lost a race on the idempotency key's unique index: if the winner ran this very
+            # command, its event is the answer.
             if idempotency_key:
-                done = self._replayed(repo, idempotency_key, case_id, ev)
-                if done is not None:
-                    return _event_view(done)
-            row = self._case_row(repo, case_id, for_update=True)
-            who = self._actor(repo, actor)
-            ovr_actor = self._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
-            cmd = Command(ev, who, body, when, reason, ovr, ovr_actor)
-            return self._fire_loaded(repo, row, cmd, idempotency_key)
+                with self.store.transaction(case_id) as repo:
+                    done = self._replayed(repo, idempotency_key, case_id, ev)
+                    if done is not None:
+                        return _event_view(done)
+            raise
 
     def _fire_loaded(
         self, repo: Repository, row: CaseRow, cmd: Command, idempotency_key: str | None
