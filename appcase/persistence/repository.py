@@ -27,6 +27,7 @@ from appcase.persistence.models import (
     CaseRow,
     EventRow,
     EvidenceRow,
+    InterviewRow,
     PledgeRow,
 )
 
@@ -202,17 +203,36 @@ class Repository:
             stmt = stmt.with_for_update(skip_locked=True, of=CaseRow)
         return [(c, a) for c, a in self.session.execute(stmt)]
 
-    def prior_cases(self, case_id: str, uscc: str) -> int:
-        """Other cases of the same operator (credit code), in any campaign, judged to need an
-        interview or a takedown."""
+    def prior_cases(
+        self, *, uscc: str, name: str, icp_filing: str | None, before: datetime
+    ) -> int:
+        """Earlier judgments of ``interview_rectify`` or ``takedown`` of the same app (same
+        name or ICP filing) or the same operator (same credit code), in any campaign stored,
+        that happened before ``before`` -- an earlier round of the case itself included.
+
+        Args:
+            uscc: the operator's unified social credit code.
+            name: the app's name.
+            icp_filing: the app's ICP filing number, if any.
+            before: an aware instant; judgments at or after it are not counted.
+
+        Returns:
+            The number of such judgments (≥ 0), the recidivism count of the disposition
+            policy (rule D3).
+        """
+        same = [AppRow.uscc == uscc, AppRow.name == name]
+        if icp_filing:
+            same.append(AppRow.icp_filing == icp_filing)
         count = self.session.scalar(
             select(func.count())
-            .select_from(CaseRow)
+            .select_from(EventRow)
+            .join(CaseRow, CaseRow.id == EventRow.case_id)
             .join(AppRow, AppRow.id == CaseRow.app_id)
             .where(
-                AppRow.uscc == uscc,
-                CaseRow.id != case_id,
-                CaseRow.disposition.in_(("interview_rectify", "takedown")),
+                or_(*same),
+                EventRow.event == "judge",
+                EventRow.occurred_at < before,
+                EventRow.payload["disposition"].as_string().in_(("interview_rectify", "takedown")),
             )
         )
         return int(count or 0)
@@ -223,6 +243,14 @@ class Repository:
         return frozenset(
             self.session.scalars(select(EvidenceRow.number).where(EvidenceRow.case_id == case_id))
         )
+
+    def latest_interview(self, case_id: str) -> InterviewRow | None:
+        """The case's most recent interview record, or ``None``."""
+        return self.session.scalars(
+            select(InterviewRow)
+            .where(InterviewRow.case_id == case_id)
+            .order_by(InterviewRow.id.desc())
+        ).first()
 
     def latest_pledge(self, case_id: str) -> PledgeRow | None:
         """The case's most recent pledge, or ``None``."""

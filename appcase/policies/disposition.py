@@ -3,14 +3,16 @@
 Input: the findings of a judgment and the circumstances of the app. Output: the minimum
 disposition, whether to refer to the judiciary, and every rule that fired.
 
-Rules, in order (thresholds from the campaign file's ``policy.disposition``):
+Rules, in order (thresholds from the campaign file's ``policy.disposition``; sections are
+those of 湘网信办综〔2018〕1号 unless named otherwise):
 
 * **D1** no finding → ``no_violation``.
-* **D2** any finding → at least ``interview_rectify`` (三(二): 约谈...运营方, 指出存在的问题,
-  责令限期整改).
-* **D3** recidivism: a prior case of the same app or operator raises every finding's
-  effective severity one step (CAC 约谈 rules, 2015: repeat offenders are treated more
-  severely). Configurable: ``recidivism_aggravates``.
+* **D2** any finding → at least ``interview_rectify`` (二: 约谈一批传播违法违规和不良信息的
+  ...运营方, 督促整改; 三(二): 约谈...指出存在的问题, 责令限期整改).
+* **D3** recidivism: a prior case of the same app or operator (an earlier judgment of
+  interview or takedown, in this or an earlier campaign) raises every finding's effective
+  severity one step (互联网新闻信息服务单位约谈工作规定, CAC 2015: repeat offenders are treated
+  more severely). Configurable: ``recidivism_aggravates``.
 * **D4** school use raises every finding's effective severity one step (configurable
   default: off). Configurable: ``school_use_aggravates``.
 * **D5** a finding at effective severity ``takedown_severity`` or worse → ``takedown``
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from appcase.campaign import DispositionParams
 from appcase.states import Disposition, Severity
@@ -37,17 +40,17 @@ from appcase.states import Disposition, Severity
 __all__ = ["RULES", "DispositionResult", "Factors", "FindingInput", "RuleFired", "evaluate"]
 
 RULES: dict[str, tuple[str, str]] = {
-    "D1": ("no finding: no violation", "三(二) 研判"),
-    "D2": ("a finding: interview and rectify at least", "三(二) 约谈整改一批"),
+    "D1": ("no finding: no violation", "三(二) 对取证信息组织开展研判"),
+    "D2": ("a finding: interview and rectify at least", "二, 三(二) 约谈整改一批"),
     "D3": (
         "prior case of the same app or operator: severity +1",
-        "CAC 约谈 rules 2015, repeat offenders",
+        "互联网新闻信息服务单位约谈工作规定 (CAC 2015): repeat offenders",
     ),
     "D4": ("app used by schools: severity +1", "configurable default"),
     "D5": ("a finding at the takedown severity: takedown", "二 关停下架一批...情况严重的"),
     "D6": ("several serious findings: takedown", "configurable default"),
     "D7": ("seriously lacking responsibility: takedown", "三(二) 主体责任落实严重不到位"),
-    "R1": ("suspected illegality: refer to the judiciary", "三(二) 涉嫌违法的...交由司法部门"),
+    "R1": ("suspected illegality: refer to the judiciary", "三(二) 对涉嫌违法的...交由司法部门"),
 }
 """Rule id → (what it says, where it comes from)."""
 
@@ -72,8 +75,9 @@ class Factors:
     """Circumstances of the app that weigh on the disposition.
 
     Attributes:
-        prior_cases: earlier cases of the same app or operator that ended in an interview,
-            a pledge or a takedown, in this or earlier campaigns (≥ 0).
+        prior_cases: earlier judgments of ``interview_rectify`` or ``takedown`` of the same
+            app (same name or ICP filing) or the same operator (same credit code), in this or
+            earlier campaigns, including an earlier round of this case (≥ 0; rule D3).
         seriously_lacking_responsibility: 主体责任落实严重不到位, as judged.
         used_by_schools: whether schools use the app (from the ledger).
     """
@@ -109,17 +113,41 @@ class DispositionResult:
         refer: whether to refer to the judiciary.
         rules: every rule that fired, in rule order.
         policy_version: the campaign's policy version the answer was computed under.
+        factors: the circumstances it was computed on (so that it can be recomputed).
     """
 
     minimum: Disposition
     refer: bool
     rules: tuple[RuleFired, ...] = field(default_factory=tuple)
     policy_version: str = ""
+    factors: Factors = field(default_factory=Factors)
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
         """The ids of the rules that fired."""
         return tuple(r.id for r in self.rules)
+
+    def as_record(self) -> dict[str, Any]:
+        """The answer as stored in a ``judge`` event's payload under ``"policy"``.
+
+        Returns:
+            ``{"version": str, "minimum": str, "refer": bool, "rules": [{"id", "detail",
+            "source"}, ...], "factors": {"prior_cases": int, "seriously_lacking_responsibility":
+            bool, "used_by_schools": bool}}`` -- JSON-ready, so that an auditor can read which
+            rules decided the minimum, and recompute it from the event's findings, without
+            the database of that day.
+        """
+        return {
+            "version": self.policy_version,
+            "minimum": self.minimum.value,
+            "refer": self.refer,
+            "rules": [{"id": r.id, "detail": r.detail, "source": r.source} for r in self.rules],
+            "factors": {
+                "prior_cases": self.factors.prior_cases,
+                "seriously_lacking_responsibility": self.factors.seriously_lacking_responsibility,
+                "used_by_schools": self.factors.used_by_schools,
+            },
+        }
 
 
 def _fire(rule_id: str, detail: str) -> RuleFired:
@@ -135,21 +163,27 @@ def evaluate(
 ) -> DispositionResult:
     """Compute the minimum disposition and the referral for a judgment.
 
-    Pure and total: defined for every input, independent of the order of ``findings``.
+    Pure and total: defined for every input (harm categories are not checked here; the
+    ``findings`` guard checks them against the campaign), deterministic, independent of the
+    order of ``findings``, and monotone: adding a finding, raising a severity, raising
+    ``prior_cases`` or setting a factor never gives a milder minimum. Referral (R1) holds
+    exactly when some finding is suspected illegal.
 
     Args:
         findings: the judgment's findings (possibly none).
         factors: circumstances of the app.
-        params: the campaign's thresholds.
-        policy_version: recorded in the result.
+        params: the campaign's thresholds (``Campaign.policy.disposition``).
+        policy_version: recorded in the result (``Campaign.policy.version``).
 
     Returns:
-        The :class:`DispositionResult`.
+        The :class:`DispositionResult`: minimum, referral and the rules fired in rule order.
     """
     fired: list[RuleFired] = []
     if not findings:
         fired.append(_fire("D1", "no findings"))
-        return DispositionResult(Disposition.NO_VIOLATION, False, tuple(fired), policy_version)
+        return DispositionResult(
+            Disposition.NO_VIOLATION, False, tuple(fired), policy_version, factors
+        )
 
     fired.append(_fire("D2", f"{len(findings)} finding(s)"))
     bump = 0
@@ -179,7 +213,7 @@ def evaluate(
     illegal = sorted({f.harm_category for f in findings if f.suspected_illegal})
     if illegal:
         fired.append(_fire("R1", "suspected illegal: " + ", ".join(illegal)))
-    return DispositionResult(minimum, bool(illegal), tuple(fired), policy_version)
+    return DispositionResult(minimum, bool(illegal), tuple(fired), policy_version, factors)
 
 
 def _name(rank: int) -> str:

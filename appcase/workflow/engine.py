@@ -7,6 +7,7 @@ written and the version-checked case update is flushed -- or nothing is written 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -516,7 +517,9 @@ class CaseEngine:
         self, repo: Repository, row: CaseRow, cmd: Command, idempotency_key: str | None
     ) -> EventView:
         """Guards, transition and writes for a case row loaded in ``repo``'s transaction."""
-        ctx = GuardContext(self._facts(repo, row, cmd.event), cmd, self.campaign, self.clock.now())
+        cmd = self._with_default_deadline(repo, row, cmd)
+        facts = self._facts(repo, row, cmd.event, cmd.at)
+        ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
         if cmd.event is Event.JUDGE:
             ctx.policy = self._policy(ctx)
         track = spec_for(cmd.event).track
@@ -528,6 +531,26 @@ class CaseEngine:
         return _event_view(event_row)
 
     # --- the steps of a command ------------------------------------------------------------
+    def _with_default_deadline(self, repo: Repository, row: CaseRow, cmd: Command) -> Command:
+        """Fill a missing rectification deadline with the campaign's default (rules P1, P2 of
+        :mod:`appcase.policies.deadlines`): an interview's from the local day it was held, a
+        pledge's from the latest interview. The event records the date used."""
+        body = cmd.payload
+        if isinstance(body, InterviewPayload) and body.rectification_deadline is None:
+            if body.held_at is None:
+                return cmd
+            day = deadlines.local_day(self.campaign, body.held_at)
+            default = deadlines.default_rectification_deadline(self.campaign, day)
+            body = body.model_copy(update={"rectification_deadline": default})
+        elif isinstance(body, PledgePayload) and body.deadline is None:
+            interview = repo.latest_interview(row.id)
+            if interview is None:
+                return cmd
+            body = body.model_copy(update={"deadline": interview.rectification_deadline})
+        else:
+            return cmd
+        return dataclasses.replace(cmd, payload=body)
+
     def _when(self, at: datetime | None) -> datetime:
         return ensure_aware(at, "event time") if at is not None else self.clock.now()
 
@@ -559,9 +582,19 @@ class CaseEngine:
             )
         return done
 
-    def _facts(self, repo: Repository, row: CaseRow, event: Event) -> CaseFacts:
-        """Read what the guards of ``event`` need, and nothing more."""
+    def _facts(
+        self, repo: Repository, row: CaseRow, event: Event, at: datetime | None = None
+    ) -> CaseFacts:
+        """Read what the guards of ``event`` at instant ``at`` need, and nothing more."""
         app = repo.app(row.app_id)
+        prior = 0
+        if event is Event.JUDGE:
+            prior = repo.prior_cases(
+                uscc=app.uscc,
+                name=app.name,
+                icp_filing=app.icp_filing,
+                before=at or self.clock.now(),
+            )
         pledge = repo.latest_pledge(row.id) if event is Event.RECTIFY else None
         return CaseFacts(
             case_id=row.id,
@@ -575,7 +608,7 @@ class CaseEngine:
             suspected_illegal=row.suspected_illegal,
             pledge_commitments=tuple(pledge.commitments) if pledge else (),
             pledge_deadline=row.pledge_deadline,
-            prior_cases=repo.prior_cases(row.id, app.uscc) if event is Event.JUDGE else 0,
+            prior_cases=prior,
         )
 
     def _policy(self, ctx: GuardContext) -> disposition.DispositionResult:
@@ -647,12 +680,7 @@ class CaseEngine:
         if isinstance(cmd.payload, FlagPayload):
             self._keep_reporters_apart(repo, row, cmd.payload, payload, ctx.now)
         if ctx.policy is not None:
-            payload["policy"] = {
-                "version": ctx.policy.policy_version,
-                "minimum": ctx.policy.minimum.value,
-                "refer": ctx.policy.refer,
-                "rules": [{"id": r.id, "detail": r.detail} for r in ctx.policy.rules],
-            }
+            payload["policy"] = ctx.policy.as_record()
         override = None
         if cmd.override is not None and ctx.waived:
             override = {
@@ -801,15 +829,21 @@ class CaseEngine:
             )
 
     def explain_judgment(
-        self, case_id: str, payload: JudgePayload | Mapping[str, Any]
+        self,
+        case_id: str,
+        payload: JudgePayload | Mapping[str, Any],
+        at: datetime | None = None,
     ) -> disposition.DispositionResult:
         """What the disposition policy says of a judgment of this case, without firing it.
 
-        Uses the same facts the ``judge`` guard uses (prior cases of the operator, school use).
+        Uses the same facts the ``judge`` guard uses (prior cases of the app or operator,
+        school use).
 
         Args:
             case_id: the case.
             payload: a ``judge`` payload (findings; the disposition is ignored).
+            at: the instant of the judgment, aware (default: the clock's now); prior cases
+                are those judged before it.
 
         Returns:
             The minimum disposition, the referral and the rules that fired.
@@ -819,11 +853,12 @@ class CaseEngine:
             InvalidInput: malformed payload.
         """
         body = parse_payload(Event.JUDGE, payload)
+        when = self._when(at)
         with self.store.transaction() as repo:
             row = self._case_row(repo, case_id)
-            facts = self._facts(repo, row, Event.JUDGE)
+            facts = self._facts(repo, row, Event.JUDGE, when)
         actor = ActorInfo(SYSTEM_ACTOR, permissions.SYSTEM_ROLE, self.campaign.province.code)
-        cmd = Command(Event.JUDGE, actor, body, self.clock.now())
+        cmd = Command(Event.JUDGE, actor, body, when)
         return self._policy(GuardContext(facts, cmd, self.campaign, self.clock.now()))
 
     # --- reads ----------------------------------------------------------------------------
