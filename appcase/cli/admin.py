@@ -3,6 +3,7 @@ and ``demo`` (``audit`` is in :mod:`appcase.cli.audit`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -210,17 +211,24 @@ def sweep_command(app: App, at: datetime, batch_size: int) -> None:
       appcase sweep --at 2018-04-01T00:00+08:00
     """
     from appcase.workflow.sweep import summarise, sweep
+    from appcase.workflow.views import SweepOutcome
 
-    outcomes = list(sweep(app.engine(), at, batch_size=batch_size))
-    report = summarise(at, outcomes)
+    outcomes = sweep(app.engine(), at, batch_size=batch_size)
     if app.json:
-        emit(app, {"report": report, "outcomes": outcomes})
+        done = list(outcomes)
+        emit(app, {"report": summarise(at, done), "outcomes": done})
         return
-    for o in outcomes:
-        click.echo(f"{o.case_id}  {o.status}" + (f"  {o.detail}" if o.detail else ""))
+
+    def echoed() -> Iterator[SweepOutcome]:
+        for o in outcomes:  # printed as they come: the sweep runs in batches
+            click.echo(f"{o.case_id}  {o.status}" + (f"  {o.detail}" if o.detail else ""))
+            yield o
+
+    report = summarise(at, echoed())
     click.echo(
         f"sweep at {at.isoformat()}: {report.escalated} escalated, {report.refused} refused, "
-        f"{report.conflict} conflicts, {report.unjudged} flagged but not judged"
+        f"{report.conflict} conflicts, {report.failed} failed, "
+        f"{report.unjudged} flagged but not judged"
     )
 
 

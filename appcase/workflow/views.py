@@ -100,22 +100,27 @@ class SweepOutcome(_View):
     Attributes:
         status: ``escalated``; ``refused`` (a guard failed -- ``detail`` says which);
             ``conflict`` (the case changed meanwhile; the next sweep retries it);
+            ``failed`` (an error other than a guard or a conflict; ``detail`` says which;
+            nothing was written for the case and the sweep went on with the others);
             ``unjudged`` (flagged and not judged by the judgment deadline; reported only).
+        detail: for ``refused``, every failed guard as ``[code] message``; for ``failed``,
+            the error; for ``unjudged``, the deadline missed.
     """
 
     case_id: str
-    status: Literal["escalated", "refused", "conflict", "unjudged"]
+    status: Literal["escalated", "refused", "conflict", "failed", "unjudged"]
     detail: str = ""
 
 
 class SweepReport(_View):
-    """Totals of a sweep at ``at``."""
+    """Totals of a sweep at ``at`` (aware), one count per :class:`SweepOutcome` status."""
 
     at: datetime
     escalated: int
     refused: int
     conflict: int
     unjudged: int
+    failed: int = 0
 
 
 class VerifyReport(_View):
