@@ -68,9 +68,9 @@ def cli(
 
 
 def _register() -> None:
-    from appcase.cli import admin, audit, cases, events, imports, reports
+    from appcase.cli import admin, audit, cases, events, imports, policy, reports
 
-    for module in (admin, audit, cases, events, imports, reports):
+    for module in (admin, audit, cases, events, policy, imports, reports):
         for command in module.COMMANDS:
             cli.add_command(command)
 

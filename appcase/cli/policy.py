@@ -1,0 +1,238 @@
+"""``appcase policy explain``: what the disposition policy says, and why.
+
+For findings given on the command line, or for a case (its latest judgment's findings, or
+findings given), print the minimum disposition, whether to refer to the judiciary and every
+rule that fired with the section of the source document it comes from. The rules are in
+:mod:`appcase.policies.disposition`; this module only parses and prints.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+
+from appcase.campaign import Campaign, load_campaign
+from appcase.cli.app import App, InstantType, emit, pass_app, table
+from appcase.cli.events import _finding
+from appcase.errors import InvalidInput
+from appcase.policies import disposition
+from appcase.states import Severity
+
+__all__ = ["COMMANDS"]
+
+DISPOSITION_ZH = {
+    "no_violation": "无违规",
+    "interview_rectify": "约谈整改",
+    "takedown": "关停下架",
+}
+
+
+@click.group("policy")
+def policy_group() -> None:
+    """The campaign's policies as code: ask what they say.
+
+    \b
+    Example:
+      appcase policy explain --finding vulgar_pornographic:severe:1:illegal
+    """
+
+
+@policy_group.command("explain")
+@click.option(
+    "--finding",
+    "findings",
+    multiple=True,
+    metavar="CAT:SEV[:N,…][:illegal]",
+    help="A finding (harm category, severity minor|serious|severe, evidence numbers, "
+    "'illegal' if suspected illegal); repeat for several.",
+)
+@click.option(
+    "--prior-cases",
+    type=click.IntRange(min=0),
+    help="Earlier interview or takedown judgments of the same app or operator [default 0; "
+    "with --case, read from the database].",
+)
+@click.option("--lacking-responsibility", is_flag=True, help="主体责任落实严重不到位.")
+@click.option(
+    "--schools",
+    is_flag=True,
+    default=None,
+    help="The app is used by schools [with --case, read from the ledger].",
+)
+@click.option("--case", "case_id", metavar="CASE", help="Explain for this case.")
+@click.option(
+    "--at",
+    type=InstantType(),
+    help="With --case: judge as of this instant (prior cases before it) [default: the "
+    "latest judgment's time when its findings are used, else now].",
+)
+@click.option(
+    "--campaign-file",
+    metavar="FILE|ID",
+    help="Without --case: use this campaign file or built-in id instead of the database's.",
+)
+@pass_app
+def explain_command(
+    app: App,
+    findings: tuple[str, ...],
+    prior_cases: int | None,
+    lacking_responsibility: bool,
+    schools: bool | None,
+    case_id: str | None,
+    at: datetime | None,
+    campaign_file: str | None,
+) -> None:
+    """Show the minimum disposition, the referral and every rule that fired.
+
+    Without --case the findings and circumstances are all given here; with --case the
+    circumstances (prior cases, school use) come from the database and the findings from
+    the case's latest judgment unless given.
+
+    \b
+    Examples:
+      appcase policy explain --finding vulgar_pornographic:severe:1:illegal
+      appcase policy explain --finding inciting_violence:serious --prior-cases 1 --schools
+      appcase policy explain --case HN2018-430100-0001
+      appcase --json policy explain --case HN2018-430100-0001 --finding other:minor:2
+    """
+    given = [_finding(f) for f in findings]
+    if case_id is not None:
+        if campaign_file is not None:
+            raise InvalidInput("--campaign-file cannot be used with --case: the case's is used")
+        if prior_cases is not None or schools is not None:
+            raise InvalidInput(
+                "with --case, prior cases and school use are read from the database; "
+                "drop --prior-cases and --schools"
+            )
+        body = _for_case(app, case_id, given, lacking_responsibility, at)
+    else:
+        if at is not None:
+            raise InvalidInput("--at needs --case")
+        camp = load_campaign(campaign_file) if campaign_file else app.engine().campaign
+        _check_categories(camp, given)
+        factors = disposition.Factors(
+            prior_cases=prior_cases or 0,
+            seriously_lacking_responsibility=lacking_responsibility,
+            used_by_schools=bool(schools),
+        )
+        result = disposition.evaluate(
+            [_finding_input(f) for f in given],
+            factors,
+            camp.policy.disposition,
+            camp.policy.version,
+        )
+        body = _body(camp, result, given, None, "given")
+    emit(app, body, _render(body))
+
+
+def _for_case(
+    app: App,
+    case_id: str,
+    given: list[dict[str, Any]],
+    lacking: bool,
+    at: datetime | None,
+) -> dict[str, Any]:
+    engine = app.engine()
+    judgments = [e for e in engine.history(case_id) if e.event == "judge"]
+    latest = judgments[-1] if judgments else None
+    if given:
+        findings, source = given, "given"
+        _check_categories(engine.campaign, given)
+    elif latest is not None:
+        findings = list(latest.payload.get("findings", []))
+        lacking = lacking or bool(latest.payload.get("seriously_lacking_responsibility"))
+        source = f"judgment #{latest.seq}"
+        at = at or latest.occurred_at
+    else:
+        raise InvalidInput(
+            f"case {case_id} has no judgment yet; give its findings with --finding "
+            "CATEGORY:SEVERITY[:EVIDENCE,…][:illegal]"
+        )
+    payload = {"findings": findings, "seriously_lacking_responsibility": lacking}
+    result = engine.explain_judgment(case_id, payload, at)
+    body = _body(engine.campaign, result, findings, case_id, source)
+    if latest is not None and "policy" in latest.payload:
+        body["recorded"] = {"seq": latest.seq, **latest.payload["policy"]}
+    return body
+
+
+def _check_categories(campaign: Campaign, findings: list[dict[str, Any]]) -> None:
+    known = campaign.harm_category_ids
+    unknown = sorted({f["harm_category"] for f in findings} - known)
+    if unknown:
+        raise InvalidInput(
+            f"unknown harm categor{'y' if len(unknown) == 1 else 'ies'} "
+            f"{', '.join(unknown)}; the campaign's are: {', '.join(sorted(known))}"
+        )
+
+
+def _finding_input(f: dict[str, Any]) -> disposition.FindingInput:
+    return disposition.FindingInput(
+        f["harm_category"], Severity(f["severity"]), bool(f.get("suspected_illegal"))
+    )
+
+
+def _body(
+    campaign: Campaign,
+    result: disposition.DispositionResult,
+    findings: list[dict[str, Any]],
+    case_id: str | None,
+    source: str,
+) -> dict[str, Any]:
+    record = result.as_record()
+    return {
+        "campaign": campaign.id,
+        "policy_version": result.policy_version,
+        "case": case_id,
+        "findings_from": source,
+        "findings": [
+            {
+                "harm_category": f["harm_category"],
+                "severity": f["severity"],
+                "suspected_illegal": bool(f.get("suspected_illegal")),
+                "evidence_refs": list(f.get("evidence_refs", [])),
+            }
+            for f in findings
+        ],
+        "factors": record["factors"],
+        "minimum": result.minimum.value,
+        "refer": result.refer,
+        "rules": [
+            {"id": r.id, "text": r.text, "source": r.source, "detail": r.detail}
+            for r in result.rules
+        ],
+    }
+
+
+def _render(body: dict[str, Any]) -> str:
+    f = body["factors"]
+    head = f"policy {body['policy_version']} (campaign {body['campaign']})"
+    if body["case"]:
+        head += f", case {body['case']}, findings from the {body['findings_from']}"
+    lines = [
+        head,
+        f"  findings: {len(body['findings'])}; prior cases: {f['prior_cases']}; "
+        f"used by schools: {'yes' if f['used_by_schools'] else 'no'}; seriously lacking "
+        f"responsibility: {'yes' if f['seriously_lacking_responsibility'] else 'no'}",
+        f"minimum disposition: {body['minimum']} ({DISPOSITION_ZH[body['minimum']]})",
+        f"refer to the judiciary: {'yes' if body['refer'] else 'no'}",
+        "rules fired:",
+        table(
+            ["rule", "says", "source", "because"],
+            [(r["id"], r["text"], r["source"], r["detail"]) for r in body["rules"]],
+        ),
+    ]
+    recorded = body.get("recorded")
+    if recorded:
+        rules = ", ".join(r["id"] for r in recorded["rules"])
+        lines.append(
+            f"recorded with judgment #{recorded['seq']} (policy {recorded['version']}): "
+            f"minimum {recorded['minimum']}, refer {'yes' if recorded['refer'] else 'no'}, "
+            f"rules {rules}"
+        )
+    return "\n".join(lines)
+
+
+COMMANDS = [policy_group]
