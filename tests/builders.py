@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import structlog
 from click.testing import CliRunner, Result
 
 from appcase.cli import cli
@@ -253,7 +254,14 @@ def run_cli(
         head.append("--json")
     unset = ("APPCASE_ACTOR", "APPCASE_DATABASE_URL", "APPCASE_CAMPAIGN", "APPCASE_LOG_LEVEL")
     env: dict[str, str | None] = dict.fromkeys(unset)
-    result = CliRunner().invoke(cli, [*head, *args], input=stdin, env=env, catch_exceptions=True)
+    logging_config = structlog.get_config()  # the CLI configures logging to its own stderr
+    try:
+        result = CliRunner().invoke(
+            cli, [*head, *args], input=stdin, env=env, catch_exceptions=True
+        )
+    finally:
+        structlog.reset_defaults()
+        structlog.configure(**logging_config)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"appcase {' '.join(args)} crashed: {result.exception!r}") from (
             result.exception
