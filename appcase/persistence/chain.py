@@ -121,6 +121,30 @@ for damage of the campaign as a whole (its checkpoints)."""
 
 
 def _check(value: Any, path: str) -> None:
+    """Raise ``ValueError`` naming the first part of ``value`` that is not canonical JSON."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int:
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+        elif kind is dict:
+            for key, sub in item.items():
+                if type(key) is not str or not key.isascii():
+                    _raise_at(value, path)
+                stack.append(sub)
+            continue
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+            continue
+        _raise_at(value, path)
+
+
+def _raise_at(value: Any, path: str) -> None:
+    """The slow walk, with paths, once something was found wrong."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return
     if isinstance(value, int):
@@ -131,13 +155,13 @@ def _check(value: Any, path: str) -> None:
         raise ValueError(f"{path}: floats are not allowed in hashed records")
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            _check(item, f"{path}[{i}]")
+            _raise_at(item, f"{path}[{i}]")
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or not key.isascii():
                 raise ValueError(f"{path}: object keys must be ASCII strings, got {key!r}")
-            _check(item, f"{path}.{key}")
+            _raise_at(item, f"{path}.{key}")
         return
     raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
 

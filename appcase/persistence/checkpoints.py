@@ -255,8 +255,8 @@ def take_checkpoint(
         select(CaseRow.id, CaseRow.event_count, CaseRow.head_hash).where(
             CaseRow.campaign_id == campaign_id
         )
-    ).tuples()
-    pairs = sorted(rows, key=lambda r: r[0])
+    ).all()
+    pairs: list[tuple[str, int, str]] = sorted(((c, n, h) for c, n, h in rows), key=lambda r: r[0])
     heads: list[list[Any]] = [[c, n, h] for c, n, h in pairs]
     seq = 1 if last is None else last.seq + 1
     record: dict[str, Any] = {

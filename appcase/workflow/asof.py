@@ -67,9 +67,9 @@ def _prefix(events: Iterable[EventRow], at: datetime, basis: Basis) -> list[Even
     return kept
 
 
-def _view(case: CaseRow, app: AppRow, events: list[EventRow], at: datetime, basis: Basis) -> (
-    CaseAsOf
-):
+def _view(
+    case: CaseRow, app: AppRow, events: list[EventRow], at: datetime, basis: Basis
+) -> CaseAsOf:
     r = replay(events)
     assert r.last_occurred_at is not None
     return CaseAsOf(
