@@ -401,7 +401,12 @@ def _read_cases(file: Path, problems: list[Problem]) -> dict[str, dict[str, Any]
 
 
 def describe(problem: Problem) -> str:
-    """One line for a problem: ``case C event #N: kind: detail``."""
+    """One line for a problem: ``case C event #N: kind: detail`` (``bundle`` when the
+    problem is not a case's).
+
+    Args:
+        problem: ``(case_id or "", seq or None, kind, detail)``.
+    """
     case_id, seq, kind, detail = problem
     where = f"case {case_id}" if case_id else "bundle"
     if seq is not None:
@@ -410,8 +415,15 @@ def describe(problem: Problem) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m appcase.persistence.bundle_verify DIR``: verify a bundle, print the
-    result, return the exit status (0 intact, 1 damage, 2 bad usage)."""
+    """``python -m appcase.persistence.bundle_verify DIR``: verify a bundle and print the
+    result (``--json`` for programs; damage and notes go to standard error as text).
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 intact, 1 damage found, 2 bad usage.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m appcase.persistence.bundle_verify",
         description="Verify an appcase audit bundle offline (no database).",

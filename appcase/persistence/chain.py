@@ -455,7 +455,13 @@ def hmac_key_id(key: bytes) -> str:
 
 def load_public_key(path: str | Path) -> VerifyKey:
     """Read an Ed25519 public key: PEM (``-----BEGIN PUBLIC KEY-----``, as ``appcase audit
-    keygen`` writes) or the 64 hex digits of its 32 bytes.
+    keygen`` writes) or the 64 hex digits of its 32 bytes (parsed with the standard library).
+
+    Args:
+        path: the key file.
+
+    Returns:
+        The key, with its id.
 
     Raises:
         AuditInputError: unreadable file or not an Ed25519 public key.
@@ -488,6 +494,12 @@ def load_public_key(path: str | Path) -> VerifyKey:
 def load_hmac_key(path: str | Path) -> VerifyKey:
     """Read an HMAC-SHA256 key: the file's bytes, surrounding ASCII whitespace removed.
 
+    Args:
+        path: the key file (at least :data:`MIN_HMAC_KEY_BYTES` bytes).
+
+    Returns:
+        The key, with its id.
+
     Raises:
         AuditInputError: unreadable file, or fewer than 32 bytes.
     """
@@ -504,8 +516,15 @@ def load_hmac_key(path: str | Path) -> VerifyKey:
 
 
 def verify_signature(key: VerifyKey, digest: str, signature: str) -> bool:
-    """Whether ``signature`` (hex) signs :func:`~appcase.persistence.chain.signed_message`
-    of ``digest`` with ``key``.
+    """Whether ``signature`` (hex) signs :func:`signed_message` of ``digest`` with ``key``.
+
+    Args:
+        key: the public key (Ed25519) or shared key (HMAC).
+        digest: the checkpoint's digest (64 hex digits).
+        signature: the stored signature, hex.
+
+    Returns:
+        ``True`` if it verifies; ``False`` for a wrong or malformed signature.
 
     Raises:
         AuditInputError: Ed25519 asked for but the ``cryptography`` package is not importable.
