@@ -314,3 +314,14 @@ def test_a_bundle_exported_from_either_engine_verifies(
     cases = (tmp_path / "bundle" / "cases.jsonl").read_text("utf-8").splitlines()
     ids = [line.split('"case_id":"')[1].split('"')[0] for line in cases]
     assert ids == sorted(ids)  # code-point order, whatever the database's collation
+
+
+def test_checkpoints_taken_at_once_queue(engine: CaseEngine, recorded: dict[str, str]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        views = list(pool.map(lambda _: checkpoint(engine), range(4)))
+    assert sorted(v.seq for v in views) == [2, 3, 4, 5]
+    report = verify(engine)
+    assert report.ok, report.problems
+    assert report.checkpoints == 5
