@@ -3,9 +3,9 @@
 * :func:`default_database_url` -- the embedded default: a SQLite file in the platform's
   user data directory (e.g. ``~/.local/share/appcase/appcase.sqlite`` on Linux).
 * :func:`create_db_engine` -- an engine with appcase's connection settings (SQLite: WAL,
-  a busy timeout, foreign keys on).
-* :func:`upgrade` / :func:`ensure_current` -- Alembic migrations, the only way the schema is
-  created or changed.
+  a busy timeout, foreign keys on; PostgreSQL: psycopg 3, a lock timeout).
+* :func:`upgrade` / :func:`downgrade` / :func:`ensure_current` -- Alembic migrations, the
+  only way the schema is created or changed.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from sqlalchemy.pool import NullPool
 from appcase.errors import DatabaseNotReady, InvalidInput, PersistenceError
 
 __all__ = [
+    "POSTGRES_LOCK_TIMEOUT_MS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "create_db_engine",
     "current_revision",
     "default_database_url",
+    "downgrade",
     "ensure_current",
     "head_revision",
     "normalise_url",
@@ -33,7 +35,13 @@ __all__ = [
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-"""How long a SQLite connection waits for a lock before failing (milliseconds)."""
+"""How long a SQLite connection waits for a lock before failing (milliseconds;
+configurable default)."""
+
+POSTGRES_LOCK_TIMEOUT_MS = 10_000
+"""How long a PostgreSQL command waits for a case another command holds before giving up
+with :class:`~appcase.errors.ConcurrentModification` (milliseconds; configurable default).
+Without it, a client that hangs inside a transaction would stall every command on its cases."""
 
 
 def default_database_url() -> str:
@@ -71,12 +79,26 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
+def create_db_engine(
+    url: str, *, lock_timeout_ms: int = POSTGRES_LOCK_TIMEOUT_MS, **kwargs: Any
+) -> Engine:
     """Create an SQLAlchemy engine for ``url`` with appcase's connection settings.
 
     SQLite: the parent directory is created; each connection turns on WAL, a busy timeout
     of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``synchronous=NORMAL`` and foreign keys, and
     transactions begin with ``BEGIN IMMEDIATE`` so that writers queue instead of failing.
+
+    PostgreSQL (psycopg 3): a connection pool checked before use, transactions at READ
+    COMMITTED, and a ``lock_timeout`` on every connection.
+
+    Args:
+        url: a database URL or a SQLite file path (see :func:`normalise_url`).
+        lock_timeout_ms: PostgreSQL only: how long a statement waits for a row lock
+            (milliseconds; default :data:`POSTGRES_LOCK_TIMEOUT_MS`).
+        **kwargs: passed to :func:`sqlalchemy.create_engine` (e.g. ``pool_size``).
+
+    Returns:
+        The engine (connections are opened on first use).
 
     Raises:
         InvalidInput: for a bad URL.
@@ -92,9 +114,19 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         _sqlite_settings(engine)
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, pool_pre_ping=True, **kwargs)
     except (ImportError, SQLAlchemyError) as exc:
         raise PersistenceError(f"cannot use database {parsed!r}: {exc}") from None
+    _postgres_settings(engine, lock_timeout_ms)
+    return engine
+
+
+def _postgres_settings(engine: Engine, lock_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        dbapi_conn.commit()
 
 
 def _sqlite_settings(engine: Engine) -> None:
@@ -159,6 +191,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     try:
         command.upgrade(_alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        raise PersistenceError(f"migration failed: {exc}") from None
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the database back to ``revision`` (``"base"``: no appcase schema at all).
+
+    Downgrading drops the tables and columns later revisions added, with their data: back
+    the database up first (see docs/deployment.md).
+
+    Raises:
+        PersistenceError: if a migration fails (it is rolled back).
+    """
+    from alembic import command
+
+    try:
+        command.downgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as exc:
         raise PersistenceError(f"migration failed: {exc}") from None
 

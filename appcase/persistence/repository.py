@@ -203,9 +203,7 @@ class Repository:
             stmt = stmt.with_for_update(skip_locked=True, of=CaseRow)
         return [(c, a) for c, a in self.session.execute(stmt)]
 
-    def prior_cases(
-        self, *, uscc: str, name: str, icp_filing: str | None, before: datetime
-    ) -> int:
+    def prior_cases(self, *, uscc: str, name: str, icp_filing: str | None, before: datetime) -> int:
         """Earlier judgments of ``interview_rectify`` or ``takedown`` of the same app (same
         name or ICP filing) or the same operator (same credit code), in any campaign stored,
         that happened before ``before`` -- an earlier round of the case itself included.
@@ -309,7 +307,9 @@ class Store:
 
         Raises:
             ConcurrentModification: a version check or a unique key lost a race against
-                another transaction on a case (nothing was written; retrying is safe).
+                another transaction on a case, or (PostgreSQL) the case stayed locked by
+                another command beyond the lock timeout; nothing was written, retrying is
+                safe.
             DatabaseNotReady: the schema is missing.
             PersistenceError: any other database error, including a SQLite file that stayed
                 locked longer than the busy timeout.
@@ -333,7 +333,7 @@ class Store:
                 raise DatabaseNotReady(
                     "the database has no appcase schema; run 'appcase init' first"
                 ) from None
-            if "could not serialize" in text or "deadlock" in text:
+            if "could not serialize" in text or "deadlock" in text or "lock timeout" in text:
                 raise ConcurrentModification(repo.case_id or "?") from None
             if "database is locked" in text or "database is busy" in text:
                 raise PersistenceError(
