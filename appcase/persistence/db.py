@@ -23,6 +23,7 @@ from appcase.errors import DatabaseNotReady, InvalidInput, PersistenceError
 
 __all__ = [
     "POSTGRES_LOCK_TIMEOUT_MS",
+    "READ_ONLY",
     "SQLITE_BUSY_TIMEOUT_MS",
     "create_db_engine",
     "current_revision",
@@ -37,6 +38,11 @@ __all__ = [
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite connection waits for a lock before failing (milliseconds;
 configurable default)."""
+
+READ_ONLY = "appcase_read_only"
+"""Execution option marking a connection whose transactions only read: on SQLite they begin
+``DEFERRED`` and read a snapshot without waiting for writers (WAL); writers begin
+``IMMEDIATE`` and queue for the one write lock."""
 
 POSTGRES_LOCK_TIMEOUT_MS = 10_000
 """How long a PostgreSQL command waits for a case another command holds before giving up
@@ -86,7 +92,8 @@ def create_db_engine(
 
     SQLite: the parent directory is created; each connection turns on WAL, a busy timeout
     of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``synchronous=NORMAL`` and foreign keys, and
-    transactions begin with ``BEGIN IMMEDIATE`` so that writers queue instead of failing.
+    transactions begin with ``BEGIN IMMEDIATE`` so that writers queue instead of failing --
+    except on connections marked :data:`READ_ONLY`, which begin deferred and never wait.
 
     PostgreSQL (psycopg 3): a connection pool checked before use, transactions at READ
     COMMITTED, and a ``lock_timeout`` on every connection.
@@ -142,7 +149,8 @@ def _sqlite_settings(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def _alembic_config(engine: Engine) -> Any:
@@ -176,6 +184,7 @@ def current_revision(engine: Engine) -> str | None:
 
     try:
         with engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
             return MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
         raise PersistenceError(f"cannot open the database: {exc.orig}") from None

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.errors import AppcaseError, ConcurrentModification, DatabaseNotReady, PersistenceError
-from appcase.persistence.db import SQLITE_BUSY_TIMEOUT_MS
+from appcase.persistence.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
 from appcase.persistence.models import (
     ActorRow,
     AppRow,
@@ -288,6 +288,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._readers = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False, autoflush=False
+        )
 
     @contextmanager
     def transaction(self, case_id: str | None = None) -> Iterator[Repository]:
@@ -321,31 +324,59 @@ class Store:
                 yield repo
         except AppcaseError:
             raise
-        except StaleDataError:
-            raise ConcurrentModification(repo.case_id or "?") from None
-        except IntegrityError as exc:
-            if repo.case_id is not None and _is_race(exc):
-                raise ConcurrentModification(repo.case_id) from None
-            raise PersistenceError(f"the database refused the write: {exc.orig}") from None
-        except (OperationalError, ProgrammingError) as exc:
-            text = str(exc.orig)
-            if "no such table" in text or "does not exist" in text:
-                raise DatabaseNotReady(
-                    "the database has no appcase schema; run 'appcase init' first"
-                ) from None
-            if "could not serialize" in text or "deadlock" in text or "lock timeout" in text:
-                raise ConcurrentModification(repo.case_id or "?") from None
-            if "database is locked" in text or "database is busy" in text:
-                raise PersistenceError(
-                    "the SQLite database stayed locked by another process for more than "
-                    f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s; nothing was written, retry the "
-                    "command (for many concurrent writers, use PostgreSQL)"
-                ) from None
-            raise PersistenceError(f"database error: {text}") from None
         except SQLAlchemyError as exc:
-            raise PersistenceError(f"database error: {exc}") from None
+            raise _translate(exc, repo.case_id) from None
         finally:
             session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Repository]:
+        """A unit of work that only reads; it is rolled back at the end.
+
+        On SQLite it begins deferred: it reads a consistent snapshot and never waits for a
+        writer (nor holds one up). On PostgreSQL it is an ordinary READ COMMITTED
+        transaction. Write nothing in it.
+
+        Yields:
+            The transaction's :class:`Repository`.
+
+        Raises:
+            DatabaseNotReady: the schema is missing.
+            PersistenceError: a database error.
+        """
+        session = self._readers()
+        try:
+            yield Repository(session)
+        except AppcaseError:
+            raise
+        except SQLAlchemyError as exc:
+            raise _translate(exc, None) from None
+        finally:
+            session.close()
+
+
+def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
+    """The appcase error for a database error (the persistence boundary's one mapping)."""
+    if isinstance(exc, StaleDataError):
+        return ConcurrentModification(case_id or "?")
+    if isinstance(exc, IntegrityError):
+        if case_id is not None and _is_race(exc):
+            return ConcurrentModification(case_id)
+        return PersistenceError(f"the database refused the write: {exc.orig}")
+    if isinstance(exc, OperationalError | ProgrammingError):
+        text = str(exc.orig)
+        if "no such table" in text or "does not exist" in text:
+            return DatabaseNotReady("the database has no appcase schema; run 'appcase init' first")
+        if "could not serialize" in text or "deadlock" in text or "lock timeout" in text:
+            return ConcurrentModification(case_id or "?")
+        if "database is locked" in text or "database is busy" in text:
+            return PersistenceError(
+                "the SQLite database stayed locked by another process for more than "
+                f"{SQLITE_BUSY_TIMEOUT_MS / 1000:g} s; nothing was written, retry the "
+                "command (for many concurrent writers, use PostgreSQL)"
+            )
+        return PersistenceError(f"database error: {text}")
+    return PersistenceError(f"database error: {exc}")
 
 
 CASE_ORDERS = ("id", "state", "prefecture", "last-event")

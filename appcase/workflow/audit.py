@@ -302,7 +302,7 @@ def _batches(
 ) -> Iterator[list[tuple[CaseRow, list[EventRow]]]]:
     """Cases with their events, a batch per consistent read."""
     if case_id is not None:
-        with engine.store.transaction() as repo:
+        with engine.store.reading() as repo:
             snapshot(repo.session)
             row = repo.case(case_id)
             if row is None or row.campaign_id != engine.campaign.id:
@@ -311,7 +311,7 @@ def _batches(
         return
     after: str | None = None
     while True:
-        with engine.store.transaction() as repo:
+        with engine.store.reading() as repo:
             snapshot(repo.session)
             flt = CaseFilter(after_id=after, limit=batch_size)
             rows = [c for c, _ in repo.cases(engine.campaign.id, flt)]
@@ -348,7 +348,7 @@ def verify(
         InvalidInput: Ed25519 asked for but ``cryptography`` is missing.
     """
     campaign = engine.campaign
-    with engine.store.transaction() as repo:
+    with engine.store.reading() as repo:
         stored = repo.campaign(campaign.id)
         campaign_digest = stored.digest if stored is not None else campaign.digest()
         cps = [checkpoint_dict(r) for r in load_checkpoints(repo.session, campaign.id)]

@@ -127,7 +127,7 @@ def open_engine(
 
 def _stored_campaign(engine: Engine, campaign: Campaign | str | None) -> Campaign:
     ensure_current(engine)
-    with Store(engine).transaction() as repo:
+    with Store(engine).reading() as repo:
         rows = repo.campaigns()
         if campaign is None:
             if not rows:

@@ -204,7 +204,7 @@ class CaseEngine:
 
     def actors(self) -> list[ActorView]:
         """Every registered actor, by id."""
-        with self.store.transaction() as repo:
+        with self.store.reading() as repo:
             return [
                 ActorView(id=r.id, role=r.role, jurisdiction=r.jurisdiction, name=r.name)
                 for r in repo.actors()
@@ -868,7 +868,7 @@ class CaseEngine:
         Raises:
             CaseNotFound: no such case in this campaign.
         """
-        with self.store.transaction() as repo:
+        with self.store.reading() as repo:
             return self._case_view(repo, self._case_row(repo, case_id))
 
     def list_cases(
@@ -933,7 +933,7 @@ class CaseEngine:
             order=sort,
             limit=limit,
         )
-        with self.store.transaction() as repo:
+        with self.store.reading() as repo:
             return [self._case_view(repo, c, a) for c, a in repo.cases(self.campaign.id, flt)]
 
     def history(self, case_id: str) -> list[EventView]:
@@ -942,7 +942,7 @@ class CaseEngine:
         Raises:
             CaseNotFound: no such case in this campaign.
         """
-        with self.store.transaction() as repo:
+        with self.store.reading() as repo:
             self._case_row(repo, case_id)
             return [_event_view(e) for e in repo.events(case_id)]
 
@@ -1000,7 +1000,7 @@ class CaseEngine:
         """Every case id of the campaign, in order, read in batches (constant memory)."""
         after: str | None = None
         while True:
-            with self.store.transaction() as repo:
+            with self.store.reading() as repo:
                 rows = repo.cases(self.campaign.id, CaseFilter(after_id=after, limit=batch_size))
             if not rows:
                 return

@@ -5,6 +5,7 @@ sweeper -- and what the engine does about each.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +18,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from appcase.clock import FixedClock
-from appcase.errors import ConcurrentModification, GuardRejected
+from appcase.errors import ConcurrentModification, GuardRejected, PersistenceError
 from appcase.persistence.db import create_db_engine
 from appcase.persistence.models import AppRow, CaseRow
 from appcase.persistence.repository import Repository, Store
+from appcase.workflow.audit import verify
 from appcase.workflow.engine import SURVEY_ATTEMPTS, CaseEngine
 from appcase.workflow.sweep import sweep
 from appcase.workflow.views import CaseView
@@ -246,3 +248,45 @@ def test_lock_timeout_is_set_on_every_connection(postgres_url: str) -> None:
             assert conn.execute(text("SHOW lock_timeout")).scalar() == "1234ms"
     finally:
         db.dispose()
+
+
+# --- SQLite's one write lock --------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_writer(url: str) -> Iterator[None]:
+    """Another process's write transaction on the SQLite file, held open."""
+    conn = sqlite3.connect(make_url(url).database or "", isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def test_readers_do_not_wait_for_a_writer_on_sqlite(sqlite_engine: CaseEngine) -> None:
+    """Reads begin deferred and read the last committed state; were they to queue for the
+    write lock, they would fail after the busy timeout instead."""
+    case = sqlite_engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    with sqlite_writer(str(sqlite_engine.store.engine.url)):
+        assert sqlite_engine.get(case.id) == case
+        assert [c.id for c in sqlite_engine.list_cases()] == [case.id]
+        assert len(sqlite_engine.history(case.id)) == 1
+        assert verify(sqlite_engine).ok
+
+
+def test_a_writer_held_up_beyond_the_busy_timeout_is_told_so_on_sqlite(
+    sqlite_engine: CaseEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = sqlite_engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    monkeypatch.setattr("appcase.persistence.db.SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr("appcase.persistence.repository.SQLITE_BUSY_TIMEOUT_MS", 200)
+    with (
+        sqlite_writer(str(sqlite_engine.store.engine.url)),
+        pytest.raises(PersistenceError) as busy,
+    ):
+        sqlite_engine.fire(case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21))
+    assert "stayed locked by another process for more than 0.2 s" in busy.value.message
+    assert busy.value.exit_code == 2
+    assert sqlite_engine.get(case.id) == case
