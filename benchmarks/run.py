@@ -55,6 +55,7 @@ class Size:
     memory: tuple[int, ...]
     memory_cli: tuple[int, ...]
     cli_runs: int
+    cli_warmup: int
     peer_cases: int
     peer_runs: int
 
@@ -72,8 +73,9 @@ SIZES = {
         verify_events=1000,
         verify_runs=1,
         memory=(100, 300),
-        memory_cli=(),
+        memory_cli=(100,),
         cli_runs=2,
+        cli_warmup=0,
         peer_cases=3,
         peer_runs=1,
     ),
@@ -91,6 +93,7 @@ SIZES = {
         memory=(10_000, 100_000, 1_000_000),
         memory_cli=(10_000, 100_000),
         cli_runs=30,
+        cli_warmup=2,
         peer_cases=200,
         peer_runs=5,
     ),
@@ -107,6 +110,18 @@ def timed(fn: Callable[[], Any]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def timed2(fn: Callable[[], Any]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (of this process) taken by ``fn()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def per_run(a: list[float], b: list[float]) -> list[float]:
+    """Run-by-run ratios ``a[i] / b[i]``."""
+    return [x / y for x, y in zip(a, b, strict=True)]
 
 
 def alternate(r: int, pair: tuple[str, str]) -> tuple[str, str]:
@@ -159,6 +174,7 @@ def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
         for _ in range(size.fire_warmup):
             ops[v](next(queues[v]))
     ms: dict[str, list[float]] = {v: [] for v in variants}
+    cpu: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(size.fire_rounds):
         for pair in (("engine", "raw"), ("engine_pooled", "raw_pooled")):
             if pair[0] not in ops:
@@ -166,8 +182,9 @@ def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
             for v in alternate(r, pair):
                 batch = [next(queues[v]) for _ in range(size.fire_ops)]
                 f = ops[v]
-                seconds = timed(lambda f=f, batch=batch: [f(c) for c in batch])  # type: ignore[misc]
-                ms[v].append(seconds / size.fire_ops * 1000)
+                wall, used = timed2(lambda f=f, batch=batch: [f(c) for c in batch])  # type: ignore[misc]
+                ms[v].append(wall / size.fire_ops * 1000)
+                cpu[v].append(used / size.fire_ops * 1000)
     for v in variants:
         seed.check_sample(engine, ids[v])
     if sqlite:
@@ -181,8 +198,9 @@ def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
             "ms/op",
             ms["engine"],
             "raw Core",
-            [a / b for a, b in zip(ms["engine"], ms["raw"], strict=True)],
+            per_run(ms["engine"], ms["raw"]),
             f"ratio ≤ {limit}",
+            cpu_ratios=per_run(cpu["engine"], cpu["raw"]),
             note=(
                 f"{size.fire_rounds} runs × {size.fire_ops} transitions (after "
                 f"{size.fire_warmup} warm-up ones), each on its own seeded judged case; "
@@ -202,7 +220,8 @@ def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
                 "ms/op",
                 ms["engine_pooled"],
                 "raw Core, pooled",
-                [a / b for a, b in zip(ms["engine_pooled"], ms["raw_pooled"], strict=True)],
+                per_run(ms["engine_pooled"], ms["raw_pooled"]),
+                cpu_ratios=per_run(cpu["engine_pooled"], cpu["raw_pooled"]),
                 note=(
                     "Not appcase's configuration (it opens a SQLite connection per "
                     "transaction, NullPool): shows the engine's own overhead once connection "
@@ -243,16 +262,16 @@ def bench_sweep(work: Path, size: Size) -> list[Row]:
     n = size.sweep_cases
     base = seeded_file(work, "sweep-base", lifecycle.TO_PLEDGED, n)
     rates: dict[str, list[float]] = {"engine": [], "raw": []}
+    cpu: dict[str, list[float]] = {"engine": [], "raw": []}
     for r in range(size.sweep_runs):
         for v in alternate(r, ("engine", "raw")):
             path = seed.copy_db(base, work / "sweep-run.sqlite")
             engine = seed.reopen(seed.sqlite_url(path))
             at = lifecycle.SWEEP_AT
+            start, start_cpu = time.perf_counter(), time.process_time()
             if v == "engine":
-                start = time.perf_counter()
                 done = summarise(at, sweep(engine, at)).escalated
             else:
-                start = time.perf_counter()
                 done = raw.sweep(
                     engine.store.engine,
                     engine.campaign.id,
@@ -261,6 +280,7 @@ def bench_sweep(work: Path, size: Size) -> list[Row]:
                     province=engine.campaign.province.code,
                 )
             seconds = time.perf_counter() - start
+            cpu[v].append(time.process_time() - start_cpu)
             assert done == n, f"{v} sweep escalated {done} of {n}"
             with engine.store.transaction() as repo:
                 sample = [c.id for c, _ in repo.cases(engine.campaign.id, _every(n))]
@@ -275,8 +295,9 @@ def bench_sweep(work: Path, size: Size) -> list[Row]:
         "cases/s",
         rates["engine"],
         "raw batched Core",
-        [b / a for a, b in zip(rates["engine"], rates["raw"], strict=True)],
+        per_run(rates["raw"], rates["engine"]),
         f"≥ {goal_rate:,} cases/s and ratio ≤ {goal_ratio}",
+        cpu_ratios=per_run(cpu["engine"], cpu["raw"]),
         note=(
             "appcase.sweep (batches of 500, a savepoint per case) consumed by summarise, on a "
             "fresh copy of one seeded file per run; baseline benchmarks/raw.py `sweep`: the same "
@@ -419,8 +440,8 @@ def bench_verify(work: Path, size: Size) -> list[Row]:
     engine = seed.reopen(seed.sqlite_url(path))
     db = engine.store.engine
 
-    def bare_hash_seconds() -> float:
-        total, after = 0.0, 0
+    def bare_hash_seconds() -> tuple[float, float]:
+        total, total_cpu, after = 0.0, 0.0, 0
         while True:
             with db.connect() as conn:
                 rows = conn.execute(
@@ -430,27 +451,33 @@ def bench_verify(work: Path, size: Size) -> list[Row]:
                     .limit(50_000)
                 ).all()
             if not rows:
-                return total
+                return total, total_cpu
             blobs = [canonical_bytes(hashed_record(r)) for r in rows]  # type: ignore[arg-type]
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for b in blobs:
                 hashlib.sha256(b).hexdigest()
             total += time.perf_counter() - start
+            total_cpu += time.process_time() - start_cpu
             after = rows[-1].id
 
     verify_s: list[float] = []
     hash_s: list[float] = []
+    verify_cpu: list[float] = []
+    hash_cpu: list[float] = []
     for r in range(size.verify_runs):
         for v in alternate(r, ("verify", "hash")):
             if v == "verify":
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 report = verify(engine)
                 verify_s.append(time.perf_counter() - start)
+                verify_cpu.append(time.process_time() - start_cpu)
                 assert report.ok, report.problems[:3]
                 assert report.events == events, (report.events, events)
                 say(f"  verify run {r + 1}: {events / verify_s[-1]:,.0f} events/s")
             else:
-                hash_s.append(bare_hash_seconds())
+                wall, used = bare_hash_seconds()
+                hash_s.append(wall)
+                hash_cpu.append(used)
     engine.close()
     return [
         Row(
@@ -459,8 +486,9 @@ def bench_verify(work: Path, size: Size) -> list[Row]:
             "events/s",
             [events / s for s in verify_s],
             "bare hashlib SHA-256",
-            [a / b for a, b in zip(verify_s, hash_s, strict=True)],
+            per_run(verify_s, hash_s),
             "events/s (no number set)",
+            cpu_ratios=per_run(verify_cpu, hash_cpu),
             note=(
                 "appcase.verify (what `appcase audit verify` runs): per case, read the case "
                 "and its events, recompute every hash, follow the links, replay the states. "
@@ -488,16 +516,7 @@ def bench_memory(work: Path, size: Size) -> list[Row]:
     for n in sorted({*size.memory, *size.memory_cli}):
         path = seeded_file(work, f"memory-{n}", lifecycle.TO_PLEDGED, n)
         if n in size.memory:
-            copy = seed.copy_db(path, work / "memory-run.sqlite")
-            out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.memchild", str(copy)],
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-                env=env,
-                check=True,
-            )
-            got = json.loads(out.stdout.strip().splitlines()[-1])
+            got = _memchild(path, work, env, "library")
             assert got["escalated"] == n, got
             peaks[n] = got["peak_rss_kib"] / 1024
             rows.append(
@@ -508,27 +527,20 @@ def bench_memory(work: Path, size: Size) -> list[Row]:
                     [peaks[n]],
                     note=(
                         f"{fmt(n / got['seconds'])} cases/s; RSS after opening the engine "
-                        f"{fmt(got['rss_before_kib'] / 1024)} MB (MB = MiB, ru_maxrss)."
+                        f"{fmt(got['rss_before_kib'] / 1024)} MB (MB = MiB, VmHWM of the process)."
                     ),
                 )
             )
         if n in size.memory_cli:
-            copy = seed.copy_db(path, work / "memory-run.sqlite")
-            args = [sys.executable, "-m", "appcase", "--db", str(copy), "sweep"]
-            args += ["--at", lifecycle.SWEEP_AT.isoformat()]
-            proc = subprocess.Popen(
-                args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+            got = _memchild(path, work, env, "cli")
+            assert got["escalated"] == n, got
             rows.append(
                 Row(
                     "6",
                     f"peak RSS, `appcase sweep` (CLI) of {n:,} cases",
                     "MB",
-                    [usage.ru_maxrss / 1024],
-                    note="the command line keeps every outcome in a list before printing",
+                    [got["peak_rss_kib"] / 1024],
+                    note="the command line, run in a fresh process (output discarded).",
                 )
             )
         path.unlink()
@@ -552,6 +564,21 @@ def bench_memory(work: Path, size: Size) -> list[Row]:
     return rows
 
 
+def _memchild(path: Path, work: Path, env: dict[str, str], mode: str) -> dict[str, Any]:
+    """Sweep a fresh copy of ``path`` in a new process; its measurements."""
+    copy = seed.copy_db(path, work / "memory-run.sqlite")
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.memchild", str(copy), mode],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return got
+
+
 # --- item 7: CLI start ----------------------------------------------------------------------
 
 
@@ -567,7 +594,8 @@ def bench_cli(work: Path, size: Size) -> list[Row]:
     if hyperfine:
         export = work / "hyperfine.json"
         subprocess.run(
-            [hyperfine, "-N", "--style", "none", "--warmup", "2", "--runs", str(size.cli_runs)]
+            [hyperfine, "-N", "--style", "none", "--warmup", str(size.cli_warmup)]
+            + ["--runs", str(size.cli_runs)]
             + ["--export-json", str(export)]
             + [" ".join(c) for c in commands.values()],
             cwd=ROOT,
@@ -577,19 +605,22 @@ def bench_cli(work: Path, size: Size) -> list[Row]:
         results = json.loads(export.read_text())["results"]
         for key, res in zip(commands, results, strict=True):
             times[key] = [t * 1000 for t in res["times"]]
-        how = "hyperfine -N (no shell), 2 warm-up runs"
+        how = f"hyperfine -N (no shell), {size.cli_warmup} warm-up runs"
     else:
         times = {k: [] for k in commands}
-        for r in range(size.cli_runs + 1):
+        for r in range(size.cli_runs + (1 if size.cli_warmup else 0)):
             for key in commands if r % 2 == 0 else reversed(list(commands)):
                 seconds = timed(
                     lambda key=key: subprocess.run(  # type: ignore[misc]
                         commands[key], cwd=ROOT, check=True, stdout=subprocess.DEVNULL
                     )
                 )
-                if r:  # the first round warms the file cache
+                if r or not size.cli_warmup:  # the first round warms the file cache
                     times[key].append(seconds * 1000)
-        how = "a loop of subprocess.run (hyperfine not installed), 1 warm-up round"
+        how = (
+            "a loop of subprocess.run (hyperfine not installed), "
+            f"{min(1, size.cli_warmup)} warm-up round"
+        )
     return [
         Row(
             "7",
@@ -640,27 +671,32 @@ def bench_peers(work: Path, size: Size) -> list[Row]:
         peers[key] = mod
     n = size.peer_cases
     ms: dict[str, list[float]] = {k: [] for k in ["appcase", *peers]}
+    cpu: dict[str, list[float]] = {k: [] for k in ["appcase", *peers]}
     counter = iter(range(10**6))
-    for r in range(size.peer_runs):
+    for r in range(-1, size.peer_runs):  # round -1 warms up (2 cases each, not kept)
         order = ["appcase", *peers]
         order = order[r % len(order) :] + order[: r % len(order)]
+        count = 2 if r < 0 else n
         for key in order:
             path = work / f"peer-{key}-{next(counter)}.sqlite"
             if key == "appcase":
                 engine = seed.new_engine(seed.sqlite_url(path))
 
-                def go(engine: Any = engine) -> None:
-                    for i in range(n):
+                def go(engine: Any = engine, count: int = count) -> None:
+                    for i in range(count):
                         lifecycle.run_lifecycle(engine, i)
 
-                ms[key].append(timed(go) / n * 1000)
+                wall, used = timed2(go)
                 engine.close()
             else:
                 db = make_db(seed.sqlite_url(path))
                 mod = peers[key]
-                ms[key].append(timed(lambda db=db, mod=mod: mod.run(db, 0, n)) / n * 1000)  # type: ignore[misc]
+                wall, used = timed2(lambda db=db, mod=mod, c=count: mod.run(db, 0, c))  # type: ignore[misc]
                 db.dispose()
             path.unlink()
+            if r >= 0:
+                ms[key].append(wall / n * 1000)
+                cpu[key].append(used / n * 1000)
     rows = [
         Row(
             "8",
@@ -682,9 +718,10 @@ def bench_peers(work: Path, size: Size) -> list[Row]:
                 "ms/case",
                 ms[key],
                 "this peer",
-                [a / b for a, b in zip(ms["appcase"], ms[key], strict=True)],
+                per_run(ms["appcase"], ms[key]),
                 note="ratio = appcase's time ÷ the peer's, round by round (below 1: appcase "
                 "is faster).",
+                cpu_ratios=per_run(cpu["appcase"], cpu[key]),
             )
         )
     return rows + skipped
