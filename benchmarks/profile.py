@@ -5,8 +5,12 @@ Usage::
     python -m benchmarks.profile fire sweep verify import lifecycle cli --out /tmp/profiles
 
 Each target runs a small, seeded workload under pyinstrument and writes
-``<target>.txt`` (the call tree, with time per frame) into ``--out``; ``cli`` writes
+``<target>.txt`` (the call tree, with wall time per frame) into ``--out``; ``cli`` writes
 ``cli-importtime.txt``, the slowest imports of ``python -X importtime -m appcase --help``.
+
+With ``--cpu`` each target runs under py-spy instead (which samples only while the process
+is on a CPU, so time waiting for a busy shared machine does not count) and
+``<target>-cpu.txt`` lists the functions by share of samples, inclusive and self.
 """
 
 from __future__ import annotations
@@ -22,8 +26,13 @@ from typing import Any
 from benchmarks import lifecycle, seed
 from benchmarks.run import ROOT, write_ledger
 
+PLAIN = False  # set by --plain: run the workload without a profiler (under py-spy)
+
 
 def _profile(name: str, out: Path, fn: Callable[[], Any]) -> None:
+    if PLAIN:
+        fn()
+        return
     from pyinstrument import Profiler
 
     profiler = Profiler(interval=0.0005)
@@ -85,6 +94,25 @@ def import_(work: Path, out: Path) -> None:
     )
 
 
+def raw_sweep(work: Path, out: Path) -> None:
+    """The raw batched Core baseline sweep over 10,000 overdue pledges (SQLite)."""
+    from benchmarks import raw
+
+    engine = seed.new_engine(seed.sqlite_url(work / "sweep.sqlite"))
+    seed.seed(engine, lifecycle.TO_PLEDGED, 10_000)
+    _profile(
+        "raw_sweep",
+        out,
+        lambda: raw.sweep(
+            engine.store.engine,
+            engine.campaign.id,
+            at=lifecycle.SWEEP_AT,
+            now=engine.clock.now(),
+            province=engine.campaign.province.code,
+        ),
+    )
+
+
 def lifecycle_(work: Path, out: Path) -> None:
     """The six-step lifecycle of 100 cases (the peers' workload)."""
     engine = seed.new_engine(seed.sqlite_url(work / "lifecycle.sqlite"))
@@ -123,6 +151,7 @@ def cli(work: Path, out: Path) -> None:
 TARGETS: dict[str, Callable[[Path, Path], None]] = {
     "fire": fire,
     "sweep": sweep,
+    "raw_sweep": raw_sweep,
     "verify": verify,
     "import": import_,
     "lifecycle": lifecycle_,
@@ -130,18 +159,84 @@ TARGETS: dict[str, Callable[[Path, Path], None]] = {
 }
 
 
+ROOTS = {
+    "fire": "CaseEngine.fire (",
+    "sweep": "sweep (appcase/workflow/sweep.py",
+    "raw_sweep": "sweep (benchmarks/raw.py",
+    "verify": "verify (appcase/workflow/audit.py",
+    "import": "import_ledger (",
+    "lifecycle": "run_lifecycle (",
+}
+"""The frame each ``--cpu`` summary starts from (seeding is left out)."""
+
+
+def _short(frame: str) -> str:
+    if frame.endswith(")") and " (" in frame:
+        func, where = frame[:-1].rsplit(" (", 1)
+        where = where.rsplit(":", 1)[0]
+        for marker in ("site-packages/", "lib/python3.11/", f"{ROOT}/"):
+            where = where.split(marker, 1)[-1]
+        return f"{func} ({where})"
+    return frame
+
+
+def summarise_collapsed(raw: Path, root: str, top: int = 45) -> str:
+    """Inclusive and self shares of samples per function, from py-spy's raw output,
+    counting only stacks that pass through the frame whose name starts with ``root``."""
+    from collections import Counter
+
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [_short(f) for f in stack.split(";")]
+        start = next((i for i, f in enumerate(frames) if f.startswith(root)), None)
+        if start is None:
+            continue
+        frames = frames[start:]
+        n = int(count)
+        total += n
+        for f in set(frames):
+            inclusive[f] += n
+        own[frames[-1]] += n
+    lines = [f"{total} samples under {root}...", "", "inclusive:"]
+    lines += [f"{100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top)]
+    lines += ["", "self:"]
+    lines += [f"{100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top // 2)]
+    return "\n".join(lines) + "\n"
+
+
+def _cpu(name: str, out: Path) -> None:
+    raw = out / f"{name}.raw"
+    cmd = ["py-spy", "record", "-r", "250", "-f", "raw", "-o", str(raw), "--"]
+    cmd += [sys.executable, "-m", "benchmarks.profile", name, "--plain", "--out", str(out)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    text = summarise_collapsed(raw, ROOTS[name])
+    (out / f"{name}-cpu.txt").write_text(text, encoding="utf-8")
+    raw.unlink()
+    print(f"wrote {out / name}-cpu.txt", file=sys.stderr)
+
+
 def main() -> None:
     """Run the named targets."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile")
     parser.add_argument("targets", nargs="*", help=f"any of {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--out", default=".", help="directory for the profiles")
+    parser.add_argument("--cpu", action="store_true", help="sample on-CPU time with py-spy")
+    parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global PLAIN
+    PLAIN = args.plain
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     unknown = set(args.targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets {sorted(unknown)}; choose from {', '.join(TARGETS)}")
     for name in args.targets or TARGETS:
+        if args.cpu and name != "cli":
+            _cpu(name, out)
+            continue
         with tempfile.TemporaryDirectory(prefix="appcase-profile-") as tmp:
             TARGETS[name](Path(tmp), out)
 
