@@ -225,6 +225,9 @@ class Campaign(_Strict):
         phase_ids = [p.id for p in self.phases]
         _unique("phases", phase_ids, problems)
         for i, p in enumerate(self.phases):
+            for name, day in (("start", p.start), ("deadline", p.deadline)):
+                if not 1900 <= day.year <= 2999:
+                    problems.append(f"phases.{i}.{name}: {day} is outside the years 1900–2999")
             if p.deadline < p.start:
                 problems.append(
                     f"phases.{i}.deadline: deadline {p.deadline} is before start {p.start}"

@@ -11,7 +11,18 @@ from typing import Protocol
 
 from appcase.errors import NaiveDatetimeError
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "ensure_aware", "parse_instant"]
+MIN_YEAR, MAX_YEAR = 1900, 2999
+"""The years an instant may fall in."""
+
+__all__ = [
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "Clock",
+    "FixedClock",
+    "SystemClock",
+    "ensure_aware",
+    "parse_instant",
+]
 
 
 class Clock(Protocol):
@@ -65,12 +76,18 @@ def ensure_aware(value: datetime, what: str = "datetime") -> datetime:
 
     Raises:
         NaiveDatetimeError: if ``value`` has no UTC offset.
+        InvalidInput: if its year is outside 1900–2999 (no campaign is there, and instants
+            at the ends of Python's range cannot be converted between zones).
     """
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError(
             f"{what} {value.isoformat()} has no time zone; write it with an offset, "
             "e.g. 2018-03-01T09:00:00+08:00, or with Z for UTC"
         )
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        from appcase.errors import InvalidInput
+
+        raise InvalidInput(f"{what} {value.isoformat()} is outside the years {MIN_YEAR}–{MAX_YEAR}")
     return value
 
 

@@ -618,7 +618,7 @@ def _result(engine: CaseEngine, path: Path, refused: list[str]) -> DemoResult:
     report = verify(engine)
     all_states = ADMIN_STATES + [s.value for s in JudicialState]
     reached_all = {st: reached.get(st, 0) for st in all_states}
-    reached_all[JudicialState.NOT_REFERRED.value] = province.cases - province.referred
+    reached_all[JudicialState.NOT_REFERRED.value] = province.cases  # every case starts there
     return DemoResult(
         database=str(path),
         prefectures=prefectures,
@@ -646,7 +646,7 @@ def render_summary(result: DemoResult) -> str:
         "escalated_for_takedown": "escl",
         "taken_down": "down",
     }
-    headers = ["code", "prefecture", "cases", *short.values(), "referred", "overdue", "override"]
+    headers = ["code", "prefecture", "cases", *short.values(), "referred", "swept", "override"]
     rows = [
         [c.code, c.name, c.cases, *(c.states[s] for s in short), c.referred, c.overdue, c.overrides]
         for c in [*result.prefectures, result.province]
@@ -657,7 +657,7 @@ def render_summary(result: DemoResult) -> str:
         "",
         table(headers, rows),
         "",
-        f"states: {legend}; overdue = escalated by the sweep for a missed rectification deadline",
+        f"states: {legend}; swept = escalated by the sweep for a missed rectification deadline",
         "cases that ever reached each state: "
         + ", ".join(f"{k} {v}" for k, v in result.reached.items()),
         f"commands refused by guards (nothing written): {len(result.refused)}",

@@ -23,6 +23,7 @@ __all__ = [
     "CampaignFileError",
     "CaseNotFound",
     "ConcurrentModification",
+    "DatabaseBusy",
     "DatabaseNotReady",
     "GuardRejected",
     "ImportRejected",
@@ -217,6 +218,13 @@ class DatabaseNotReady(PersistenceError):
 
     Run ``appcase init`` (or ``appcase db upgrade``) first.
     """
+
+
+class DatabaseBusy(PersistenceError):
+    """The database stayed locked by other writers too long (exit 3); nothing was written and
+    retrying is safe."""
+
+    exit_code = 3
 
 
 class ConcurrentModification(PersistenceError):

@@ -8,8 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from appcase.cli.app import App, InstantType, emit, pass_app, table
+from appcase.errors import InvalidInput
 
 __all__ = ["COMMANDS"]
 
@@ -226,7 +228,8 @@ def sweep_command(app: App, at: datetime, batch_size: int) -> None:
 
     report = summarise(at, echoed())
     click.echo(
-        f"sweep at {at.isoformat()}: {report.escalated} escalated, {report.refused} refused, "
+        f"sweep at {at.astimezone(app.engine().campaign.zone).isoformat()}: "
+        f"{report.escalated} escalated, {report.refused} refused, "
         f"{report.conflict} conflicts, {report.failed} failed, "
         f"{report.unjudged} flagged but not judged"
     )
@@ -254,10 +257,20 @@ def demo_command(app: App, out: Path | None, seed: int) -> None:
     \b
     Example:
       appcase demo
-      appcase --db sqlite:///$HOME/.local/share/appcase/demo.sqlite history HN2018-430100-0003
+      appcase demo --out demo.sqlite
+      appcase --db demo.sqlite history HN2018-430100-0009
     """
     from appcase.demo import default_demo_path, render_summary, run_demo
 
+    ctx = click.get_current_context()
+    if (
+        ctx.parent
+        and ctx.parent.get_parameter_source("database_url") is ParameterSource.COMMANDLINE
+    ):
+        raise InvalidInput(
+            "the demo writes a fresh file of its own and never touches --db; "
+            "choose that file with 'appcase demo --out FILE'"
+        )
     path = out or default_demo_path()
     result = run_demo(path, seed=seed)
     emit(app, result, render_summary(result))

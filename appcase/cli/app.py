@@ -181,6 +181,8 @@ def read_json_file(path: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{path} is not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(f"{path} is nested too deeply to be a payload") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path} must hold a JSON object")
     return data

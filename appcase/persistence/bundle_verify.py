@@ -40,6 +40,8 @@ try:
         heads_digest,
         load_hmac_key,
         load_public_key,
+        project_case,
+        projection_differences,
     )
 except ImportError:  # pragma: no cover - copied beside chain.py, outside appcase
     from chain import (  # type: ignore[import-not-found,no-redef]
@@ -53,6 +55,8 @@ except ImportError:  # pragma: no cover - copied beside chain.py, outside appcas
         heads_digest,
         load_hmac_key,
         load_public_key,
+        project_case,
+        projection_differences,
     )
 
 __all__ = [
@@ -268,6 +272,10 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
                     f"replay gives {state}/{judicial}, cases.jsonl says "
                     f"{case.get('state')}/{case.get('judicial_state')}",
                 )
+            else:
+                diffs = projection_differences(project_case([r for r, _ in entries]), case)
+                if diffs:
+                    found = (case_id, None, "state_mismatch", "; ".join(diffs))
         if found is not None:
             case_problems[case_id] = found
 

@@ -52,6 +52,7 @@ __all__ = [
     "HMAC_SHA256",
     "MAX_SAFE_INTEGER",
     "MIN_HMAC_KEY_BYTES",
+    "PROJECTED_FIELDS",
     "SIGNATURE_CONTEXT",
     "AuditInputError",
     "Problem",
@@ -68,6 +69,8 @@ __all__ = [
     "hmac_key_id",
     "load_hmac_key",
     "load_public_key",
+    "project_case",
+    "projection_differences",
     "signed_message",
     "verify_signature",
 ]
@@ -717,3 +720,73 @@ def check_heads(
                     "the history up to it was changed",
                 )
     return found
+
+
+def project_case(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The case fields its chain determines, rebuilt from the hashed records.
+
+    A ``survey`` gives the app's identity and prefecture, a ``flag`` the flagged-at
+    instant, a ``judge`` the disposition and the referral flag (its ``policy.refer``), a
+    ``pledge`` the rectification deadline; the last record gives the last instant.
+
+    Args:
+        records: a case's hashed records in chain order.
+
+    Returns:
+        ``{"prefecture", "app", "disposition", "suspected_illegal", "pledge_deadline",
+        "flagged_at", "last_occurred_at"}`` as JSON values (instants as in the records,
+        the deadline as ``YYYY-MM-DD``; ``None`` where no event set them).
+    """
+    out: dict[str, Any] = dict.fromkeys(PROJECTED_FIELDS)
+    out["suspected_illegal"] = False
+    for rec in records:
+        payload = rec.get("payload")
+        payload = payload if isinstance(payload, Mapping) else {}
+        event = rec.get("event")
+        if event == "survey" and isinstance(payload.get("app"), Mapping):
+            out["app"] = dict(payload["app"])
+            out["prefecture"] = payload["app"].get("prefecture")
+        elif event == "flag":
+            out["flagged_at"] = rec.get("occurred_at")
+        elif event == "judge":
+            out["disposition"] = payload.get("disposition")
+            policy = payload.get("policy")
+            out["suspected_illegal"] = bool(isinstance(policy, Mapping) and policy.get("refer"))
+        elif event == "pledge":
+            out["pledge_deadline"] = payload.get("deadline")
+        out["last_occurred_at"] = rec.get("occurred_at")
+    return out
+
+
+PROJECTED_FIELDS = (
+    "prefecture",
+    "app",
+    "disposition",
+    "suspected_illegal",
+    "pledge_deadline",
+    "flagged_at",
+    "last_occurred_at",
+)
+"""The fields :func:`project_case` rebuilds."""
+
+
+def projection_differences(expected: Mapping[str, Any], stored: Mapping[str, Any]) -> list[str]:
+    """Describe every field of ``stored`` that differs from the chain's ``expected``.
+
+    Only fields present in ``stored`` are compared (a bundle's cases.jsonl omits some).
+    """
+    out = []
+    for name in PROJECTED_FIELDS:
+        if name not in stored or expected.get(name) == stored[name]:
+            continue
+        want, have = expected.get(name), stored[name]
+        if isinstance(want, Mapping) and isinstance(have, Mapping):
+            for key in sorted(set(want) | set(have)):
+                if want.get(key) != have.get(key):
+                    out.append(
+                        f"{name}.{key}: the events give {want.get(key)!r}, "
+                        f"the case stores {have.get(key)!r}"
+                    )
+        else:
+            out.append(f"{name}: the events give {want!r}, the case stores {have!r}")
+    return out

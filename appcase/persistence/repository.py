@@ -18,7 +18,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from appcase.errors import AppcaseError, ConcurrentModification, DatabaseNotReady, PersistenceError
+from appcase.errors import (
+    AppcaseError,
+    ConcurrentModification,
+    DatabaseBusy,
+    DatabaseNotReady,
+    PersistenceError,
+)
 from appcase.persistence.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
 from appcase.persistence.models import (
     ActorRow,
@@ -370,13 +376,15 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
         if "could not serialize" in text or "deadlock" in text or "lock timeout" in text:
             return ConcurrentModification(case_id or "?")
         if "database is locked" in text or "database is busy" in text:
-            return PersistenceError(
+            return DatabaseBusy(
                 "the SQLite database stayed locked by another process for more than "
                 f"{SQLITE_BUSY_TIMEOUT_MS / 1000:g} s; nothing was written, retry the "
                 "command (for many concurrent writers, use PostgreSQL)"
             )
         return PersistenceError(f"database error: {text}")
-    return PersistenceError(f"database error: {exc}")
+    # Never the statement or its parameters: they may hold confidential input.
+    orig = getattr(exc, "orig", None)
+    return PersistenceError(f"database error: {orig if orig is not None else type(exc).__name__}")
 
 
 CASE_ORDERS = ("id", "state", "prefecture", "last-event")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
 import structlog
@@ -39,6 +39,8 @@ from appcase.persistence.chain import (
     check_checkpoints,
     check_heads,
     format_instant,
+    project_case,
+    projection_differences,
 )
 from appcase.persistence.checkpoints import (
     Signer,
@@ -48,7 +50,7 @@ from appcase.persistence.checkpoints import (
     snapshot,
     take_checkpoint,
 )
-from appcase.persistence.models import CaseRow, EventRow
+from appcase.persistence.models import AppRow, CaseRow, EventRow
 from appcase.persistence.repository import CaseFilter
 from appcase.states import Event, JudicialState, State
 from appcase.workflow.engine import CaseEngine
@@ -280,46 +282,84 @@ def _mismatch(case: CaseRow, replayed: Replayed) -> Problem | None:
     return (case.id, None, "state_mismatch", text)
 
 
-def verify_events(case: CaseRow, events: Sequence[EventRow]) -> Problem | None:
-    """Check one case's chain, head and replay.
+def verify_events(
+    case: CaseRow,
+    events: Sequence[EventRow],
+    app: AppRow | None = None,
+    zone: tzinfo | None = None,
+) -> Problem | None:
+    """Check one case's chain, head, replay and the stored projections of its events.
 
     Args:
         case: the stored case.
         events: its stored events in ``seq`` order.
+        app: its ledger entry: its identity must be the one its survey recorded.
+        zone: the campaign's time zone: the sweep's due instant must follow the pledge's
+            deadline (local midnight after it) while the case is pledged.
 
     Returns:
-        Its first problem, or ``None``.
+        Its first problem, or ``None``. Edited projections -- the prefecture, the app, the
+        disposition, the deadline the sweep reads -- are ``state_mismatch`` problems.
     """
     entries = [(hashed_record(ev), ev.hash) for ev in events]
     found = check_chain(case.id, entries, case.event_count, case.head_hash)
     if found is not None:
         return found
-    return _mismatch(case, replay(events))
+    found = _mismatch(case, replay(events))
+    if found is not None:
+        return found
+    stored: dict[str, Any] = {
+        "prefecture": case.prefecture,
+        "flagged_at": format_instant(case.flagged_at) if case.flagged_at else None,
+    }
+    if app is not None:
+        stored["app"] = {
+            "name": app.name,
+            "operator": app.operator,
+            "uscc": app.uscc,
+            "icp_filing": app.icp_filing,
+            "platforms": list(app.platforms),
+            "target_users": app.target_users,
+            "used_by_schools": app.used_by_schools,
+            "prefecture": app.prefecture,
+        }
+    diffs = projection_differences(project_case([r for r, _ in entries]), stored)
+    if zone is not None:
+        due = None
+        if case.state == State.PLEDGED.value and case.pledge_deadline is not None:
+            due = datetime.combine(case.pledge_deadline + timedelta(days=1), time.min, zone)
+        if due != case.pledge_due_at:
+            diffs.append(
+                f"pledge_due_at: the pledge gives {due}, the case stores {case.pledge_due_at}"
+            )
+    if diffs:
+        return (case.id, None, "state_mismatch", "; ".join(diffs))
+    return None
 
 
 def _batches(
     engine: CaseEngine, case_id: str | None, batch_size: int
-) -> Iterator[list[tuple[CaseRow, list[EventRow]]]]:
-    """Cases with their events, a batch per consistent read."""
+) -> Iterator[list[tuple[CaseRow, AppRow, list[EventRow]]]]:
+    """Cases with their apps and events, a batch per consistent read."""
     if case_id is not None:
         with engine.store.reading() as repo:
             snapshot(repo.session)
             row = repo.case(case_id)
             if row is None or row.campaign_id != engine.campaign.id:
                 return
-            yield [(row, repo.events(case_id))]
+            yield [(row, repo.app(row.app_id), repo.events(case_id))]
         return
     after: str | None = None
     while True:
         with engine.store.reading() as repo:
             snapshot(repo.session)
             flt = CaseFilter(after_id=after, limit=batch_size)
-            rows = [c for c, _ in repo.cases(engine.campaign.id, flt)]
-            if not rows:
+            pairs = repo.cases(engine.campaign.id, flt)
+            if not pairs:
                 return
-            evs = events_of(repo.session, [r.id for r in rows])
-        yield [(r, evs.get(r.id, [])) for r in rows]
-        after = rows[-1].id
+            evs = events_of(repo.session, [c.id for c, _ in pairs])
+        yield [(c, a, evs.get(c.id, [])) for c, a in pairs]
+        after = pairs[-1][0].id
 
 
 def verify(
@@ -365,14 +405,14 @@ def verify(
     problems: dict[str, Problem] = {}
     cases = events = 0
     for batch in _batches(engine, case_id, batch_size):
-        for row, evs in batch:
+        for row, app, evs in batch:
             cases += 1
             events += len(evs)
             existing.add(row.id)
             for n in needed.get(row.id, ()):
                 if 1 <= n <= len(evs):
                     kept[(row.id, n)] = evs[n - 1].hash
-            found = verify_events(row, evs)
+            found = verify_events(row, evs, app, campaign.zone)
             if found is not None:
                 problems[row.id] = found
     if case_id is not None and case_id not in existing and case_id not in needed:
@@ -427,7 +467,7 @@ def replay_all(
     cases = 0
     problems: list[Problem] = []
     for batch in _batches(engine, case_id, batch_size):
-        for row, evs in batch:
+        for row, _app, evs in batch:
             cases += 1
             found = _mismatch(row, replay(evs))
             if found is not None:

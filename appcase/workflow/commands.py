@@ -11,10 +11,18 @@ campaign's zone.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from appcase.identifiers import validate_icp_filing, validate_uscc
 from appcase.states import Disposition, EscalationGround, Event, Severity
@@ -43,8 +51,46 @@ __all__ = [
 Text = Annotated[str, Field(max_length=4000)]
 
 
+def _control_characters(value: object, path: str = "") -> str | None:
+    """The path of the first string holding a control character (NUL, escapes…), if any.
+
+    Line breaks and tabs are allowed; every other character of Unicode category Cc is not:
+    such text is unprintable, breaks terminals and reports, and PostgreSQL refuses NUL.
+    """
+    if isinstance(value, str):
+        bad = next(
+            (c for c in value if unicodedata.category(c) == "Cc" and c not in "\n\r\t"), None
+        )
+        return None if bad is None else f"{path or 'value'} (U+{ord(bad):04X})"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _control_characters(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _control_characters(item, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
+
+
+def is_blank(text: str | None) -> bool:
+    """Whether ``text`` is empty once white space and invisible format characters (zero-width
+    spaces, Unicode category Cf) are removed."""
+    return not text or all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+
+
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _printable(cls, data: object) -> object:
+        where = _control_characters(data)
+        if where is not None:
+            raise ValueError(f"{where} holds a control character; remove it")
+        return data
 
 
 class AppIdentity(_Payload):
@@ -66,7 +112,9 @@ class AppIdentity(_Payload):
     operator: str = Field(min_length=1, max_length=200)
     uscc: str
     icp_filing: str | None = None
-    platforms: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = ()
+    platforms: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = Field(
+        default=(), max_length=50
+    )
     target_users: str = Field(default="", max_length=200)
     used_by_schools: bool = False
     prefecture: Annotated[str, Field(pattern=r"^[1-9][0-9]{5}$")]
@@ -278,6 +326,13 @@ class Override(_Payload):
 
     reason: str = Field(min_length=1, max_length=2000)
     authorised_by: str | None = Field(default=None, max_length=64)
+
+    @field_validator("reason")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        if is_blank(value):
+            raise ValueError("an override needs a reason one can read")
+        return value
 
 
 PAYLOADS: dict[Event, type[BaseModel]] = {

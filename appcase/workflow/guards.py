@@ -23,6 +23,7 @@ from appcase.workflow.commands import (
     RectifyPayload,
     SurveyPayload,
     TakeDownPayload,
+    is_blank,
 )
 from appcase.workflow.context import GuardContext
 from appcase.workflow.table import POST_JUDGMENT_STATES
@@ -203,7 +204,7 @@ def disposition_minimum(ctx: GuardContext) -> list[Rejection]:
             f"{minimum.value} (rules {rules})",
         )
         return _waive(ctx, "disposition_minimum", rejection)
-    if chosen.rank > minimum.rank and not (ctx.command.reason or "").strip():
+    if chosen.rank > minimum.rank and is_blank(ctx.command.reason):
         return [
             Rejection(
                 "disposition_minimum",
@@ -387,7 +388,7 @@ def escalation_ground(ctx: GuardContext) -> list[Rejection]:
 
 def reason(ctx: GuardContext) -> list[Rejection]:
     """A reason is given."""
-    if not (ctx.command.reason or "").strip():
+    if is_blank(ctx.command.reason):
         return [Rejection("reason", f"{ctx.command.event.value} needs a reason")]
     return []
 
