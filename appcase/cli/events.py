@@ -117,6 +117,8 @@ def _event_command(event: Event, name: str, options: list[Any], build: Builder) 
 
 EXAMPLES = {
     Event.FLAG: "--category vulgar_pornographic --description '低俗图片' --at 2018-03-01T10:00+08:00",
+    Event.ADD_EVIDENCE: "--category inciting_violence --description '视频含教唆暴力内容' "
+    "--at 2018-03-02T10:00+08:00",
     Event.JUDGE: "--finding vulgar_pornographic:serious:1 --disposition interview_rectify",
     Event.DISMISS: "--at 2018-03-12T10:00+08:00",
     Event.INTERVIEW: "--notice-at 2018-03-12T09:00+08:00 --held-at 2018-03-14T09:00+08:00 "
@@ -216,24 +218,28 @@ def _rectify(kw: dict[str, Any]) -> dict[str, Any]:
     return {"checks": checks}
 
 
+EVIDENCE_OPTIONS = [
+    click.option("--category", help="Harm category id (see 'appcase campaign show')."),
+    click.option("--description", help="What was seen."),
+    click.option(
+        "--source",
+        type=click.Choice(["patrol", "hotline", "school", "media", "other"]),
+        default="patrol",
+        show_default=True,
+    ),
+    click.option("--locator", help="Where it can be found again (URL, screen, version)."),
+    click.option("--captured-at", type=INSTANT, help="When it was captured."),
+]
+"""Options of ``flag`` and ``add-evidence``: one evidence item (more with ``--payload``)."""
+
 EVENT_COMMANDS = [
     _event_command(
         Event.FLAG,
         "flag",
-        [
-            click.option("--category", help="Harm category id (see 'appcase campaign show')."),
-            click.option("--description", help="What was seen."),
-            click.option(
-                "--source",
-                type=click.Choice(["patrol", "hotline", "school", "media", "other"]),
-                default="patrol",
-                show_default=True,
-            ),
-            click.option("--locator", help="Where it can be found again (URL, screen, version)."),
-            click.option("--captured-at", type=INSTANT, help="When it was captured."),
-        ],
+        EVIDENCE_OPTIONS,
         _flag,
     ),
+    _event_command(Event.ADD_EVIDENCE, "add-evidence", EVIDENCE_OPTIONS, _flag),
     _event_command(
         Event.JUDGE,
         "judge",
