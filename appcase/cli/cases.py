@@ -42,6 +42,11 @@ def _as_of_line(app: App, view: CaseView) -> list[str]:
     return [f"  as of           {_local(app, as_of)} (events {basis} by then)"]
 
 
+def _prefecture_name(app: App, code: str) -> str:
+    found = app.engine().campaign.jurisdiction(code)
+    return found.name_zh if found else ""
+
+
 @click.command("show")
 @click.argument("case_id", metavar="CASE")
 @_AS_OF
@@ -77,7 +82,7 @@ def show_command(
         f"  ICP filing      {a.icp_filing or '-'}",
         f"  platforms       {', '.join(a.platforms) or '-'}",
         f"  target users    {a.target_users or '-'}; used by schools: {'yes' if a.used_by_schools else 'no'}",
-        f"  prefecture      {view.prefecture}",
+        f"  prefecture      {view.prefecture} {_prefecture_name(app, view.prefecture)}",
         f"  state           {view.state}",
         f"  judicial        {view.judicial_state}",
         f"  disposition     {view.disposition or '-'}",
@@ -170,7 +175,7 @@ def list_command(app: App, /, overdue: bool, referred: bool, as_json: bool, **fi
         for v in views
     ]
     text = table(["case", "app", "state", "judicial", "disposition", "deadline"], rows)
-    emit(app, views, f"{text}\n({len(views)} cases)")
+    emit(app, views, f"{text}\n({len(views)} case{'' if len(views) == 1 else 's'})")
 
 
 def _list_as_of(
