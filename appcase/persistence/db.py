@@ -10,14 +10,15 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool, QueuePool
 
 from appcase.errors import DatabaseNotReady, InvalidInput, PersistenceError
 
@@ -25,6 +26,7 @@ __all__ = [
     "POSTGRES_LOCK_TIMEOUT_MS",
     "READ_ONLY",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "SQLITE_POOL_SIZE",
     "create_db_engine",
     "current_revision",
     "default_database_url",
@@ -43,6 +45,10 @@ READ_ONLY = "appcase_read_only"
 """Execution option marking a connection whose transactions only read: on SQLite they begin
 ``DEFERRED`` and read a snapshot without waiting for writers (WAL); writers begin
 ``IMMEDIATE`` and queue for the one write lock."""
+
+SQLITE_POOL_SIZE = 5
+"""How many connections a SQLite file engine keeps open between transactions
+(configurable default; pass ``pool_size`` to :func:`create_db_engine` to change it)."""
 
 POSTGRES_LOCK_TIMEOUT_MS = 10_000
 """How long a PostgreSQL command waits for a case another command holds before giving up
@@ -90,13 +96,19 @@ def create_db_engine(
 ) -> Engine:
     """Create an SQLAlchemy engine for ``url`` with appcase's connection settings.
 
-    SQLite: the parent directory is created; each connection turns on WAL, a busy timeout
-    of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``synchronous=NORMAL`` and foreign keys, and
-    transactions begin with ``BEGIN IMMEDIATE`` so that writers queue instead of failing --
-    except on connections marked :data:`READ_ONLY`, which begin deferred and never wait.
+    SQLite: the parent directory is created; the first connection turns on WAL (stored in
+    the file); each connection gets a busy timeout of :data:`SQLITE_BUSY_TIMEOUT_MS`,
+    ``synchronous=NORMAL`` and foreign keys, and transactions begin with ``BEGIN IMMEDIATE``
+    so that writers queue instead of failing -- except on connections marked
+    :data:`READ_ONLY`, which begin deferred and never wait. A file database keeps up to
+    :data:`SQLITE_POOL_SIZE` connections open between transactions (more are opened, and
+    closed after use, when more threads need one at once); an in-memory one is not pooled.
 
     PostgreSQL (psycopg 3): a connection pool checked before use, transactions at READ
     COMMITTED, and a ``lock_timeout`` on every connection.
+
+    Both: a pooled connection is never used in another process than the one that opened
+    it -- after a fork the child opens its own (the parent's stay untouched).
 
     Args:
         url: a database URL or a SQLite file path (see :func:`normalise_url`).
@@ -116,16 +128,44 @@ def create_db_engine(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("poolclass", NullPool)
+            kwargs.setdefault("poolclass", QueuePool)
+            if kwargs["poolclass"] is QueuePool:
+                kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+                kwargs.setdefault("max_overflow", -1)
+        else:
+            kwargs.setdefault("poolclass", NullPool)
         engine = create_engine(url, **kwargs)
         _sqlite_settings(engine)
+        _fork_safe(engine)
         return engine
     try:
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
     except (ImportError, SQLAlchemyError) as exc:
         raise PersistenceError(f"cannot use database {parsed!r}: {exc}") from None
     _postgres_settings(engine, lock_timeout_ms)
+    _fork_safe(engine)
     return engine
+
+
+def _fork_safe(engine: Engine) -> None:
+    """Never hand a connection opened by another process (before a fork) to this one.
+
+    SQLAlchemy's recipe: the connection is tagged with its process id; a checkout in another
+    process drops it without closing it (it still belongs to the parent) and opens a new one.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(_dbapi_conn: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(_dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        pid = os.getpid()
+        if record.info["pid"] != pid:
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise DisconnectionError(
+                f"connection opened in process {record.info['pid']}, checked out in {pid}"
+            )
 
 
 def _postgres_settings(engine: Engine, lock_timeout_ms: int) -> None:
@@ -137,12 +177,17 @@ def _postgres_settings(engine: Engine, lock_timeout_ms: int) -> None:
 
 
 def _sqlite_settings(engine: Engine) -> None:
+    wal_set = False  # journal_mode is stored in the file: one connection per engine sets it
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
+        nonlocal wal_set
         dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        if not wal_set:
+            cur.execute("PRAGMA journal_mode = WAL")
+            wal_set = True
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
