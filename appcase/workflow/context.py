@@ -38,7 +38,8 @@ class CaseFacts:
         prefecture: GB/T 2260 code of the case's prefecture.
         state / judicial_state: the two tracks' states.
         last_occurred_at: when the case's latest event happened (aware, UTC), if any.
-        used_by_schools: from the ledger.
+        used_by_schools: from the ledger (read for ``judge``, the one event whose policy
+            weighs it; ``False`` for other commands).
         evidence_numbers: numbers of the case's evidence items.
         disposition: the latest judgment's disposition, if judged.
         suspected_illegal: whether the latest judgment records a suspected-illegal finding.

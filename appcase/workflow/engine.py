@@ -585,10 +585,16 @@ class CaseEngine:
     def _facts(
         self, repo: Repository, row: CaseRow, event: Event, at: datetime | None = None
     ) -> CaseFacts:
-        """Read what the guards of ``event`` at instant ``at`` need, and nothing more."""
-        app = repo.app(row.app_id)
+        """Read what the guards of ``event`` at instant ``at`` need, and nothing more.
+
+        The ledger entry (school use, prior cases) is read for ``judge`` only, the one event
+        whose policy weighs it; for every other event ``used_by_schools`` is ``False``.
+        """
         prior = 0
+        used_by_schools = False
         if event is Event.JUDGE:
+            app = repo.app(row.app_id)
+            used_by_schools = app.used_by_schools
             prior = repo.prior_cases(
                 uscc=app.uscc,
                 name=app.name,
@@ -602,7 +608,7 @@ class CaseEngine:
             state=State(row.state),
             judicial_state=JudicialState(row.judicial_state),
             last_occurred_at=row.last_occurred_at,
-            used_by_schools=app.used_by_schools,
+            used_by_schools=used_by_schools,
             evidence_numbers=repo.evidence_numbers(row.id) if event is Event.JUDGE else frozenset(),
             disposition=_disposition(row.disposition),
             suspected_illegal=row.suspected_illegal,
@@ -673,6 +679,24 @@ class CaseEngine:
         from_state: str,
         idempotency_key: str | None,
     ) -> EventRow:
+        fields = self._event_fields(repo, row, ctx, from_state, idempotency_key)
+        event_row = EventRow(**fields)
+        repo.add(event_row)
+        _advance(row, fields)
+        if isinstance(ctx.command.payload, _RECORD_PAYLOADS):
+            repo.flush()  # the records need the event's id
+            self._write_records(repo, row, event_row, ctx.command)
+        return event_row
+
+    def _event_fields(
+        self,
+        repo: Repository,
+        row: CaseRow,
+        ctx: GuardContext,
+        from_state: str,
+        idempotency_key: str | None,
+    ) -> dict[str, Any]:
+        """The columns of the event a fired command appends to ``row``'s chain, hashed."""
         cmd = ctx.command
         track = spec_for(cmd.event).track
         to_state = row.judicial_state if track is Track.JUDICIAL else row.state
@@ -707,35 +731,25 @@ class CaseEngine:
             "override": override,
             "prev_hash": row.head_hash,
         }
-        digest = event_hash(record)
-        event_row = EventRow(
-            case_id=row.id,
-            seq=seq,
-            track=track.value,
-            event=cmd.event.value,
-            from_state=from_state,
-            to_state=to_state,
-            actor_id=cmd.actor.id,
-            role=cmd.actor.role,
-            jurisdiction=cmd.actor.jurisdiction,
-            occurred_at=cmd.at,
-            recorded_at=now,
-            payload=payload,
-            reason=cmd.reason,
-            override=override,
-            idempotency_key=idempotency_key,
-            prev_hash=row.head_hash,
-            hash=digest,
-        )
-        repo.add(event_row)
-        row.event_count = seq
-        row.head_hash = digest
-        row.last_occurred_at = cmd.at
-        row.updated_at = now
-        if not isinstance(cmd.payload, SurveyPayload):  # a survey writes no records
-            repo.flush()  # the records need the event's id
-            self._write_records(repo, row, event_row, cmd)
-        return event_row
+        return {
+            "case_id": row.id,
+            "seq": seq,
+            "track": track.value,
+            "event": cmd.event.value,
+            "from_state": from_state,
+            "to_state": to_state,
+            "actor_id": cmd.actor.id,
+            "role": cmd.actor.role,
+            "jurisdiction": cmd.actor.jurisdiction,
+            "occurred_at": cmd.at,
+            "recorded_at": now,
+            "payload": payload,
+            "reason": cmd.reason,
+            "override": override,
+            "idempotency_key": idempotency_key,
+            "prev_hash": row.head_hash,
+            "hash": event_hash(record),
+        }
 
     @staticmethod
     def _keep_reporters_apart(
@@ -1035,6 +1049,19 @@ class CaseEngine:
             created_at=row.created_at,
             last_occurred_at=row.last_occurred_at,
         )
+
+
+_RECORD_PAYLOADS = (FlagPayload, JudgePayload, InterviewPayload, PledgePayload, RectifyPayload)
+"""Payloads whose events write records (evidence, findings, ...) that reference the event's
+id; :meth:`CaseEngine._write_records` writes nothing for the others."""
+
+
+def _advance(row: CaseRow, event: Mapping[str, Any]) -> None:
+    """Move ``row``'s chain head and timestamps to the event just appended."""
+    row.event_count = event["seq"]
+    row.head_hash = event["hash"]
+    row.last_occurred_at = event["occurred_at"]
+    row.updated_at = event["recorded_at"]
 
 
 def _event_view(row: EventRow) -> EventView:
