@@ -8,12 +8,12 @@ tables, so that values are stored as appcase stores them, on SQLite and PostgreS
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, update
 
-from appcase.persistence.chain import GENESIS, event_hash
+from appcase.persistence.chain import GENESIS, event_hash, project_case
 from appcase.persistence.db import create_db_engine
 from appcase.persistence.models import (
     AppRow,
@@ -28,6 +28,7 @@ from appcase.persistence.models import (
 )
 from appcase.workflow.audit import hashed_record, replay
 from appcase.workflow.bootstrap import open_engine
+from tests.builders import SHANGHAI
 from tests.strategies import Tamper
 
 RECORDS = (EvidenceRow, FindingRow, InterviewRow, PledgeRow, VerificationRow)
@@ -140,6 +141,12 @@ def _apply(
     if kind == "truncate":
         _delete_event(conn, evs[-1].id)
         r = replay(evs[:-1])
+        flagged = project_case([hashed_record(e) for e in evs[:-1]])["flagged_at"]
+        due = (
+            datetime.combine(r.pledge_deadline + timedelta(days=1), time.min, SHANGHAI)
+            if r.state == "pledged" and r.pledge_deadline is not None
+            else None
+        )
         conn.execute(
             update(CASES)
             .where(CASES.c.id == cid)
@@ -151,6 +158,8 @@ def _apply(
                 disposition=r.disposition,
                 suspected_illegal=r.suspected_illegal,
                 pledge_deadline=r.pledge_deadline,
+                pledge_due_at=due,
+                flagged_at=datetime.fromisoformat(flagged) if flagged else None,
                 last_occurred_at=r.last_occurred_at,
             )
         )

@@ -263,10 +263,8 @@ def demo_command(app: App, out: Path | None, seed: int) -> None:
     from appcase.demo import default_demo_path, render_summary, run_demo
 
     ctx = click.get_current_context()
-    if (
-        ctx.parent
-        and ctx.parent.get_parameter_source("database_url") is ParameterSource.COMMANDLINE
-    ):
+    given = ctx.parent.get_parameter_source("database_url") if ctx.parent else None
+    if out is None and given is ParameterSource.COMMANDLINE:
         raise InvalidInput(
             "the demo writes a fresh file of its own and never touches --db; "
             "choose that file with 'appcase demo --out FILE'"
