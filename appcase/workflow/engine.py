@@ -530,6 +530,34 @@ class CaseEngine:
         repo.flush()
         return _event_view(event_row)
 
+    def _fire_detached(
+        self, repo: Repository, row: CaseRow, cmd: Command
+    ) -> tuple[CaseRow, dict[str, Any]]:
+        """Guards, transition and event of ``cmd`` on a detached copy of ``row``.
+
+        The same steps as :meth:`_fire_loaded`, but nothing is added to or changed in the
+        session: the caller writes the returned case (its ``version`` is still the one read,
+        for the caller's version check) and the event's columns. For events that write no
+        records (the sweep's escalations, written a batch at a time).
+
+        Raises:
+            GuardRejected: as :meth:`fire`; nothing was changed.
+            ValueError: if ``cmd``'s event writes records.
+        """
+        if isinstance(cmd.payload, _RECORD_PAYLOADS):
+            raise ValueError(f"{cmd.event.value} writes records; fire it with _fire_loaded")
+        case = CaseRow(**{name: getattr(row, name) for name in _CASE_COLUMNS})
+        cmd = self._with_default_deadline(repo, case, cmd)
+        facts = self._facts(repo, case, cmd.event, cmd.at)
+        ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
+        track = spec_for(cmd.event).track
+        from_state = case.judicial_state if track is Track.JUDICIAL else case.state
+        self._transition(ctx, case, case_id=case.id)
+        self._record(repo, case, ctx)
+        fields = self._event_fields(repo, case, ctx, from_state, None)
+        _advance(case, fields)
+        return case, fields
+
     # --- the steps of a command ------------------------------------------------------------
     def _with_default_deadline(self, repo: Repository, row: CaseRow, cmd: Command) -> Command:
         """Fill a missing rectification deadline with the campaign's default (rules P1, P2 of
@@ -1054,6 +1082,10 @@ class CaseEngine:
 _RECORD_PAYLOADS = (FlagPayload, JudgePayload, InterviewPayload, PledgePayload, RectifyPayload)
 """Payloads whose events write records (evidence, findings, ...) that reference the event's
 id; :meth:`CaseEngine._write_records` writes nothing for the others."""
+
+
+_CASE_COLUMNS = tuple(c.key for c in CaseRow.__table__.columns)
+"""The case row's column attributes (copied by :meth:`CaseEngine._fire_detached`)."""
 
 
 def _advance(row: CaseRow, event: Mapping[str, Any]) -> None:

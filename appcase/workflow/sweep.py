@@ -11,11 +11,14 @@ The escalation goes through the same guards as an officer's command; ``system`` 
 only here (:mod:`appcase.policies.permissions`), so a sweep outside the escalation window is
 refused per case and an officer escalates with an override instead.
 
-The sweep reads overdue cases in keyset-paginated batches (constant memory), writes each
-batch in one transaction with a savepoint per case, so one failing case never stops the
-others, and yields one :class:`~appcase.workflow.views.SweepOutcome` per case. It is
-idempotent: escalated cases no longer match, so a second sweep at the same instant changes
-nothing. On PostgreSQL each batch is claimed with ``FOR UPDATE SKIP LOCKED`` so several
+The sweep reads overdue cases in keyset-paginated batches (constant memory) and handles each
+batch in one transaction: every case goes through the guards and the machine on its own (a
+refused or failing case writes nothing and never stops the others), then the batch's events
+are inserted and its cases updated, version-checked, with one statement each. If that write
+fails or a version check loses a race, the batch is rolled back and redone case by case, each
+case in its own savepoint. It yields one :class:`~appcase.workflow.views.SweepOutcome` per
+case. It is idempotent: escalated cases no longer match, so a second sweep at the same instant
+changes nothing. On PostgreSQL each batch is claimed with ``FOR UPDATE SKIP LOCKED`` so several
 sweepers can run at once; on SQLite a batch holds the write lock.
 """
 
@@ -24,14 +27,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any, cast
 
 import structlog
+from sqlalchemy import Table, Update, bindparam, insert, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.campaign import Campaign
 from appcase.clock import ensure_aware
 from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput
-from appcase.persistence.repository import CaseFilter
+from appcase.persistence.models import CaseRow, EventRow
+from appcase.persistence.repository import CaseFilter, Repository
 from appcase.policies import deadlines, permissions
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload
@@ -105,7 +113,6 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
     cmd = Command(Event.ESCALATE, system, payload, at, OVERDUE_REASON, via_sweep=True)
     after: str | None = None
     while True:
-        outcomes: list[SweepOutcome] = []
         with engine.store.transaction() as repo:
             rows = repo.cases(
                 campaign.id,
@@ -117,25 +124,106 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
                     skip_locked=True,
                 ),
             )
-            for row, _app in rows:
-                case_id = row.id
-                try:
-                    with repo.session.begin_nested():
-                        engine._fire_loaded(repo, row, cmd, None)
-                    outcomes.append(SweepOutcome(case_id=case_id, status="escalated"))
-                except GuardRejected as exc:
-                    detail = "; ".join(f"[{r.code}] {r.message}" for r in exc.rejections)
-                    outcomes.append(SweepOutcome(case_id=case_id, status="refused", detail=detail))
-                except (ConcurrentModification, StaleDataError):
-                    outcomes.append(SweepOutcome(case_id=case_id, status="conflict"))
-                except Exception as exc:  # one failing case never stops the others
-                    log.error("sweep_case_failed", case_id=case_id, exc_info=True)
-                    detail = f"{type(exc).__name__}: {exc}"
-                    outcomes.append(SweepOutcome(case_id=case_id, status="failed", detail=detail))
+            cases = [row for row, _app in rows]
+            outcomes = _batch(engine, repo, cases, cmd)
+            if outcomes is None:
+                outcomes = [_one(engine, repo, row, cmd) for row in cases]
         yield from outcomes
         if len(rows) < batch_size:
             return
         after = rows[-1][0].id
+
+
+class _BatchLost(Exception):
+    """A version check of the batch update found a case changed meanwhile."""
+
+
+_MOVED = (
+    "state",
+    "judicial_state",
+    "event_count",
+    "head_hash",
+    "disposition",
+    "suspected_illegal",
+    "flagged_at",
+    "pledge_deadline",
+    "pledge_due_at",
+    "last_occurred_at",
+    "updated_at",
+)
+"""The case columns a command may change, besides ``version``."""
+
+
+@cache
+def _case_update() -> Update:
+    table = cast(Table, CaseRow.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
+        .values(
+            version=bindparam("b_new_version", type_=table.c.version.type),
+            **{name: bindparam(f"b_{name}", type_=table.c[name].type) for name in _MOVED},
+        )
+    )
+
+
+def _batch(
+    engine: CaseEngine, repo: Repository, rows: list[CaseRow], cmd: Command
+) -> list[SweepOutcome] | None:
+    """Fire ``cmd`` on every case of ``rows`` and write the batch with two statements.
+
+    Returns:
+        One outcome per case, in order; ``None`` if the batch write failed or lost a race
+        (then nothing of it was written, and the caller redoes it case by case).
+    """
+    outcomes: list[SweepOutcome] = []
+    events: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row in rows:
+        try:
+            case, event = engine._fire_detached(repo, row, cmd)
+        except Exception as exc:  # reported per case, as _one does
+            outcomes.append(_failure(row.id, exc))
+            continue
+        events.append(event)
+        params = {f"b_{name}": getattr(case, name) for name in _MOVED}
+        params |= {"b_id": row.id, "b_version": row.version, "b_new_version": row.version + 1}
+        updates.append(params)
+        outcomes.append(SweepOutcome(case_id=row.id, status="escalated"))
+    if not updates:
+        return outcomes
+    try:
+        with repo.session.begin_nested():
+            conn = repo.session.connection()
+            conn.execute(insert(cast(Table, EventRow.__table__)), events)
+            if conn.execute(_case_update(), updates).rowcount != len(updates):
+                raise _BatchLost
+    except (_BatchLost, SQLAlchemyError):
+        log.info("sweep_batch_redone_per_case", cases=len(rows), exc_info=True)
+        return None
+    return outcomes
+
+
+def _one(engine: CaseEngine, repo: Repository, row: CaseRow, cmd: Command) -> SweepOutcome:
+    """Fire ``cmd`` on one case in its own savepoint (a batch that could not be written)."""
+    case_id = row.id
+    try:
+        with repo.session.begin_nested():
+            engine._fire_loaded(repo, row, cmd, None)
+    except Exception as exc:  # one failing case never stops the others
+        return _failure(case_id, exc)
+    return SweepOutcome(case_id=case_id, status="escalated")
+
+
+def _failure(case_id: str, exc: Exception) -> SweepOutcome:
+    """The outcome of a case whose command raised ``exc``."""
+    if isinstance(exc, GuardRejected):
+        detail = "; ".join(f"[{r.code}] {r.message}" for r in exc.rejections)
+        return SweepOutcome(case_id=case_id, status="refused", detail=detail)
+    if isinstance(exc, ConcurrentModification | StaleDataError):
+        return SweepOutcome(case_id=case_id, status="conflict")
+    log.error("sweep_case_failed", case_id=case_id, exc_info=exc)
+    return SweepOutcome(case_id=case_id, status="failed", detail=f"{type(exc).__name__}: {exc}")
 
 
 def _unjudged(engine: CaseEngine, at: datetime, batch_size: int) -> Iterator[SweepOutcome]:

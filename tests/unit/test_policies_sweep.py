@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.clock import FixedClock
@@ -99,6 +100,15 @@ def _failing(
         return result
 
     monkeypatch.setattr(engine, "_fire_loaded", fire_loaded)
+    detached: Callable[..., Any] = engine._fire_detached
+
+    def fire_detached(repo: Any, row: CaseRow, cmd: Command) -> Any:
+        result = detached(repo, row, cmd)  # the batch path: evaluated, then the error
+        if row.id == case_id:
+            raise error
+        return result
+
+    monkeypatch.setattr(engine, "_fire_detached", fire_detached)
 
 
 @pytest.mark.parametrize(
@@ -131,6 +141,37 @@ def test_one_failing_case_never_stops_the_others(
         int(status == "failed"),
         int(status == "conflict"),
     )
+
+
+def test_a_batch_that_loses_a_version_check_is_redone_case_by_case(
+    engine: CaseEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer moves one case between the read and the batch's write: the batch is
+    rolled back and redone case by case, so only that case reports a conflict."""
+    first, middle, last = _cases(engine, "pledged", 3)
+    before = {c: engine.get(c) for c in (first, middle, last)}
+    detached: Callable[..., Any] = engine._fire_detached
+
+    def fire_detached(repo: Any, row: CaseRow, cmd: Command) -> Any:
+        if row.id == middle:  # the other writer's update, in the sweep's transaction
+            repo.session.execute(
+                update(CaseRow.__table__)
+                .where(CaseRow.__table__.c.id == middle)
+                .values(version=CaseRow.__table__.c.version + 1)
+            )
+        return detached(repo, row, cmd)
+
+    monkeypatch.setattr(engine, "_fire_detached", fire_detached)
+    outcomes = {o.case_id: o.status for o in sweep(engine, NEXT_DAY, batch_size=3)}
+    assert outcomes == {first: "escalated", middle: "conflict", last: "escalated"}
+    for case_id in (first, last):
+        view = engine.get(case_id)
+        assert view.state == "escalated_for_takedown"
+        assert view.version == before[case_id].version + 1
+        assert [e.event for e in engine.history(case_id)][-1] == "escalate"
+    moved = engine.get(middle)
+    assert (moved.state, moved.event_count) == ("pledged", before[middle].event_count)
+    assert len(engine.history(middle)) == before[middle].event_count
 
 
 def test_unjudged_cases_are_reported_after_the_judgment_deadline(engine: CaseEngine) -> None:
