@@ -260,7 +260,9 @@ class CaseEngine:
             try:
                 with self.store.transaction() as repo:
                     if idempotency_key:
-                        done = self._replayed(repo, idempotency_key, None, Event.SURVEY)
+                        done = self._replayed(
+                            repo, idempotency_key, None, Event.SURVEY, actor, payload
+                        )
                         if done is not None:
                             return self._case_view(repo, self._case_row(repo, done.case_id))
                     ident = payload.app
@@ -490,7 +492,7 @@ class CaseEngine:
                 # finds the winner's event below instead of firing on the moved-on case.
                 row = self._case_row(repo, case_id, for_update=True)
                 if idempotency_key:
-                    done = self._replayed(repo, idempotency_key, case_id, ev)
+                    done = self._replayed(repo, idempotency_key, case_id, ev, actor, body, reason)
                     if done is not None:
                         return _event_view(done)
                 if expected_version is not None and row.version != expected_version:
@@ -508,7 +510,7 @@ class CaseEngine:
             # command, its event is the answer.
             if idempotency_key:
                 with self.store.transaction(case_id) as repo:
-                    done = self._replayed(repo, idempotency_key, case_id, ev)
+                    done = self._replayed(repo, idempotency_key, case_id, ev, actor, body, reason)
                     if done is not None:
                         return _event_view(done)
             raise
@@ -598,15 +600,38 @@ class CaseEngine:
         return row
 
     def _replayed(
-        self, repo: Repository, key: str, case_id: str | None, event: Event
+        self,
+        repo: Repository,
+        key: str,
+        case_id: str | None,
+        event: Event,
+        actor: str | None = None,
+        body: BaseModel | None = None,
+        reason: str | None = None,
     ) -> EventRow | None:
+        """The event an earlier command with this idempotency key wrote, if any.
+
+        Raises:
+            InvalidInput: the key is malformed, or was used for a different command (another
+                event, case, actor, reason or payload).
+        """
+        if not key or len(key) > 200 or not key.isprintable():
+            raise InvalidInput("an idempotency key is 1-200 printable characters")
         done = repo.event_by_key(key)
         if done is None:
             return None
-        if done.event != event.value or (case_id is not None and done.case_id != case_id):
+        same = (
+            done.event == event.value
+            and (case_id is None or done.case_id == case_id)
+            and (actor is None or done.actor_id == actor)
+            and (body is None or done.reason == reason)
+            and (body is None or _same_payload(body.model_dump(mode="json"), done.payload))
+        )
+        if not same:
             raise InvalidInput(
                 f"idempotency key {key!r} was already used for {done.event} on case "
-                f"{done.case_id}; use a new key for a new command"
+                f"{done.case_id} by {done.actor_id}; a retry repeats that command exactly "
+                "(same event, case, actor, reason and payload); use a new key for a new command"
             )
         return done
 
@@ -1120,3 +1145,18 @@ def _event_view(row: EventRow) -> EventView:
 
 def _disposition(value: str | None) -> Disposition | None:
     return Disposition(value) if value else None
+
+
+def _same_payload(given: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether a retried command's payload is the one stored (what the engine added -- the
+    policy's answer, reporter references, default deadlines -- is not compared)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if k != "reporter_ref"}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    kept = clean({k: v for k, v in stored.items() if k != "policy"})
+    return all(kept.get(k) == v for k, v in clean(given).items() if v is not None)

@@ -127,3 +127,30 @@ def test_deeply_nested_json_is_bad_input(
     assert result.exit_code == 2
     assert "nested too deeply" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_idempotency_key_reused_for_another_command_is_refused(
+    sqlite_engine: CaseEngine,
+) -> None:
+    case = drive(sqlite_engine, "surveyed")
+    first = sqlite_engine.fire(
+        case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21), idempotency_key="K1"
+    )
+    again = sqlite_engine.fire(
+        case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21), idempotency_key="K1"
+    )
+    assert again.hash == first.hash
+    with pytest.raises(InvalidInput, match="a retry repeats that command exactly"):
+        sqlite_engine.fire(
+            case.id,
+            "flag",
+            actor="cs-cac",
+            payload=evidence("other"),
+            at=local(2, 21),
+            idempotency_key="K1",
+        )
+    with pytest.raises(InvalidInput, match="a retry repeats that command exactly"):
+        sqlite_engine.survey(app(7), actor="cs-cac", at=local(2, 22), idempotency_key="K1")
+    with pytest.raises(InvalidInput, match="1-200"):
+        sqlite_engine.survey(app(8), actor="cs-cac", at=local(2, 22), idempotency_key="k" * 201)
+    assert sqlite_engine.get(case.id).event_count == 2
