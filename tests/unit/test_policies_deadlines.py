@@ -140,7 +140,7 @@ def test_overrides_are_queryable_and_only_recorded_when_used(sqlite_engine: Case
             .where(EventRow.override.is_not(None))
             .group_by(EventRow.event)
         )
-        per_event = dict(counts.tuples().all())
+        per_event = dict(counts.all())
     assert [(r.case_id, r.override["waived"]) for r in rows] == [(late.id, ["phase_window"])]
     assert per_event == {"flag": 1}
 
