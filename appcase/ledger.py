@@ -48,6 +48,7 @@ from appcase.errors import BatchRejected, ImportRejected, InvalidInput
 from appcase.identifiers import validate_icp_filing, validate_uscc
 from appcase.workflow.commands import AppIdentity, Override
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.views import identity_of
 
 __all__ = [
     "COLUMNS",
@@ -631,7 +632,7 @@ def import_ledger(
     raw = read_ledger(path)
     with engine.store.transaction() as repo:
         listed = {
-            (a.uscc, a.name): (_identity(a), case_id)
+            (a.uscc, a.name): (identity_of(a), case_id)
             for a, case_id in repo.ledger_apps(engine.campaign.id)
         }
     new, already, problems = validate_rows(raw, engine.campaign, listed)
@@ -668,19 +669,6 @@ def import_ledger(
     report.imported = len(report.case_ids)
     report.written = report.imported > 0
     return report
-
-
-def _identity(app: Any) -> AppIdentity:
-    return AppIdentity(
-        name=app.name,
-        operator=app.operator,
-        uscc=app.uscc,
-        icp_filing=app.icp_filing,
-        platforms=tuple(app.platforms),
-        target_users=app.target_users,
-        used_by_schools=app.used_by_schools,
-        prefecture=app.prefecture,
-    )
 
 
 def _refusals(

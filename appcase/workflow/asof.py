@@ -32,9 +32,8 @@ from appcase.persistence.models import AppRow, CaseRow, EventRow
 from appcase.persistence.repository import CaseFilter, Repository
 from appcase.states import JudicialState, State
 from appcase.workflow.audit import replay
-from appcase.workflow.commands import AppIdentity
 from appcase.workflow.engine import CaseEngine
-from appcase.workflow.views import CaseView
+from appcase.workflow.views import CaseView, identity_of
 
 __all__ = ["CaseAsOf", "get_as_of", "list_as_of"]
 
@@ -76,16 +75,7 @@ def _view(
         id=case.id,
         campaign_id=case.campaign_id,
         prefecture=case.prefecture,
-        app=AppIdentity(
-            name=app.name,
-            operator=app.operator,
-            uscc=app.uscc,
-            icp_filing=app.icp_filing,
-            platforms=tuple(app.platforms),
-            target_users=app.target_users,
-            used_by_schools=app.used_by_schools,
-            prefecture=app.prefecture,
-        ),
+        app=identity_of(app),
         state=r.state,
         judicial_state=r.judicial_state,
         version=r.event_count,

@@ -55,7 +55,7 @@ from appcase.persistence.repository import CaseFilter
 from appcase.states import Event, JudicialState, State
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.machine import machines
-from appcase.workflow.views import VerifyReport
+from appcase.workflow.views import VerifyReport, identity_of
 
 __all__ = [
     "AuditReport",
@@ -313,16 +313,7 @@ def verify_events(
         "flagged_at": format_instant(case.flagged_at) if case.flagged_at else None,
     }
     if app is not None:
-        stored["app"] = {
-            "name": app.name,
-            "operator": app.operator,
-            "uscc": app.uscc,
-            "icp_filing": app.icp_filing,
-            "platforms": list(app.platforms),
-            "target_users": app.target_users,
-            "used_by_schools": app.used_by_schools,
-            "prefecture": app.prefecture,
-        }
+        stored["app"] = identity_of(app).model_dump(mode="json")
     diffs = projection_differences(project_case([r for r, _ in entries]), stored)
     if zone is not None:
         due = None

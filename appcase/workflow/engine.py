@@ -58,7 +58,7 @@ from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
 from appcase.workflow.guards import run_guards
 from appcase.workflow.machine import machines
 from appcase.workflow.table import COMMON_GUARDS, spec_for
-from appcase.workflow.views import ActorView, CaseView, EventView
+from appcase.workflow.views import ActorView, CaseView, EventView, identity_of
 
 if TYPE_CHECKING:
     from appcase.workflow.asof import CaseAsOf
@@ -1081,16 +1081,7 @@ class CaseEngine:
             id=row.id,
             campaign_id=row.campaign_id,
             prefecture=row.prefecture,
-            app=AppIdentity(
-                name=app.name,
-                operator=app.operator,
-                uscc=app.uscc,
-                icp_filing=app.icp_filing,
-                platforms=tuple(app.platforms),
-                target_users=app.target_users,
-                used_by_schools=app.used_by_schools,
-                prefecture=app.prefecture,
-            ),
+            app=identity_of(app),
             state=row.state,
             judicial_state=row.judicial_state,
             version=row.version,

@@ -17,6 +17,7 @@ __all__ = [
     "SweepOutcome",
     "SweepReport",
     "VerifyReport",
+    "identity_of",
 ]
 
 
@@ -141,3 +142,21 @@ class VerifyReport(_View):
     def ok(self) -> bool:
         """Whether nothing was found wrong."""
         return not self.problems
+
+
+def identity_of(app: Any) -> AppIdentity:
+    """The :class:`AppIdentity` of a ledger row (``appcase.persistence.models.AppRow``).
+
+    Built without validation: stored rows were validated when written, and an audit must be
+    able to show a row that was tampered with afterwards.
+    """
+    return AppIdentity.model_construct(
+        name=app.name,
+        operator=app.operator,
+        uscc=app.uscc,
+        icp_filing=app.icp_filing,
+        platforms=tuple(app.platforms),
+        target_users=app.target_users,
+        used_by_schools=app.used_by_schools,
+        prefecture=app.prefecture,
+    )
