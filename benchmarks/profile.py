@@ -161,7 +161,7 @@ TARGETS: dict[str, Callable[[Path, Path], None]] = {
 
 ROOTS = {
     "fire": "CaseEngine.fire (",
-    "sweep": "sweep (appcase/workflow/sweep.py",
+    "sweep": "summarise (appcase/workflow/sweep.py",
     "raw_sweep": "sweep (benchmarks/raw.py",
     "verify": "verify (appcase/workflow/audit.py",
     "import": "import_ledger (",

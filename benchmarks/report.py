@@ -230,7 +230,12 @@ def markdown(
         "## Goals missed",
         "",
         *(
-            [f"- {r.item} {r.what}: {fmt(r.median)} {r.unit}, goal {r.goal}" for r in missed]
+            [
+                f"- {r.item} {r.what}: {fmt(r.median)} {r.unit}"
+                + (f", ratio {fmt(r.ratio)} vs {r.baseline}" if r.ratios else "")
+                + f"; goal {r.goal}"
+                for r in missed
+            ]
             or ["- none"]
         ),
         "",

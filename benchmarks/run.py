@@ -490,8 +490,8 @@ def bench_verify(work: Path, size: Size) -> list[Row]:
             "events/s (no number set)",
             cpu_ratios=per_run(verify_cpu, hash_cpu),
             note=(
-                "appcase.verify (what `appcase audit verify` runs): per case, read the case "
-                "and its events, recompute every hash, follow the links, replay the states. "
+                "appcase.verify (what `appcase audit verify` runs): read the cases and their "
+                "events, recompute every hash, follow the links, replay the states. "
                 "Baseline: hashlib.sha256(...).hexdigest() alone over the same canonical "
                 "bytes (encoding not timed)."
             ),
@@ -837,14 +837,17 @@ def _render_saved(paths: list[Path], out: Path) -> int:
     saved = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
     rows = [Row(**r) for r in saved[0]["rows"]]
     meta = dict(saved[0]["meta"])
+    first = meta["command"].rpartition("--only ")[2] or "all"
+    meta["loads"] = [(f"items {first}, {when}", value) for when, value in meta["loads"]]
     for later in saved[1:]:
         new = [Row(**r) for r in later["rows"]]
         items = {r.item.rstrip("x*abc") for r in new}
         kept = [r for r in rows if r.item.rstrip("x*abc") not in items]
         rows = sorted(kept + new, key=lambda r: _order(r.item))
         meta["command"] += f"; then {later['meta']['command']}"
+        label = later["meta"]["command"].rpartition("--only ")[2] or "all"
         meta["loads"] = meta["loads"] + [
-            (f"re-run: {when}", value) for when, value in later["meta"]["loads"]
+            (f"re-run of items {label}, {when}", value) for when, value in later["meta"]["loads"]
         ]
         meta["seconds"] += later["meta"]["seconds"]
     render(rows, saved[0]["machine"], meta, out)
