@@ -13,37 +13,100 @@ Example::
     engine.add_actor("cs-cac", role="cac_prefecture", jurisdiction="430100")
 """
 
-from appcase.campaign import Campaign, builtin_campaign, load_campaign
-from appcase.clock import Clock, FixedClock, SystemClock
-from appcase.errors import (
-    AppcaseError,
-    AuditFailure,
-    BatchRejected,
-    CampaignFileError,
-    CaseNotFound,
-    ConcurrentModification,
-    DatabaseNotReady,
-    GuardRejected,
-    InvalidInput,
-    NaiveDatetimeError,
-    PersistenceError,
-    Rejection,
-    TransitionTableError,
-    UnknownActor,
-)
-from appcase.states import Disposition, EscalationGround, Event, JudicialState, Severity, State
-from appcase.workflow.audit import verify
-from appcase.workflow.bootstrap import init_database, open_engine
-from appcase.workflow.commands import (
-    AppIdentity,
-    CommitmentCheck,
-    Evidence,
-    Finding,
-    Override,
-)
-from appcase.workflow.engine import CaseEngine
-from appcase.workflow.sweep import sweep
-from appcase.workflow.views import CaseView, EventView, SweepOutcome, VerifyReport
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from appcase.campaign import Campaign, builtin_campaign, load_campaign
+    from appcase.clock import Clock, FixedClock, SystemClock
+    from appcase.errors import (
+        AppcaseError,
+        AuditFailure,
+        BatchRejected,
+        CampaignFileError,
+        CaseNotFound,
+        ConcurrentModification,
+        DatabaseNotReady,
+        GuardRejected,
+        InvalidInput,
+        NaiveDatetimeError,
+        PersistenceError,
+        Rejection,
+        TransitionTableError,
+        UnknownActor,
+    )
+    from appcase.states import Disposition, EscalationGround, Event, JudicialState, Severity, State
+    from appcase.workflow.audit import verify
+    from appcase.workflow.bootstrap import init_database, open_engine
+    from appcase.workflow.commands import (
+        AppIdentity,
+        CommitmentCheck,
+        Evidence,
+        Finding,
+        Override,
+    )
+    from appcase.workflow.engine import CaseEngine
+    from appcase.workflow.sweep import sweep
+    from appcase.workflow.views import CaseView, EventView, SweepOutcome, VerifyReport
+
+_EXPORTS: dict[str, str] = {
+    "AppIdentity": "appcase.workflow.commands",
+    "AppcaseError": "appcase.errors",
+    "AuditFailure": "appcase.errors",
+    "BatchRejected": "appcase.errors",
+    "Campaign": "appcase.campaign",
+    "CampaignFileError": "appcase.errors",
+    "CaseEngine": "appcase.workflow.engine",
+    "CaseNotFound": "appcase.errors",
+    "CaseView": "appcase.workflow.views",
+    "Clock": "appcase.clock",
+    "CommitmentCheck": "appcase.workflow.commands",
+    "ConcurrentModification": "appcase.errors",
+    "DatabaseNotReady": "appcase.errors",
+    "Disposition": "appcase.states",
+    "EscalationGround": "appcase.states",
+    "Event": "appcase.states",
+    "EventView": "appcase.workflow.views",
+    "Evidence": "appcase.workflow.commands",
+    "Finding": "appcase.workflow.commands",
+    "FixedClock": "appcase.clock",
+    "GuardRejected": "appcase.errors",
+    "InvalidInput": "appcase.errors",
+    "JudicialState": "appcase.states",
+    "NaiveDatetimeError": "appcase.errors",
+    "Override": "appcase.workflow.commands",
+    "PersistenceError": "appcase.errors",
+    "Rejection": "appcase.errors",
+    "Severity": "appcase.states",
+    "State": "appcase.states",
+    "SweepOutcome": "appcase.workflow.views",
+    "SystemClock": "appcase.clock",
+    "TransitionTableError": "appcase.errors",
+    "UnknownActor": "appcase.errors",
+    "VerifyReport": "appcase.workflow.views",
+    "builtin_campaign": "appcase.campaign",
+    "init_database": "appcase.workflow.bootstrap",
+    "load_campaign": "appcase.campaign",
+    "open_engine": "appcase.workflow.bootstrap",
+    "sweep": "appcase.workflow.sweep",
+    "verify": "appcase.workflow.audit",
+}
+"""Public name → the module that defines it; imported on first use (PEP 562), so that
+``import appcase`` -- and ``appcase --help`` -- loads nothing it does not need."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'appcase' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "AppIdentity",
