@@ -169,6 +169,12 @@ def _raise_at(value: Any, path: str) -> None:
     raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""The canonical encoder, made once (``json.dumps`` with these arguments builds one per call)."""
+
+_HASHED_KEYS = frozenset(HASHED_FIELDS)
+
+
 def canonical_bytes(value: Any) -> bytes:
     """Encode a JSON value canonically (see the module docstring).
 
@@ -183,7 +189,7 @@ def canonical_bytes(value: Any) -> bytes:
             key, a lone surrogate or a non-JSON type.
     """
     _check(value, "$")
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODER.encode(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -204,7 +210,9 @@ def format_instant(value: datetime) -> str:
     """
     if value.tzinfo is None:
         raise ValueError("naive datetime in a hashed record")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return f"{value.replace(tzinfo=None).isoformat(timespec='microseconds')}Z"
 
 
 def event_hash(record: Mapping[str, Any]) -> str:
@@ -219,12 +227,14 @@ def event_hash(record: Mapping[str, Any]) -> str:
     Raises:
         ValueError: if keys are missing or extra, or a value cannot be encoded.
     """
-    keys = set(record)
-    if keys != set(HASHED_FIELDS):
-        missing = sorted(set(HASHED_FIELDS) - keys)
-        extra = sorted(keys - set(HASHED_FIELDS))
+    if record.keys() != _HASHED_KEYS:
+        keys = set(record)
+        missing = sorted(_HASHED_KEYS - keys)
+        extra = sorted(keys - _HASHED_KEYS)
         raise ValueError(f"hashed record keys wrong: missing {missing}, extra {extra}")
-    return hashlib.sha256(canonical_bytes(dict(record))).hexdigest()
+    return hashlib.sha256(
+        canonical_bytes(record if type(record) is dict else dict(record))
+    ).hexdigest()
 
 
 def heads_digest(campaign_id: str, heads: Sequence[Sequence[Any]]) -> str:
