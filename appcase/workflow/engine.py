@@ -259,14 +259,17 @@ class CaseEngine:
         for attempt in range(1, SURVEY_ATTEMPTS + 1):
             try:
                 with self.store.transaction() as repo:
+                    ident = payload.app
+                    # The ledger first, the key second: on PostgreSQL (READ COMMITTED) a
+                    # racing twin that committed between the two reads is then seen by the
+                    # key, and its case is returned rather than refused as already listed.
+                    existing = repo.find_app(self.campaign.id, ident.uscc, ident.name)
                     if idempotency_key:
                         done = self._replayed(
                             repo, idempotency_key, None, Event.SURVEY, actor, payload
                         )
                         if done is not None:
                             return self._case_view(repo, self._case_row(repo, done.case_id))
-                    ident = payload.app
-                    existing = repo.find_app(self.campaign.id, ident.uscc, ident.name)
                     number = repo.next_case_number(self.campaign.id, ident.prefecture)
                     who = self._actor(repo, actor)
                     ovr_actor = (
