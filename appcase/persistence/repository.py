@@ -10,10 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, case, func, or_, select
+from sqlalchemy import (
+    Engine,
+    Insert,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -37,7 +52,7 @@ from appcase.persistence.models import (
     PledgeRow,
 )
 
-__all__ = ["CaseFilter", "Repository", "Store"]
+__all__ = ["CASE_MOVED", "CaseFilter", "CaseState", "Repository", "Store"]
 
 
 class CaseFilter:
@@ -85,6 +100,85 @@ class CaseFilter:
         self.after_id = after_id
         self.limit = limit
         self.skip_locked = skip_locked
+
+
+@dataclass(slots=True)
+class CaseState:
+    """A case as a command sees it: the ``cases`` row read with SQLAlchemy Core (not the
+    ORM), changed in memory by the guards' command and the machine, and written back by
+    :meth:`Repository.save_case` with a check that ``version`` is still the one read.
+
+    The fields are the columns of :class:`~appcase.persistence.models.CaseRow`, with the
+    same types; instants are aware, in UTC.
+    """
+
+    id: str
+    campaign_id: str
+    app_id: int
+    prefecture: str
+    state: str
+    judicial_state: str
+    version: int
+    event_count: int
+    head_hash: str
+    disposition: str | None
+    suspected_illegal: bool
+    flagged_at: datetime | None
+    pledge_deadline: date | None
+    pledge_due_at: datetime | None
+    created_at: datetime
+    last_occurred_at: datetime
+    updated_at: datetime
+
+
+CASE_MOVED = (
+    "state",
+    "judicial_state",
+    "event_count",
+    "head_hash",
+    "disposition",
+    "suspected_illegal",
+    "flagged_at",
+    "pledge_deadline",
+    "pledge_due_at",
+    "last_occurred_at",
+    "updated_at",
+)
+"""The case columns a command may change, besides ``version`` (what
+:meth:`Repository.save_case` writes)."""
+
+_S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
+
+_CASES = cast(Table, CaseRow.__table__)
+_EVENTS = cast(Table, EventRow.__table__)
+_CASE_COLUMNS = tuple(_CASES.c[name] for name in CaseState.__dataclass_fields__)
+"""The ``cases`` columns in :class:`CaseState`'s field order."""
+
+
+@cache
+def _case_update() -> Update:
+    """The version-checked update of one case (parameters ``b_<column>``)."""
+    return (
+        update(_CASES)
+        .where(_CASES.c.id == bindparam("b_id"), _CASES.c.version == bindparam("b_version"))
+        .values(
+            version=bindparam("b_new_version", type_=_CASES.c.version.type),
+            **{name: bindparam(f"b_{name}", type_=_CASES.c[name].type) for name in CASE_MOVED},
+        )
+    )
+
+
+@cache
+def _event_insert() -> Insert:
+    return insert(_EVENTS)
+
+
+def _update_params(case: CaseState, read_version: int) -> dict[str, Any]:
+    params = {f"b_{name}": getattr(case, name) for name in CASE_MOVED}
+    params["b_id"] = case.id
+    params["b_version"] = read_version
+    params["b_new_version"] = read_version + 1
+    return params
 
 
 class Repository:
@@ -168,6 +262,79 @@ class Repository:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
+    def case_state(self, case_id: str, *, for_update: bool = False) -> CaseState | None:
+        """The case with this id as a :class:`CaseState` (read with Core), or ``None``.
+
+        Args:
+            case_id: the case's id.
+            for_update: lock the row until the transaction ends (PostgreSQL's
+                ``SELECT ... FOR UPDATE``; SQLite's write transaction already excludes
+                other writers).
+        """
+        stmt = select(*_CASE_COLUMNS).where(_CASES.c.id == case_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.session.connection().execute(stmt).first()
+        return CaseState(*row) if row is not None else None
+
+    def case_states(self, campaign_id: str, flt: CaseFilter) -> list[CaseState]:
+        """Cases of the campaign matching ``flt`` (without their apps), as
+        :class:`CaseState`, in ``flt.order``; with ``flt.skip_locked`` on PostgreSQL the
+        rows are locked (``FOR UPDATE SKIP LOCKED``)."""
+        stmt = select(*_CASE_COLUMNS)
+        if flt.text:
+            stmt = stmt.join(AppRow.__table__, AppRow.id == CaseRow.app_id)
+        stmt = _filtered(stmt, campaign_id, flt)
+        if flt.skip_locked and self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
+        return [CaseState(*row) for row in self.session.connection().execute(stmt)]
+
+    def save_case(self, case: CaseState, read_version: int) -> None:
+        """Write a command's changes of ``case`` (:data:`CASE_MOVED`), if the stored case is
+        still at ``read_version``; then ``case.version`` is ``read_version + 1``.
+
+        Raises:
+            ConcurrentModification: the case moved on since it was read; nothing of this
+                update was written (the caller's transaction is to be rolled back).
+        """
+        done = self.session.connection().execute(_case_update(), _update_params(case, read_version))
+        if done.rowcount != 1:
+            raise ConcurrentModification(case.id)
+        case.version = read_version + 1
+
+    def save_cases(self, cases: Sequence[tuple[CaseState, int]]) -> bool:
+        """Write many cases as :meth:`save_case` does, with one statement.
+
+        Args:
+            cases: ``(case, read_version)`` pairs.
+
+        Returns:
+            ``True`` if every case was still at its read version and is written; ``False``
+            if any was not (then the caller must roll back: the others were written).
+        """
+        if not cases:
+            return True
+        params = [_update_params(c, v) for c, v in cases]
+        done = self.session.connection().execute(_case_update(), params)
+        if done.rowcount != len(params):
+            return False
+        for c, v in cases:
+            c.version = v + 1
+        return True
+
+    def append_event(self, fields: dict[str, Any]) -> int:
+        """Insert one event row (``fields``: its columns, as
+        :class:`~appcase.persistence.models.EventRow` names them); returns its id."""
+        result = self.session.connection().execute(_event_insert(), fields)
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert many event rows with one statement (ids are not returned)."""
+        if rows:
+            self.session.connection().execute(_event_insert(), list(rows))
+
     def app(self, app_id: int) -> AppRow:
         """The ledger entry with this id (it exists: cases reference it)."""
         row = self.session.get(AppRow, app_id)
@@ -176,35 +343,9 @@ class Repository:
 
     def cases(self, campaign_id: str, flt: CaseFilter) -> list[tuple[CaseRow, AppRow]]:
         """Cases of the campaign matching ``flt``, in ``flt.order``, with their apps."""
-        stmt = (
-            select(CaseRow, AppRow)
-            .join(AppRow, AppRow.id == CaseRow.app_id)
-            .where(CaseRow.campaign_id == campaign_id)
-            .order_by(*_case_order(flt.order), CaseRow.id)
+        stmt = _filtered(
+            select(CaseRow, AppRow).join(AppRow, AppRow.id == CaseRow.app_id), campaign_id, flt
         )
-        if flt.last_event_from is not None:
-            stmt = stmt.where(CaseRow.last_occurred_at >= flt.last_event_from)
-        if flt.last_event_before is not None:
-            stmt = stmt.where(CaseRow.last_occurred_at < flt.last_event_before)
-        if flt.states:
-            stmt = stmt.where(CaseRow.state.in_(flt.states))
-        if flt.judicial_states:
-            stmt = stmt.where(CaseRow.judicial_state.in_(flt.judicial_states))
-        if flt.prefectures:
-            stmt = stmt.where(CaseRow.prefecture.in_(flt.prefectures))
-        if flt.pledge_due_before is not None:
-            stmt = stmt.where(
-                CaseRow.state == "pledged", CaseRow.pledge_due_at <= flt.pledge_due_before
-            )
-        if flt.text:
-            like = f"%{flt.text}%"
-            stmt = stmt.where(
-                or_(AppRow.name.like(like), AppRow.operator.like(like), CaseRow.id.like(like))
-            )
-        if flt.after_id is not None:
-            stmt = stmt.where(CaseRow.id > flt.after_id)
-        if flt.limit is not None:
-            stmt = stmt.limit(flt.limit)
         if flt.skip_locked and self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=CaseRow)
         return [(c, a) for c, a in self.session.execute(stmt)]
@@ -389,6 +530,38 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
 
 CASE_ORDERS = ("id", "state", "prefecture", "last-event")
 """The orders :meth:`Repository.cases` knows."""
+
+
+def _filtered(stmt: _S, campaign_id: str, flt: CaseFilter) -> _S:
+    """``stmt`` (a select from ``cases``, joined with ``apps`` if ``flt.text`` is set)
+    restricted to the campaign and ``flt``, ordered and limited."""
+    stmt = stmt.where(CaseRow.campaign_id == campaign_id).order_by(
+        *_case_order(flt.order), CaseRow.id
+    )
+    if flt.last_event_from is not None:
+        stmt = stmt.where(CaseRow.last_occurred_at >= flt.last_event_from)
+    if flt.last_event_before is not None:
+        stmt = stmt.where(CaseRow.last_occurred_at < flt.last_event_before)
+    if flt.states:
+        stmt = stmt.where(CaseRow.state.in_(flt.states))
+    if flt.judicial_states:
+        stmt = stmt.where(CaseRow.judicial_state.in_(flt.judicial_states))
+    if flt.prefectures:
+        stmt = stmt.where(CaseRow.prefecture.in_(flt.prefectures))
+    if flt.pledge_due_before is not None:
+        stmt = stmt.where(
+            CaseRow.state == "pledged", CaseRow.pledge_due_at <= flt.pledge_due_before
+        )
+    if flt.text:
+        like = f"%{flt.text}%"
+        stmt = stmt.where(
+            or_(AppRow.name.like(like), AppRow.operator.like(like), CaseRow.id.like(like))
+        )
+    if flt.after_id is not None:
+        stmt = stmt.where(CaseRow.id > flt.after_id)
+    if flt.limit is not None:
+        stmt = stmt.limit(flt.limit)
+    return stmt
 
 
 def _case_order(order: str) -> tuple[Any, ...]:

@@ -2,7 +2,10 @@
 
 Every command is one database transaction: the case row is read, the guards run on the
 case's facts, the machine moves the state, the records and one hash-chained event are
-written and the version-checked case update is flushed -- or nothing is written at all.
+written and the case is updated with a check of the version read -- or nothing is written
+at all. Commands on existing cases read and write the case and its event with SQLAlchemy
+Core (:class:`~appcase.persistence.repository.CaseState`); the ORM writes the records and
+new cases.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from appcase.persistence.models import (
     ReporterRow,
     VerificationRow,
 )
-from appcase.persistence.repository import CASE_ORDERS, CaseFilter, Repository, Store
+from appcase.persistence.repository import CASE_ORDERS, CaseFilter, CaseState, Repository, Store
 from appcase.policies import deadlines, disposition, permissions
 from appcase.states import Disposition, Event, JudicialState, State, Track
 from appcase.workflow.commands import (
@@ -67,6 +70,10 @@ __all__ = ["SYSTEM_ACTOR", "CaseEngine", "SurveyBatchResult", "parse_payload"]
 
 SYSTEM_ACTOR = "system"
 """The actor id of the engine itself (role ``system``), used by the sweep."""
+
+_Case = CaseRow | CaseState
+"""A case as the steps of a command read and change it: a new case's ORM row (a survey) or
+an existing case read with Core."""
 
 SURVEY_ATTEMPTS = 8
 """How often :meth:`CaseEngine.survey` starts again after losing a race for a case number
@@ -269,7 +276,7 @@ class CaseEngine:
                             repo, idempotency_key, None, Event.SURVEY, actor, payload
                         )
                         if done is not None:
-                            return self._case_view(repo, self._case_row(repo, done.case_id))
+                            return self._case_view(repo, self._case_state(repo, done.case_id))
                     number = repo.next_case_number(self.campaign.id, ident.prefecture)
                     who = self._actor(repo, actor)
                     ovr_actor = (
@@ -493,7 +500,7 @@ class CaseEngine:
             with self.store.transaction(case_id) as repo:
                 # Lock the case first: a racing retry with the same key then waits here and
                 # finds the winner's event below instead of firing on the moved-on case.
-                row = self._case_row(repo, case_id, for_update=True)
+                row = self._case_state(repo, case_id, for_update=True)
                 if idempotency_key:
                     done = self._replayed(repo, idempotency_key, case_id, ev, actor, body, reason)
                     if done is not None:
@@ -519,39 +526,50 @@ class CaseEngine:
             raise
 
     def _fire_loaded(
-        self, repo: Repository, row: CaseRow, cmd: Command, idempotency_key: str | None
+        self, repo: Repository, case: CaseState, cmd: Command, idempotency_key: str | None
     ) -> EventView:
-        """Guards, transition and writes for a case row loaded in ``repo``'s transaction."""
-        cmd = self._with_default_deadline(repo, row, cmd)
-        facts = self._facts(repo, row, cmd.event, cmd.at)
+        """Guards, transition and writes for a case read in ``repo``'s transaction.
+
+        Raises:
+            GuardRejected: as :meth:`fire`; nothing was written.
+            ConcurrentModification: the case moved on since it was read.
+        """
+        read_version = case.version
+        cmd = self._with_default_deadline(repo, case, cmd)
+        facts = self._facts(repo, case, cmd.event, cmd.at)
         ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
         if cmd.event is Event.JUDGE:
             ctx.policy = self._policy(ctx)
         track = spec_for(cmd.event).track
-        from_state = row.judicial_state if track is Track.JUDICIAL else row.state
-        self._transition(ctx, row, case_id=row.id)
-        self._record(repo, row, ctx)
-        event_row = self._append(repo, row, ctx, from_state, idempotency_key)
+        from_state = case.judicial_state if track is Track.JUDICIAL else case.state
+        self._transition(ctx, case, case_id=case.id)
+        self._record(repo, case, ctx)
+        fields = self._event_fields(repo, case, ctx, from_state, idempotency_key)
+        event_id = repo.append_event(fields)
+        _advance(case, fields)
+        repo.save_case(case, read_version)
+        if isinstance(cmd.payload, _RECORD_PAYLOADS):
+            self._write_records(repo, case.id, event_id, fields["payload"], cmd)
         repo.flush()
-        return _event_view(event_row)
+        return _fields_view(fields)
 
     def _fire_detached(
-        self, repo: Repository, row: CaseRow, cmd: Command
-    ) -> tuple[CaseRow, dict[str, Any]]:
-        """Guards, transition and event of ``cmd`` on a detached copy of ``row``.
+        self, repo: Repository, case: CaseState, cmd: Command
+    ) -> tuple[CaseState, dict[str, Any]]:
+        """Guards, transition and event of ``cmd`` on a copy of ``case``; nothing is written.
 
-        The same steps as :meth:`_fire_loaded`, but nothing is added to or changed in the
-        session: the caller writes the returned case (its ``version`` is still the one read,
-        for the caller's version check) and the event's columns. For events that write no
-        records (the sweep's escalations, written a batch at a time).
+        The same steps as :meth:`_fire_loaded`, for events that write no records (the
+        sweep's escalations, written a batch at a time): the caller writes the returned case
+        (its ``version`` is still the one read, for the caller's version check) and the
+        event's columns.
 
         Raises:
-            GuardRejected: as :meth:`fire`; nothing was changed.
+            GuardRejected: as :meth:`fire`; ``case`` is unchanged.
             ValueError: if ``cmd``'s event writes records.
         """
         if isinstance(cmd.payload, _RECORD_PAYLOADS):
             raise ValueError(f"{cmd.event.value} writes records; fire it with _fire_loaded")
-        case = CaseRow(**{name: getattr(row, name) for name in _CASE_COLUMNS})
+        case = dataclasses.replace(case)
         cmd = self._with_default_deadline(repo, case, cmd)
         facts = self._facts(repo, case, cmd.event, cmd.at)
         ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
@@ -564,7 +582,7 @@ class CaseEngine:
         return case, fields
 
     # --- the steps of a command ------------------------------------------------------------
-    def _with_default_deadline(self, repo: Repository, row: CaseRow, cmd: Command) -> Command:
+    def _with_default_deadline(self, repo: Repository, row: _Case, cmd: Command) -> Command:
         """Fill a missing rectification deadline with the campaign's default (rules P1, P2 of
         :mod:`appcase.policies.deadlines`): an interview's from the local day it was held, a
         pledge's from the latest interview. The event records the date used."""
@@ -596,11 +614,11 @@ class CaseEngine:
         except ValidationError as exc:
             raise InvalidInput(_describe("override", exc)) from None
 
-    def _case_row(self, repo: Repository, case_id: str, *, for_update: bool = False) -> CaseRow:
-        row = repo.case(case_id, for_update=for_update)
-        if row is None or row.campaign_id != self.campaign.id:
+    def _case_state(self, repo: Repository, case_id: str, *, for_update: bool = False) -> CaseState:
+        case = repo.case_state(case_id, for_update=for_update)
+        if case is None or case.campaign_id != self.campaign.id:
             raise CaseNotFound(case_id)
-        return row
+        return case
 
     def _replayed(
         self,
@@ -639,7 +657,7 @@ class CaseEngine:
         return done
 
     def _facts(
-        self, repo: Repository, row: CaseRow, event: Event, at: datetime | None = None
+        self, repo: Repository, row: _Case, event: Event, at: datetime | None = None
     ) -> CaseFacts:
         """Read what the guards of ``event`` at instant ``at`` need, and nothing more.
 
@@ -690,7 +708,7 @@ class CaseEngine:
             self.campaign.policy.version,
         )
 
-    def _transition(self, ctx: GuardContext, row: CaseRow, case_id: str | None) -> None:
+    def _transition(self, ctx: GuardContext, row: _Case, case_id: str | None) -> None:
         """Fire the machine on ``row``; raise :class:`GuardRejected` with every rejection."""
         ms = machines()
         event = ctx.command.event
@@ -709,7 +727,7 @@ class CaseEngine:
         if not machine.events[event.value].trigger(row, ctx=ctx):
             raise GuardRejected(case_id, row.state, event.value, ctx.rejections)
 
-    def _record(self, repo: Repository, row: CaseRow, ctx: GuardContext) -> None:
+    def _record(self, repo: Repository, row: _Case, ctx: GuardContext) -> None:
         """Update the case's projections for the event just fired (records are written by
         :meth:`_append`, which knows the event's id)."""
         cmd, body = ctx.command, ctx.command.payload
@@ -735,19 +753,17 @@ class CaseEngine:
         from_state: str,
         idempotency_key: str | None,
     ) -> EventRow:
+        """Append the first event of a new case (the ORM row ``row``, added to ``repo``)."""
         fields = self._event_fields(repo, row, ctx, from_state, idempotency_key)
         event_row = EventRow(**fields)
         repo.add(event_row)
         _advance(row, fields)
-        if isinstance(ctx.command.payload, _RECORD_PAYLOADS):
-            repo.flush()  # the records need the event's id
-            self._write_records(repo, row, event_row, ctx.command)
         return event_row
 
     def _event_fields(
         self,
         repo: Repository,
-        row: CaseRow,
+        row: _Case,
         ctx: GuardContext,
         from_state: str,
         idempotency_key: str | None,
@@ -809,7 +825,7 @@ class CaseEngine:
 
     @staticmethod
     def _keep_reporters_apart(
-        repo: Repository, row: CaseRow, body: FlagPayload, payload: dict[str, Any], now: datetime
+        repo: Repository, row: _Case, body: FlagPayload, payload: dict[str, Any], now: datetime
     ) -> None:
         """Move hotline reporters' details to the ``reporters`` table; the event keeps a ref."""
         for item, dumped in zip(body.evidence, payload["evidence"], strict=True):
@@ -827,11 +843,12 @@ class CaseEngine:
                 )
 
     def _write_records(
-        self, repo: Repository, row: CaseRow, event_row: EventRow, cmd: Command
+        self, repo: Repository, case_id: str, event_id: int, payload: dict[str, Any], cmd: Command
     ) -> None:
-        body, ids = cmd.payload, {"case_id": row.id, "event_id": event_row.id}
+        """Add the records of the event ``event_id`` (its stored ``payload``) to ``repo``."""
+        body, ids = cmd.payload, {"case_id": case_id, "event_id": event_id}
         if isinstance(body, FlagPayload):
-            start = max(repo.evidence_numbers(row.id), default=0)
+            start = max(repo.evidence_numbers(case_id), default=0)
             repo.add(
                 *(
                     EvidenceRow(
@@ -846,7 +863,7 @@ class CaseEngine:
                         reporter_ref=dumped.get("reporter_ref"),
                     )
                     for i, (e, dumped) in enumerate(
-                        zip(body.evidence, event_row.payload["evidence"], strict=True), 1
+                        zip(body.evidence, payload["evidence"], strict=True), 1
                     )
                 )
             )
@@ -925,7 +942,7 @@ class CaseEngine:
         body = parse_payload(Event.JUDGE, payload)
         when = self._when(at)
         with self.store.transaction() as repo:
-            row = self._case_row(repo, case_id)
+            row = self._case_state(repo, case_id)
             facts = self._facts(repo, row, Event.JUDGE, when)
         actor = ActorInfo(SYSTEM_ACTOR, permissions.SYSTEM_ROLE, self.campaign.province.code)
         cmd = Command(Event.JUDGE, actor, body, when)
@@ -939,7 +956,7 @@ class CaseEngine:
             CaseNotFound: no such case in this campaign.
         """
         with self.store.reading() as repo:
-            return self._case_view(repo, self._case_row(repo, case_id))
+            return self._case_view(repo, self._case_state(repo, case_id))
 
     def list_cases(
         self,
@@ -1013,7 +1030,7 @@ class CaseEngine:
             CaseNotFound: no such case in this campaign.
         """
         with self.store.reading() as repo:
-            self._case_row(repo, case_id)
+            self._case_state(repo, case_id)
             return [_event_view(e) for e in repo.events(case_id)]
 
     def get_as_of(self, case_id: str, at: datetime, *, as_recorded: bool = False) -> CaseAsOf:
@@ -1078,7 +1095,7 @@ class CaseEngine:
                 yield c.id
             after = rows[-1][0].id
 
-    def _case_view(self, repo: Repository, row: CaseRow, app: AppRow | None = None) -> CaseView:
+    def _case_view(self, repo: Repository, row: _Case, app: AppRow | None = None) -> CaseView:
         app = app or repo.app(row.app_id)
         return CaseView(
             id=row.id,
@@ -1103,16 +1120,35 @@ _RECORD_PAYLOADS = (FlagPayload, JudgePayload, InterviewPayload, PledgePayload, 
 id; :meth:`CaseEngine._write_records` writes nothing for the others."""
 
 
-_CASE_COLUMNS = tuple(c.key for c in CaseRow.__table__.columns)
-"""The case row's column attributes (copied by :meth:`CaseEngine._fire_detached`)."""
-
-
-def _advance(row: CaseRow, event: Mapping[str, Any]) -> None:
+def _advance(row: _Case, event: Mapping[str, Any]) -> None:
     """Move ``row``'s chain head and timestamps to the event just appended."""
     row.event_count = event["seq"]
     row.head_hash = event["hash"]
     row.last_occurred_at = event["occurred_at"]
     row.updated_at = event["recorded_at"]
+
+
+def _fields_view(fields: Mapping[str, Any]) -> EventView:
+    """The view of an event from its columns (as :meth:`CaseEngine._event_fields` made them)."""
+    return EventView(
+        case_id=fields["case_id"],
+        seq=fields["seq"],
+        track=fields["track"],
+        event=fields["event"],
+        from_state=fields["from_state"],
+        to_state=fields["to_state"],
+        actor=fields["actor_id"],
+        role=fields["role"],
+        jurisdiction=fields["jurisdiction"],
+        occurred_at=fields["occurred_at"],
+        recorded_at=fields["recorded_at"],
+        payload=fields["payload"],
+        reason=fields["reason"],
+        override=fields["override"],
+        idempotency_key=fields["idempotency_key"],
+        prev_hash=fields["prev_hash"],
+        hash=fields["hash"],
+    )
 
 
 def _event_view(row: EventRow) -> EventView:

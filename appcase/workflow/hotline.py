@@ -139,7 +139,7 @@ def report_hotline(
                         f"{done.event} on case {done.case_id}"
                     )
                 return _event_view(done)
-        row = engine._case_row(repo, case_id, for_update=True)
+        row = engine._case_state(repo, case_id, for_update=True)
         state = State(row.state)
         if state is State.FLAGGED:
             event = Event.ADD_EVIDENCE

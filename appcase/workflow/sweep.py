@@ -27,19 +27,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
-from functools import cache
-from typing import Any, cast
+from typing import Any
 
 import structlog
-from sqlalchemy import Table, Update, bindparam, insert, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.campaign import Campaign
 from appcase.clock import ensure_aware
 from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput
-from appcase.persistence.models import CaseRow, EventRow
-from appcase.persistence.repository import CaseFilter, Repository
+from appcase.persistence.repository import CaseFilter, CaseState, Repository
 from appcase.policies import deadlines, permissions
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload
@@ -114,7 +111,7 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
     after: str | None = None
     while True:
         with engine.store.transaction() as repo:
-            rows = repo.cases(
+            cases = repo.case_states(
                 campaign.id,
                 CaseFilter(
                     states=(State.PLEDGED.value,),
@@ -124,53 +121,19 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
                     skip_locked=True,
                 ),
             )
-            cases = [row for row, _app in rows]
             outcomes = _batch(engine, repo, cases, cmd)
             if outcomes is None:
-                outcomes = [_one(engine, repo, row, cmd) for row in cases]
+                outcomes = [_one(engine, repo, case, cmd) for case in cases]
         yield from outcomes
-        if len(rows) < batch_size:
+        if len(cases) < batch_size:
             return
-        after = rows[-1][0].id
-
-
-class _BatchLost(Exception):
-    """A version check of the batch update found a case changed meanwhile."""
-
-
-_MOVED = (
-    "state",
-    "judicial_state",
-    "event_count",
-    "head_hash",
-    "disposition",
-    "suspected_illegal",
-    "flagged_at",
-    "pledge_deadline",
-    "pledge_due_at",
-    "last_occurred_at",
-    "updated_at",
-)
-"""The case columns a command may change, besides ``version``."""
-
-
-@cache
-def _case_update() -> Update:
-    table = cast(Table, CaseRow.__table__)
-    return (
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version"))
-        .values(
-            version=bindparam("b_new_version", type_=table.c.version.type),
-            **{name: bindparam(f"b_{name}", type_=table.c[name].type) for name in _MOVED},
-        )
-    )
+        after = cases[-1].id
 
 
 def _batch(
-    engine: CaseEngine, repo: Repository, rows: list[CaseRow], cmd: Command
+    engine: CaseEngine, repo: Repository, cases: list[CaseState], cmd: Command
 ) -> list[SweepOutcome] | None:
-    """Fire ``cmd`` on every case of ``rows`` and write the batch with two statements.
+    """Fire ``cmd`` on every case of ``cases`` and write the batch with two statements.
 
     Returns:
         One outcome per case, in order; ``None`` if the batch write failed or lost a race
@@ -178,38 +141,37 @@ def _batch(
     """
     outcomes: list[SweepOutcome] = []
     events: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for row in rows:
+    moved: list[tuple[CaseState, int]] = []
+    for case in cases:
         try:
-            case, event = engine._fire_detached(repo, row, cmd)
+            after, event = engine._fire_detached(repo, case, cmd)
         except Exception as exc:  # reported per case, as _one does
-            outcomes.append(_failure(row.id, exc))
+            outcomes.append(_failure(case.id, exc))
             continue
         events.append(event)
-        params = {f"b_{name}": getattr(case, name) for name in _MOVED}
-        params |= {"b_id": row.id, "b_version": row.version, "b_new_version": row.version + 1}
-        updates.append(params)
-        outcomes.append(SweepOutcome(case_id=row.id, status="escalated"))
-    if not updates:
+        moved.append((after, case.version))
+        outcomes.append(SweepOutcome(case_id=case.id, status="escalated"))
+    if not moved:
         return outcomes
     try:
-        with repo.session.begin_nested():
-            conn = repo.session.connection()
-            conn.execute(insert(cast(Table, EventRow.__table__)), events)
-            if conn.execute(_case_update(), updates).rowcount != len(updates):
-                raise _BatchLost
-    except (_BatchLost, SQLAlchemyError):
-        log.info("sweep_batch_redone_per_case", cases=len(rows), exc_info=True)
+        with repo.session.begin_nested() as savepoint:
+            repo.append_events(events)
+            if not repo.save_cases(moved):
+                savepoint.rollback()
+                log.info("sweep_batch_redone_per_case", cases=len(cases), reason="version")
+                return None
+    except SQLAlchemyError:
+        log.info("sweep_batch_redone_per_case", cases=len(cases), exc_info=True)
         return None
     return outcomes
 
 
-def _one(engine: CaseEngine, repo: Repository, row: CaseRow, cmd: Command) -> SweepOutcome:
+def _one(engine: CaseEngine, repo: Repository, case: CaseState, cmd: Command) -> SweepOutcome:
     """Fire ``cmd`` on one case in its own savepoint (a batch that could not be written)."""
-    case_id = row.id
+    case_id = case.id
     try:
         with repo.session.begin_nested():
-            engine._fire_loaded(repo, row, cmd, None)
+            engine._fire_loaded(repo, case, cmd, None)
     except Exception as exc:  # one failing case never stops the others
         return _failure(case_id, exc)
     return SweepOutcome(case_id=case_id, status="escalated")

@@ -138,24 +138,49 @@ def test_survey_retries_at_once_return_one_case(engine: CaseEngine) -> None:
 
 
 def test_every_case_update_is_version_checked(engine: CaseEngine) -> None:
-    """The ORM's UPDATE of a case carries ``WHERE version = <the version read>``: a write
-    that slipped in between makes it fail, and the whole command rolls back."""
+    """The case UPDATE carries ``WHERE version = <the version read>``: a write that slipped
+    in between makes it fail, and the whole command rolls back."""
     case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
 
     def write_after_another_writer() -> None:
         with engine.store.transaction(case.id) as repo:
-            row = repo.case(case.id)
-            assert row is not None
-            repo.session.execute(  # another writer's update, behind the ORM's back
+            state = repo.case_state(case.id)
+            assert state is not None
+            repo.session.execute(  # another writer's update, behind the command's back
                 text("UPDATE cases SET version = version + 1 WHERE id = :id"), {"id": case.id}
             )
-            row.disposition = "takedown"
-            repo.flush()
+            state.disposition = "takedown"
+            repo.save_case(state, state.version)
 
     with pytest.raises(ConcurrentModification) as lost:
         write_after_another_writer()
     assert lost.value.case_id == case.id
     assert engine.get(case.id) == case
+
+
+def test_a_command_whose_case_moved_after_the_read_writes_nothing(
+    engine: CaseEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through ``fire``: another writer bumps the version right after the engine read the
+    case; the event insert already ran when the update finds the version moved, and the
+    command still leaves nothing (no event, no evidence, the case as it was)."""
+    case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    real = Repository.case_state
+
+    def read_then_overtaken(self: Repository, case_id: str, **kwargs: Any) -> Any:
+        state = real(self, case_id, **kwargs)
+        self.session.execute(
+            text("UPDATE cases SET version = version + 1 WHERE id = :id"), {"id": case_id}
+        )
+        return state
+
+    monkeypatch.setattr(Repository, "case_state", read_then_overtaken)
+    with pytest.raises(ConcurrentModification):
+        engine.fire(case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21))
+    monkeypatch.undo()
+    assert engine.get(case.id) == case
+    assert [e.event for e in engine.history(case.id)] == ["survey"]
+    assert verify(engine).ok
 
 
 @pytest.mark.postgres
@@ -169,12 +194,12 @@ def test_a_stale_unlocked_write_loses_on_postgres(
 
     def write_stale() -> None:
         with engine.store.transaction(case.id) as repo:
-            row = repo.case(case.id)
-            assert row is not None
-            assert row.version == 1
+            state = repo.case_state(case.id)
+            assert state is not None
+            assert state.version == 1
             engine.fire(case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21))
-            row.disposition = "takedown"
-            repo.flush()
+            state.disposition = "takedown"
+            repo.save_case(state, state.version)
 
     with pytest.raises(ConcurrentModification):
         write_stale()

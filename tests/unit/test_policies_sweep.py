@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from appcase.clock import FixedClock
 from appcase.errors import InvalidInput, NaiveDatetimeError
 from appcase.persistence.models import CaseRow
+from appcase.persistence.repository import CaseState
 from appcase.workflow.context import Command
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.sweep import OVERDUE_REASON, judgment_deadline, summarise, sweep
@@ -102,7 +103,7 @@ def _failing(
     monkeypatch.setattr(engine, "_fire_loaded", fire_loaded)
     detached: Callable[..., Any] = engine._fire_detached
 
-    def fire_detached(repo: Any, row: CaseRow, cmd: Command) -> Any:
+    def fire_detached(repo: Any, row: CaseState, cmd: Command) -> Any:
         result = detached(repo, row, cmd)  # the batch path: evaluated, then the error
         if row.id == case_id:
             raise error
@@ -152,7 +153,7 @@ def test_a_batch_that_loses_a_version_check_is_redone_case_by_case(
     before = {c: engine.get(c) for c in (first, middle, last)}
     detached: Callable[..., Any] = engine._fire_detached
 
-    def fire_detached(repo: Any, row: CaseRow, cmd: Command) -> Any:
+    def fire_detached(repo: Any, row: CaseState, cmd: Command) -> Any:
         if row.id == middle:  # the other writer's update, in the sweep's transaction
             repo.session.execute(
                 update(CaseRow.__table__)
