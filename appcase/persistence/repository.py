@@ -156,16 +156,21 @@ _CASE_COLUMNS = tuple(_CASES.c[name] for name in CaseState.__dataclass_fields__)
 
 
 @cache
-def _case_update() -> Update:
-    """The version-checked update of one case (parameters ``b_<column>``)."""
+def _case_update(columns: tuple[str, ...]) -> Update:
+    """The version-checked update of one case's ``columns`` (parameters ``b_<column>``)."""
     return (
         update(_CASES)
         .where(_CASES.c.id == bindparam("b_id"), _CASES.c.version == bindparam("b_version"))
         .values(
             version=bindparam("b_new_version", type_=_CASES.c.version.type),
-            **{name: bindparam(f"b_{name}", type_=_CASES.c[name].type) for name in CASE_MOVED},
+            **{name: bindparam(f"b_{name}", type_=_CASES.c[name].type) for name in columns},
         )
     )
+
+
+def _changed(case: CaseState, read: CaseState) -> tuple[str, ...]:
+    """The columns of :data:`CASE_MOVED` in which ``case`` differs from ``read``."""
+    return tuple(name for name in CASE_MOVED if getattr(case, name) != getattr(read, name))
 
 
 @cache
@@ -173,11 +178,11 @@ def _event_insert() -> Insert:
     return insert(_EVENTS)
 
 
-def _update_params(case: CaseState, read_version: int) -> dict[str, Any]:
-    params = {f"b_{name}": getattr(case, name) for name in CASE_MOVED}
+def _update_params(case: CaseState, read: CaseState, columns: tuple[str, ...]) -> dict[str, Any]:
+    params = {f"b_{name}": getattr(case, name) for name in columns}
     params["b_id"] = case.id
-    params["b_version"] = read_version
-    params["b_new_version"] = read_version + 1
+    params["b_version"] = read.version
+    params["b_new_version"] = read.version + 1
     return params
 
 
@@ -289,24 +294,27 @@ class Repository:
             stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
         return [CaseState(*row) for row in self.session.connection().execute(stmt)]
 
-    def save_case(self, case: CaseState, read_version: int) -> None:
-        """Write a command's changes of ``case`` (:data:`CASE_MOVED`), if the stored case is
-        still at ``read_version``; then ``case.version`` is ``read_version + 1``.
+    def save_case(self, case: CaseState, read: CaseState) -> None:
+        """Write a command's changes of ``case`` (the columns of :data:`CASE_MOVED` in which
+        it differs from ``read``, the case as it was read), if the stored case is still at
+        ``read.version``; then ``case.version`` is ``read.version + 1``.
 
         Raises:
             ConcurrentModification: the case moved on since it was read; nothing of this
                 update was written (the caller's transaction is to be rolled back).
         """
-        done = self.session.connection().execute(_case_update(), _update_params(case, read_version))
+        columns = _changed(case, read)
+        params = _update_params(case, read, columns)
+        done = self.session.connection().execute(_case_update(columns), params)
         if done.rowcount != 1:
             raise ConcurrentModification(case.id)
-        case.version = read_version + 1
+        case.version = read.version + 1
 
-    def save_cases(self, cases: Sequence[tuple[CaseState, int]]) -> bool:
+    def save_cases(self, cases: Sequence[tuple[CaseState, CaseState]]) -> bool:
         """Write many cases as :meth:`save_case` does, with one statement.
 
         Args:
-            cases: ``(case, read_version)`` pairs.
+            cases: ``(case, read)`` pairs: each case as the command left it, and as read.
 
         Returns:
             ``True`` if every case was still at its read version and is written; ``False``
@@ -314,12 +322,14 @@ class Repository:
         """
         if not cases:
             return True
-        params = [_update_params(c, v) for c, v in cases]
-        done = self.session.connection().execute(_case_update(), params)
+        changed = set().union(*(_changed(c, r) for c, r in cases))
+        columns = tuple(name for name in CASE_MOVED if name in changed)
+        params = [_update_params(c, r, columns) for c, r in cases]
+        done = self.session.connection().execute(_case_update(columns), params)
         if done.rowcount != len(params):
             return False
-        for c, v in cases:
-            c.version = v + 1
+        for c, r in cases:
+            c.version = r.version + 1
         return True
 
     def append_event(self, fields: dict[str, Any]) -> int:

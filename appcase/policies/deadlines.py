@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from appcase.campaign import Campaign
 from appcase.clock import ensure_aware
@@ -123,6 +125,22 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)
+def _day_start_utc(zone: str, day: date) -> datetime:
+    """:func:`day_start` in UTC, by zone name (memoised: guards ask for the same few days
+    again and again)."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+@lru_cache(maxsize=256)
+def _utc_spans(zone: str, spans: tuple[tuple[date, date], ...]) -> tuple[Window, ...]:
+    """The windows of ``(start day, deadline day)`` pairs, in UTC (memoised)."""
+    return tuple(
+        (_day_start_utc(zone, start), _day_start_utc(zone, deadline + timedelta(days=1)))
+        for start, deadline in spans
+    )
+
+
 def window_open(campaign: Campaign, event: Event, at: datetime) -> bool:
     """Whether ``at`` lies inside a window of ``event`` (rules W1, W2).
 
@@ -138,7 +156,9 @@ def window_open(campaign: Campaign, event: Event, at: datetime) -> bool:
         NaiveDatetimeError: if ``at`` is naive.
     """
     instant = _utc(ensure_aware(at, "event time"))
-    return any(_utc(start) <= instant < _utc(end) for start, end in windows_for(campaign, event))
+    phases = [campaign.phase(p) for p in campaign.windows[event]]
+    spans = _utc_spans(campaign.timezone, tuple((p.start, p.deadline) for p in phases))
+    return any(start <= instant < end for start, end in spans)
 
 
 def deadline_passed(campaign: Campaign, deadline: date, at: datetime) -> bool:
@@ -158,7 +178,8 @@ def deadline_passed(campaign: Campaign, deadline: date, at: datetime) -> bool:
     Raises:
         NaiveDatetimeError: if ``at`` is naive.
     """
-    return _utc(ensure_aware(at, "time")) >= _utc(due_at(campaign, deadline))
+    due = _day_start_utc(campaign.timezone, deadline + timedelta(days=1))
+    return _utc(ensure_aware(at, "time")) >= due
 
 
 def rectification_deadline_cap(campaign: Campaign) -> date:

@@ -534,7 +534,7 @@ class CaseEngine:
             GuardRejected: as :meth:`fire`; nothing was written.
             ConcurrentModification: the case moved on since it was read.
         """
-        read_version = case.version
+        read = dataclasses.replace(case)
         cmd = self._with_default_deadline(repo, case, cmd)
         facts = self._facts(repo, case, cmd.event, cmd.at)
         ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
@@ -547,7 +547,7 @@ class CaseEngine:
         fields = self._event_fields(repo, case, ctx, from_state, idempotency_key)
         event_id = repo.append_event(fields)
         _advance(case, fields)
-        repo.save_case(case, read_version)
+        repo.save_case(case, read)
         if isinstance(cmd.payload, _RECORD_PAYLOADS):
             self._write_records(repo, case.id, event_id, fields["payload"], cmd)
         repo.flush()

@@ -141,7 +141,7 @@ def _batch(
     """
     outcomes: list[SweepOutcome] = []
     events: list[dict[str, Any]] = []
-    moved: list[tuple[CaseState, int]] = []
+    moved: list[tuple[CaseState, CaseState]] = []
     for case in cases:
         try:
             after, event = engine._fire_detached(repo, case, cmd)
@@ -149,7 +149,7 @@ def _batch(
             outcomes.append(_failure(case.id, exc))
             continue
         events.append(event)
-        moved.append((after, case.version))
+        moved.append((after, case))
         outcomes.append(SweepOutcome(case_id=case.id, status="escalated"))
     if not moved:
         return outcomes

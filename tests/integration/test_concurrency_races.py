@@ -5,6 +5,7 @@ sweeper -- and what the engine does about each.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -149,8 +150,9 @@ def test_every_case_update_is_version_checked(engine: CaseEngine) -> None:
             repo.session.execute(  # another writer's update, behind the command's back
                 text("UPDATE cases SET version = version + 1 WHERE id = :id"), {"id": case.id}
             )
+            read = dataclasses.replace(state)
             state.disposition = "takedown"
-            repo.save_case(state, state.version)
+            repo.save_case(state, read)
 
     with pytest.raises(ConcurrentModification) as lost:
         write_after_another_writer()
@@ -198,8 +200,9 @@ def test_a_stale_unlocked_write_loses_on_postgres(
             assert state is not None
             assert state.version == 1
             engine.fire(case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21))
+            read = dataclasses.replace(state)
             state.disposition = "takedown"
-            repo.save_case(state, state.version)
+            repo.save_case(state, read)
 
     with pytest.raises(ConcurrentModification):
         write_stale()
