@@ -45,9 +45,9 @@ def _profile(name: str, out: Path, fn: Callable[[], Any]) -> None:
 
 
 def fire(work: Path, out: Path) -> None:
-    """500 ``engine.fire(escalate)`` on seeded judged cases (SQLite)."""
+    """2,000 ``engine.fire(escalate)`` on seeded judged cases (SQLite)."""
     engine = seed.new_engine(seed.sqlite_url(work / "fire.sqlite"))
-    ids = seed.seed(engine, lifecycle.TO_JUDGED_TAKEDOWN, 520)
+    ids = seed.seed(engine, lifecycle.TO_JUDGED_TAKEDOWN, 2020)
     s = lifecycle.ESCALATE
     for cid in ids[:20]:
         engine.fire(cid, s.event, actor=s.actor, payload=s.payload, at=s.at, reason=s.reason)

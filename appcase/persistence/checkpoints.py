@@ -55,7 +55,6 @@ __all__ = [
     "generate_key",
     "load_checkpoints",
     "load_signer",
-    "snapshot",
     "take_checkpoint",
 ]
 
@@ -180,13 +179,6 @@ def generate_key(out: str | Path) -> tuple[str, str, str]:
     except OSError as exc:
         raise InvalidInput(f"cannot write the key to {path}: {exc.strerror}") from None
     return public_pem, raw.hex(), ed25519_key_id(raw)
-
-
-def snapshot(session: Session) -> None:
-    """Make the session's transaction read one consistent snapshot: REPEATABLE READ on
-    PostgreSQL (call before the first statement); SQLite transactions already are."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def load_checkpoints(session: Session, campaign_id: str) -> list[CheckpointRow]:

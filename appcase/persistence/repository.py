@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Insert,
     Select,
@@ -30,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.errors import (
@@ -154,6 +155,11 @@ _EVENTS = cast(Table, EventRow.__table__)
 _CASE_COLUMNS = tuple(_CASES.c[name] for name in CaseState.__dataclass_fields__)
 """The ``cases`` columns in :class:`CaseState`'s field order."""
 
+_CASE_BY_ID = select(*_CASE_COLUMNS).where(_CASES.c.id == bindparam("id"))
+_CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update()
+_ACTORS = cast(Table, ActorRow.__table__)
+_ACTOR_ROLE = select(_ACTORS.c.role, _ACTORS.c.jurisdiction).where(_ACTORS.c.id == bindparam("id"))
+
 
 @cache
 def _case_update(columns: tuple[str, ...]) -> Update:
@@ -187,18 +193,45 @@ def _update_params(case: CaseState, read: CaseState, columns: tuple[str, ...]) -
 
 
 class Repository:
-    """Queries and writes inside one transaction (a thin layer over a SQLAlchemy session).
+    """Queries and writes inside one transaction: Core statements on :attr:`conn` for what
+    every command does (read and update the case, append its event), the ORM
+    (:attr:`session`) for the rest.
 
     Attributes:
-        session: the SQLAlchemy session, in its transaction.
+        conn: the SQLAlchemy Core connection, in its transaction.
         case_id: the case being written, named by a :class:`ConcurrentModification` if the
             transaction loses a race; a command that learns its case id only inside the
             transaction (a survey allocating a case number) sets it there.
     """
 
-    def __init__(self, session: Session, case_id: str | None = None) -> None:
-        self.session = session
+    def __init__(self, conn: Connection, case_id: str | None = None) -> None:
+        self.conn = conn
         self.case_id = case_id
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """The ORM session of this transaction, made on first use and bound to
+        :attr:`conn`, so that ORM and Core statements share the one transaction (the
+        session never commits it: :class:`Store` does)."""
+        if self._session is None:
+            self._session = Session(
+                bind=self.conn,
+                autoflush=False,
+                expire_on_commit=False,
+                join_transaction_mode="rollback_only",
+            )
+        return self._session
+
+    def _close(self, *, flush: bool) -> None:
+        """Flush pending ORM writes (when the transaction is to commit) and close the
+        session, if one was made."""
+        if self._session is not None:
+            try:
+                if flush:
+                    self._session.flush()
+            finally:
+                self._session.close()
 
     # campaigns and actors ------------------------------------------------------------
     def campaign(self, campaign_id: str) -> CampaignRow | None:
@@ -212,6 +245,12 @@ class Repository:
     def actor(self, actor_id: str) -> ActorRow | None:
         """The actor with this id, or ``None``."""
         return self.session.get(ActorRow, actor_id)
+
+    def actor_role(self, actor_id: str) -> tuple[str, str] | None:
+        """``(role, jurisdiction)`` of the actor with this id, or ``None`` (one Core read,
+        what a command needs of its actor)."""
+        row = self.conn.execute(_ACTOR_ROLE, {"id": actor_id}).first()
+        return (row.role, row.jurisdiction) if row is not None else None
 
     def actors(self) -> list[ActorRow]:
         """Every actor, by id."""
@@ -276,10 +315,8 @@ class Repository:
                 ``SELECT ... FOR UPDATE``; SQLite's write transaction already excludes
                 other writers).
         """
-        stmt = select(*_CASE_COLUMNS).where(_CASES.c.id == case_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = self.session.connection().execute(stmt).first()
+        stmt = _CASE_FOR_UPDATE if for_update else _CASE_BY_ID
+        row = self.conn.execute(stmt, {"id": case_id}).first()
         return CaseState(*row) if row is not None else None
 
     def case_states(self, campaign_id: str, flt: CaseFilter) -> list[CaseState]:
@@ -290,9 +327,9 @@ class Repository:
         if flt.text:
             stmt = stmt.join(AppRow.__table__, AppRow.id == CaseRow.app_id)
         stmt = _filtered(stmt, campaign_id, flt)
-        if flt.skip_locked and self.session.get_bind().dialect.name == "postgresql":
+        if flt.skip_locked and self.conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
-        return [CaseState(*row) for row in self.session.connection().execute(stmt)]
+        return [CaseState(*row) for row in self.conn.execute(stmt)]
 
     def save_case(self, case: CaseState, read: CaseState) -> None:
         """Write a command's changes of ``case`` (the columns of :data:`CASE_MOVED` in which
@@ -305,7 +342,7 @@ class Repository:
         """
         columns = _changed(case, read)
         params = _update_params(case, read, columns)
-        done = self.session.connection().execute(_case_update(columns), params)
+        done = self.conn.execute(_case_update(columns), params)
         if done.rowcount != 1:
             raise ConcurrentModification(case.id)
         case.version = read.version + 1
@@ -325,7 +362,7 @@ class Repository:
         changed = set().union(*(_changed(c, r) for c, r in cases))
         columns = tuple(name for name in CASE_MOVED if name in changed)
         params = [_update_params(c, r, columns) for c, r in cases]
-        done = self.session.connection().execute(_case_update(columns), params)
+        done = self.conn.execute(_case_update(columns), params)
         if done.rowcount != len(params):
             return False
         for c, r in cases:
@@ -335,7 +372,7 @@ class Repository:
     def append_event(self, fields: dict[str, Any]) -> int:
         """Insert one event row (``fields``: its columns, as
         :class:`~appcase.persistence.models.EventRow` names them); returns its id."""
-        result = self.session.connection().execute(_event_insert(), fields)
+        result = self.conn.execute(_event_insert(), fields)
         key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -343,7 +380,7 @@ class Repository:
     def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert many event rows with one statement (ids are not returned)."""
         if rows:
-            self.session.connection().execute(_event_insert(), list(rows))
+            self.conn.execute(_event_insert(), list(rows))
 
     def app(self, app_id: int) -> AppRow:
         """The ledger entry with this id (it exists: cases reference it)."""
@@ -426,13 +463,31 @@ class Repository:
         """The event written with this idempotency key, or ``None``."""
         return self.session.scalars(select(EventRow).where(EventRow.idempotency_key == key)).first()
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint inside the transaction: if the block raises, what it wrote -- Core
+        statements and ORM objects alike -- is undone, and the error propagates."""
+        self.flush()  # the ORM's earlier writes stay outside the savepoint
+        try:
+            with self.conn.begin_nested():
+                yield
+                self.flush()  # the block's ORM writes go inside it
+        except BaseException:
+            if self._session is not None:
+                # Forget the block's objects: none may be written at commit. Earlier ones
+                # were flushed before the savepoint, so forgetting them loses nothing.
+                self._session.expunge_all()
+            raise
+
     def add(self, *rows: Any) -> None:
         """Add new rows to the transaction."""
         self.session.add_all(rows)
 
     def flush(self) -> None:
-        """Send pending writes (and the version check) to the database now."""
-        self.session.flush()
+        """Send the ORM's pending writes to the database now (nothing if the ORM was not
+        used)."""
+        if self._session is not None:
+            self._session.flush()
 
 
 class Store:
@@ -444,13 +499,19 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
-        self._readers = sessionmaker(
-            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False, autoflush=False
-        )
+        self._readers = engine.execution_options(**{READ_ONLY: True})
+
+    @staticmethod
+    def _connect(bind: Engine, snapshot: bool) -> Connection:
+        conn = bind.connect()
+        if snapshot and conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        return conn
 
     @contextmanager
-    def transaction(self, case_id: str | None = None) -> Iterator[Repository]:
+    def transaction(
+        self, case_id: str | None = None, *, snapshot: bool = False
+    ) -> Iterator[Repository]:
         """A unit of work: commit at the end of the block, roll back on any error.
 
         On PostgreSQL it runs at READ COMMITTED; case rows are locked by the commands that
@@ -461,6 +522,8 @@ class Store:
         Args:
             case_id: the case being written, named in a :class:`ConcurrentModification`
                 (the block may set ``repo.case_id`` later instead).
+            snapshot: read one consistent snapshot throughout (REPEATABLE READ on
+                PostgreSQL; SQLite transactions always do).
 
         Yields:
             The transaction's :class:`Repository`.
@@ -474,25 +537,32 @@ class Store:
             PersistenceError: any other database error, including a SQLite file that stayed
                 locked longer than the busy timeout.
         """
-        session = self._sessions()
-        repo = Repository(session, case_id)
+        repo: Repository | None = None
         try:
-            with session.begin():
-                yield repo
+            with self._connect(self.engine, snapshot) as conn, conn.begin():
+                repo = Repository(conn, case_id)
+                try:
+                    yield repo
+                except BaseException:
+                    repo._close(flush=False)
+                    raise
+                repo._close(flush=True)
         except AppcaseError:
             raise
         except SQLAlchemyError as exc:
-            raise _translate(exc, repo.case_id) from None
-        finally:
-            session.close()
+            raise _translate(exc, repo.case_id if repo is not None else case_id) from None
 
     @contextmanager
-    def reading(self) -> Iterator[Repository]:
+    def reading(self, *, snapshot: bool = False) -> Iterator[Repository]:
         """A unit of work that only reads; it is rolled back at the end.
 
         On SQLite it begins deferred: it reads a consistent snapshot and never waits for a
         writer (nor holds one up). On PostgreSQL it is an ordinary READ COMMITTED
         transaction. Write nothing in it.
+
+        Args:
+            snapshot: read one consistent snapshot throughout (REPEATABLE READ on
+                PostgreSQL; SQLite's deferred transaction always does).
 
         Yields:
             The transaction's :class:`Repository`.
@@ -501,15 +571,18 @@ class Store:
             DatabaseNotReady: the schema is missing.
             PersistenceError: a database error.
         """
-        session = self._readers()
+        repo: Repository | None = None
         try:
-            yield Repository(session)
+            with self._connect(self._readers, snapshot) as conn, conn.begin():
+                repo = Repository(conn)
+                try:
+                    yield repo
+                finally:
+                    repo._close(flush=False)
         except AppcaseError:
             raise
         except SQLAlchemyError as exc:
             raise _translate(exc, None) from None
-        finally:
-            session.close()
 
 
 def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:

@@ -47,7 +47,6 @@ from appcase.persistence.checkpoints import (
     checkpoint_dict,
     events_of,
     load_checkpoints,
-    snapshot,
     take_checkpoint,
 )
 from appcase.persistence.models import AppRow, CaseRow, EventRow
@@ -333,8 +332,7 @@ def _batches(
 ) -> Iterator[list[tuple[CaseRow, AppRow, list[EventRow]]]]:
     """Cases with their apps and events, a batch per consistent read."""
     if case_id is not None:
-        with engine.store.reading() as repo:
-            snapshot(repo.session)
+        with engine.store.reading(snapshot=True) as repo:
             row = repo.case(case_id)
             if row is None or row.campaign_id != engine.campaign.id:
                 return
@@ -342,8 +340,7 @@ def _batches(
         return
     after: str | None = None
     while True:
-        with engine.store.reading() as repo:
-            snapshot(repo.session)
+        with engine.store.reading(snapshot=True) as repo:
             flt = CaseFilter(after_id=after, limit=batch_size)
             pairs = repo.cases(engine.campaign.id, flt)
             if not pairs:

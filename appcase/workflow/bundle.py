@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from appcase.errors import InvalidInput
 from appcase.persistence.bundle_verify import BUNDLE_FILES, FORMAT
 from appcase.persistence.chain import canonical_bytes, format_instant, heads_digest
-from appcase.persistence.checkpoints import checkpoint_dict, events_of, load_checkpoints, snapshot
+from appcase.persistence.checkpoints import checkpoint_dict, events_of, load_checkpoints
 from appcase.persistence.models import AppRow, CaseRow
 from appcase.persistence.repository import CaseFilter
 from appcase.states import JudicialState, State
@@ -155,8 +155,7 @@ def export_bundle(engine: CaseEngine, out: str | Path, *, batch_size: int = 500)
     tmp = _prepare(out)
     campaign = engine.campaign
     try:
-        with engine.store.transaction() as repo:
-            snapshot(repo.session)
+        with engine.store.transaction(snapshot=True) as repo:
             stored = repo.campaign(campaign.id)
             definition = stored.definition if stored is not None else campaign.canonical_json()
             checkpoints = [checkpoint_dict(r) for r in load_checkpoints(repo.session, campaign.id)]

@@ -220,10 +220,10 @@ class CaseEngine:
     def _actor(self, repo: Repository, actor_id: str) -> ActorInfo:
         if actor_id == SYSTEM_ACTOR:
             return ActorInfo(SYSTEM_ACTOR, permissions.SYSTEM_ROLE, self.campaign.province.code)
-        row = repo.actor(actor_id)
-        if row is None:
+        found = repo.actor_role(actor_id)
+        if found is None:
             raise UnknownActor(actor_id)
-        return ActorInfo(row.id, row.role, row.jurisdiction)
+        return ActorInfo(actor_id, *found)
 
     # --- commands -------------------------------------------------------------------------
     def survey(

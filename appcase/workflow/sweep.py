@@ -130,6 +130,10 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
         after = cases[-1].id
 
 
+class _BatchLost(Exception):
+    """A version check of the batch update found a case changed meanwhile."""
+
+
 def _batch(
     engine: CaseEngine, repo: Repository, cases: list[CaseState], cmd: Command
 ) -> list[SweepOutcome] | None:
@@ -154,13 +158,11 @@ def _batch(
     if not moved:
         return outcomes
     try:
-        with repo.session.begin_nested() as savepoint:
+        with repo.savepoint():
             repo.append_events(events)
             if not repo.save_cases(moved):
-                savepoint.rollback()
-                log.info("sweep_batch_redone_per_case", cases=len(cases), reason="version")
-                return None
-    except SQLAlchemyError:
+                raise _BatchLost
+    except (_BatchLost, SQLAlchemyError):
         log.info("sweep_batch_redone_per_case", cases=len(cases), exc_info=True)
         return None
     return outcomes
@@ -170,7 +172,7 @@ def _one(engine: CaseEngine, repo: Repository, case: CaseState, cmd: Command) ->
     """Fire ``cmd`` on one case in its own savepoint (a batch that could not be written)."""
     case_id = case.id
     try:
-        with repo.session.begin_nested():
+        with repo.savepoint():
             engine._fire_loaded(repo, case, cmd, None)
     except Exception as exc:  # one failing case never stops the others
         return _failure(case_id, exc)

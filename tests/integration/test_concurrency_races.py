@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from appcase.clock import FixedClock
 from appcase.errors import ConcurrentModification, GuardRejected, PersistenceError
 from appcase.persistence.db import create_db_engine
-from appcase.persistence.models import AppRow, CaseRow
+from appcase.persistence.models import ActorRow, AppRow, CaseRow
 from appcase.persistence.repository import Repository, Store
 from appcase.workflow.audit import verify
 from appcase.workflow.engine import SURVEY_ATTEMPTS, CaseEngine
@@ -318,3 +318,39 @@ def test_a_writer_held_up_beyond_the_busy_timeout_is_told_so_on_sqlite(
     assert "stayed locked by another process for more than 0.2 s" in busy.value.message
     assert busy.value.exit_code == 3  # retryable: nothing was written
     assert sqlite_engine.get(case.id) == case
+
+
+# --- savepoints ----------------------------------------------------------------------------------
+
+
+def actor_row(actor_id: str) -> ActorRow:
+    return ActorRow(
+        id=actor_id, role="cac_prefecture", jurisdiction="430100", created_at=local(2, 20)
+    )
+
+
+def test_a_failed_savepoint_leaves_neither_core_nor_orm_writes(engine: CaseEngine) -> None:
+    """What a savepoint's block wrote, with Core or with the ORM (even not yet flushed), is
+    gone when the block raises; what came before it and after it is committed."""
+    case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    actors_before = count(engine, ActorRow)
+    with engine.store.transaction() as repo:
+        state = repo.case_state(case.id)
+        assert state is not None
+
+        def fails_in_a_savepoint() -> None:
+            with repo.savepoint():
+                read = dataclasses.replace(state)
+                state.disposition = "takedown"
+                repo.save_case(state, read)  # Core
+                repo.add(actor_row("ghost"))  # ORM, not flushed
+                raise KeyError("the block fails")
+
+        with pytest.raises(KeyError):
+            fails_in_a_savepoint()
+        repo.add(actor_row("kept"))
+    assert engine.get(case.id) == case
+    with engine.store.reading() as repo:
+        assert repo.actor("ghost") is None
+        assert repo.actor("kept") is not None
+    assert count(engine, ActorRow) == actors_before + 1

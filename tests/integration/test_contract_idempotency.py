@@ -9,13 +9,11 @@ concurrent writer (the unique index has the last word).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from appcase.errors import InvalidInput
 from appcase.persistence.models import EventRow
@@ -29,19 +27,21 @@ class ReplyLost(ConnectionError):
 
 
 @pytest.fixture
-def lose_next_reply() -> Iterator[list[int]]:
-    """Set ``[0]`` to 1 to make the next commit of any session raise :class:`ReplyLost`
-    after it has committed."""
+def lose_next_reply(engine: CaseEngine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Set ``[0]`` to 1 to make the next commit raise :class:`ReplyLost` after the database
+    has committed."""
     armed = [0]
+    dialect = engine.store.engine.dialect
+    commit = dialect.do_commit
 
-    def drop(_session: Session) -> None:
+    def commit_then_drop(dbapi_connection: Any) -> None:
+        commit(dbapi_connection)
         if armed[0]:
             armed[0] = 0
             raise ReplyLost("connection reset after COMMIT")
 
-    event.listen(Session, "after_commit", drop)
-    yield armed
-    event.remove(Session, "after_commit", drop)
+    monkeypatch.setattr(dialect, "do_commit", commit_then_drop)
+    return armed
 
 
 def events_with_key(engine: CaseEngine, key: str) -> list[tuple[str, int]]:

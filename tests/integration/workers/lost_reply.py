@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from tests.builders import evidence, local
 from tests.integration.workers import open_worker_engine
@@ -22,10 +22,11 @@ def main(url: str, case_id: str, key: str) -> None:
     """Fire ``flag`` on ``case_id`` with ``key``; die at the commit."""
     engine = open_worker_engine(url)
 
-    def die(_session: Session) -> None:
+    def die(*_args: Any) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    event.listen(Session, "after_commit", die)
+    # The command's connection goes back to the pool once its transaction has committed.
+    event.listen(engine.store.engine.pool, "checkin", die)
     engine.fire(
         case_id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21), idempotency_key=key
     )
