@@ -41,6 +41,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,7 @@ def canonical_bytes(value: Any) -> bytes:
         raise ValueError(f"string cannot be encoded as UTF-8: {exc.reason}") from None
 
 
+@lru_cache(maxsize=1024)
 def format_instant(value: datetime) -> str:
     """Write an aware instant in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -131,6 +132,12 @@ class CaseState:
     last_occurred_at: datetime
     updated_at: datetime
 
+    def copy(self) -> CaseState:
+        """A copy (the fields are immutable values, so a shallow copy is a full one)."""
+        return CaseState(*_case_fields(self))
+
+
+_case_fields = attrgetter(*CaseState.__dataclass_fields__)
 
 CASE_MOVED = (
     "state",

@@ -132,13 +132,24 @@ def _day_start_utc(zone: str, day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
-@lru_cache(maxsize=256)
-def _utc_spans(zone: str, spans: tuple[tuple[date, date], ...]) -> tuple[Window, ...]:
-    """The windows of ``(start day, deadline day)`` pairs, in UTC (memoised)."""
-    return tuple(
-        (_day_start_utc(zone, start), _day_start_utc(zone, deadline + timedelta(days=1)))
-        for start, deadline in spans
-    )
+_UTC_WINDOWS: dict[int, tuple[Campaign, dict[Event, tuple[Window, ...]]]] = {}
+"""Memo of :func:`_utc_windows` per campaign object (campaigns are frozen); each entry holds
+its campaign, so that the id cannot be reused while the entry lives."""
+
+
+def _utc_windows(campaign: Campaign, event: Event) -> tuple[Window, ...]:
+    """:func:`windows_for` in UTC, memoised per campaign object and event."""
+    entry = _UTC_WINDOWS.get(id(campaign))
+    if entry is None or entry[0] is not campaign:
+        if len(_UTC_WINDOWS) >= 64:
+            _UTC_WINDOWS.clear()
+        entry = _UTC_WINDOWS[id(campaign)] = (campaign, {})
+    spans = entry[1].get(event)
+    if spans is None:
+        spans = entry[1][event] = tuple(
+            (_utc(start), _utc(end)) for start, end in windows_for(campaign, event)
+        )
+    return spans
 
 
 def window_open(campaign: Campaign, event: Event, at: datetime) -> bool:
@@ -156,9 +167,7 @@ def window_open(campaign: Campaign, event: Event, at: datetime) -> bool:
         NaiveDatetimeError: if ``at`` is naive.
     """
     instant = _utc(ensure_aware(at, "event time"))
-    phases = [campaign.phase(p) for p in campaign.windows[event]]
-    spans = _utc_spans(campaign.timezone, tuple((p.start, p.deadline) for p in phases))
-    return any(start <= instant < end for start, end in spans)
+    return any(start <= instant < end for start, end in _utc_windows(campaign, event))
 
 
 def deadline_passed(campaign: Campaign, deadline: date, at: datetime) -> bool:

@@ -534,7 +534,7 @@ class CaseEngine:
             GuardRejected: as :meth:`fire`; nothing was written.
             ConcurrentModification: the case moved on since it was read.
         """
-        read = dataclasses.replace(case)
+        read = case.copy()
         cmd = self._with_default_deadline(repo, case, cmd)
         facts = self._facts(repo, case, cmd.event, cmd.at)
         ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
@@ -569,7 +569,7 @@ class CaseEngine:
         """
         if isinstance(cmd.payload, _RECORD_PAYLOADS):
             raise ValueError(f"{cmd.event.value} writes records; fire it with _fire_loaded")
-        case = dataclasses.replace(case)
+        case = case.copy()
         cmd = self._with_default_deadline(repo, case, cmd)
         facts = self._facts(repo, case, cmd.event, cmd.at)
         ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
