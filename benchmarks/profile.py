@@ -16,6 +16,8 @@ is on a CPU, so time waiting for a busy shared machine does not count) and
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import lifecycle, seed
-from benchmarks.run import ROOT, write_ledger
+from benchmarks.run import DEFAULT_PG, ROOT, write_ledger
 
 PLAIN = False  # set by --plain: run the workload without a profiler (under py-spy)
 
@@ -44,9 +46,8 @@ def _profile(name: str, out: Path, fn: Callable[[], Any]) -> None:
     print(f"wrote {out / name}.txt", file=sys.stderr)
 
 
-def fire(work: Path, out: Path) -> None:
-    """2,000 ``engine.fire(escalate)`` on seeded judged cases (SQLite)."""
-    engine = seed.new_engine(seed.sqlite_url(work / "fire.sqlite"))
+def _fire_on(url: str, name: str, out: Path) -> None:
+    engine = seed.new_engine(url)
     ids = seed.seed(engine, lifecycle.TO_JUDGED_TAKEDOWN, 2020)
     s = lifecycle.ESCALATE
     for cid in ids[:20]:
@@ -56,7 +57,25 @@ def fire(work: Path, out: Path) -> None:
         for cid in ids[20:]:
             engine.fire(cid, s.event, actor=s.actor, payload=s.payload, at=s.at, reason=s.reason)
 
-    _profile("fire", out, go)
+    _profile(name, out, go)
+    engine.close()
+
+
+def fire(work: Path, out: Path) -> None:
+    """2,000 ``engine.fire(escalate)`` on seeded judged cases (SQLite)."""
+    _fire_on(seed.sqlite_url(work / "fire.sqlite"), "fire", out)
+
+
+def fire_pg(work: Path, out: Path) -> None:
+    """The same on PostgreSQL (``APPCASE_BENCH_DATABASE_URL``, else
+    ``APPCASE_TEST_DATABASE_URL``, else the local server), in a schema of its own."""
+    url = (
+        os.environ.get("APPCASE_BENCH_DATABASE_URL")
+        or os.environ.get("APPCASE_TEST_DATABASE_URL")
+        or DEFAULT_PG
+    )
+    with seed.postgres_schema(url) as schema_url:
+        _fire_on(schema_url, "fire_pg", out)
 
 
 def sweep(work: Path, out: Path) -> None:
@@ -150,6 +169,7 @@ def cli(work: Path, out: Path) -> None:
 
 TARGETS: dict[str, Callable[[Path, Path], None]] = {
     "fire": fire,
+    "fire_pg": fire_pg,
     "sweep": sweep,
     "raw_sweep": raw_sweep,
     "verify": verify,
@@ -161,6 +181,7 @@ TARGETS: dict[str, Callable[[Path, Path], None]] = {
 
 ROOTS = {
     "fire": "CaseEngine.fire (",
+    "fire_pg": "CaseEngine.fire (",
     "sweep": "summarise (appcase/workflow/sweep.py",
     "raw_sweep": "sweep (benchmarks/raw.py",
     "verify": "verify (appcase/workflow/audit.py",
@@ -207,9 +228,18 @@ def summarise_collapsed(raw: Path, root: str, top: int = 45) -> str:
     return "\n".join(lines) + "\n"
 
 
+def py_spy() -> str | None:
+    """The py-spy executable (on ``PATH``, or beside this interpreter), or ``None``."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+
 def _cpu(name: str, out: Path) -> None:
     raw = out / f"{name}.raw"
-    cmd = ["py-spy", "record", "-r", "250", "-f", "raw", "-o", str(raw), "--"]
+    spy = py_spy()
+    if spy is None:
+        raise SystemExit("py-spy is not installed: pip install -e '.[bench]'")
+    cmd = [spy, "record", "-r", "250", "-f", "raw", "-o", str(raw), "--"]
     cmd += [sys.executable, "-m", "benchmarks.profile", name, "--plain", "--out", str(out)]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     text = summarise_collapsed(raw, ROOTS[name])

@@ -192,8 +192,10 @@ def markdown(
     loads: list[tuple[str, str]],
     seconds: float,
     notes: str,
+    profiles: dict[str, str] | None = None,
 ) -> str:
-    """The body of ``RESULTS.md``."""
+    """The body of ``RESULTS.md`` (``profiles``: :mod:`benchmarks.profile` summaries taken
+    in the run, by target)."""
     out = [
         "# appcase benchmarks",
         "",
@@ -239,7 +241,50 @@ def markdown(
             or ["- none"]
         ),
         "",
+        *_profiles_section(profiles or {}),
         notes.strip(),
         "",
     ]
     return "\n".join(out)
+
+
+PROFILE_TARGETS = {
+    "fire": "item 1: 2,000 `engine.fire(escalate)` on a SQLite file, under `CaseEngine.fire`",
+    "fire_pg": "item 2: the same 2,000 `engine.fire(escalate)` on PostgreSQL",
+    "sweep": "item 3: the library sweep of 10,000 overdue pledges, under `summarise`",
+    "raw_sweep": "item 3's baseline: the raw batched Core sweep of the same 10,000 cases",
+}
+
+
+def _profiles_section(profiles: dict[str, str], top: int = 30) -> list[str]:
+    """The profiles taken in this run, each cut to its first ``top`` inclusive and self
+    lines."""
+    if not profiles:
+        return []
+    out = [
+        "## Profiles of the missed goals, taken in this run",
+        "",
+        "`python -m benchmarks.profile TARGET --cpu` after the measurements, on the same "
+        "machine: py-spy samples the process 250 times a second while it is on a CPU "
+        "(waiting for a core or the disk does not count). *Inclusive*: share of the samples "
+        "with the function on the stack; *self*: share with it on top. Seeding is left out.",
+        "",
+    ]
+    for target, text in profiles.items():
+        out += [f"### `{target}`: {PROFILE_TARGETS.get(target, target)}", ""]
+        if text.startswith("not taken"):
+            out += [text, ""]
+            continue
+        lines = text.splitlines()
+        cut: list[str] = []
+        section_lines = 0
+        for line in lines:
+            if line.endswith(":") or not line.strip():
+                section_lines = 0
+                cut.append(line)
+                continue
+            section_lines += 1
+            if section_lines <= top:
+                cut.append(line)
+        out += ["```", *cut, "```", ""]
+    return out

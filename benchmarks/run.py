@@ -754,6 +754,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=None, help="PostgreSQL server for item 2")
     parser.add_argument("--no-postgres", action="store_true", help="skip item 2")
     parser.add_argument(
+        "--profiles",
+        choices=("missed", "none"),
+        default=None,
+        help="profile the hot path behind each missed goal with py-spy and put the profile in "
+        "RESULTS.md (default: 'missed' at size full, 'none' at size tiny)",
+    )
+    parser.add_argument(
         "--render",
         metavar="JSON",
         nargs="+",
@@ -802,15 +809,57 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(fn())
             say(f"item {item} done in {time.perf_counter() - start:.1f} s")
             loads.append((f"after item {item}", load()))
+        wanted = args.profiles or ("missed" if args.size == "full" else "none")
+        profiles = take_profiles(rows, work / "profiles") if wanted == "missed" else {}
     seconds = time.perf_counter() - started
     command = f"python -m benchmarks --size {args.size}" + (f" --only {args.only}" if only else "")
     meta = {"size": args.size, "command": command, "loads": loads, "seconds": seconds}
+    meta["profiles"] = profiles
     Path(args.out).with_suffix(".json").write_text(
         json.dumps({"meta": meta, "machine": machine(), "rows": [asdict(r) for r in rows]}),
         encoding="utf-8",
     )
     render(rows, machine_info=None, meta=meta, out=Path(args.out))
     return 0
+
+
+PROFILED = {
+    "1": ("fire",),
+    "2": ("fire_pg",),
+    "3": ("sweep", "raw_sweep"),
+}
+"""The :mod:`benchmarks.profile` targets that show what bounds each item with a goal."""
+
+
+def take_profiles(rows: list[Row], out: Path) -> dict[str, str]:
+    """Profile (py-spy, on-CPU samples) the targets behind every missed goal of ``rows``.
+
+    Returns:
+        ``{target: summary}`` (:func:`benchmarks.profile.summarise_collapsed`), or the
+        reason a profile could not be taken.
+    """
+    from benchmarks.profile import py_spy
+
+    missed = sorted({r.item for r in rows if r.met is False})
+    targets = list(dict.fromkeys(t for item in missed for t in PROFILED.get(item, ())))
+    if not targets:
+        return {}
+    if py_spy() is None:
+        return dict.fromkeys(
+            targets, "not taken: py-spy is not installed (pip install -e '.[bench]')"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    found: dict[str, str] = {}
+    for target in targets:
+        say(f"profile {target} (py-spy, on-CPU samples)")
+        cmd = [sys.executable, "-m", "benchmarks.profile", target, "--cpu", "--out", str(out)]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        summary = out / f"{target}-cpu.txt"
+        if done.returncode != 0 or not summary.exists():
+            found[target] = f"not taken: {done.stderr.strip()[-500:] or 'no output'}"
+        else:
+            found[target] = summary.read_text(encoding="utf-8")
+    return found
 
 
 def render(
@@ -828,6 +877,7 @@ def render(
         loads=[tuple(x) for x in meta["loads"]],
         seconds=meta["seconds"],
         notes=notes,
+        profiles=meta.get("profiles", {}),
     )
     out.write_text(text, encoding="utf-8")
     say(f"wrote {out} ({meta['seconds']:.0f} s of measurement)")
