@@ -728,8 +728,8 @@ class CaseEngine:
             raise GuardRejected(case_id, row.state, event.value, ctx.rejections)
 
     def _record(self, repo: Repository, row: _Case, ctx: GuardContext) -> None:
-        """Update the case's projections for the event just fired (records are written by
-        :meth:`_append`, which knows the event's id)."""
+        """Update the case's projections for the event just fired (the records are written
+        by :meth:`_write_records` once the event has its id)."""
         cmd, body = ctx.command, ctx.command.payload
         if cmd.event is Event.FLAG:
             row.flagged_at = cmd.at
