@@ -42,6 +42,8 @@ def run_guards(names: Iterable[str], ctx: GuardContext) -> list[Rejection]:
     out: list[Rejection] = []
     for name in names:
         verdict = GUARDS[name](ctx)
+        if verdict.__class__ is list and not verdict:
+            continue  # passed: the common case, checked first
         if not isinstance(verdict, list) or not all(isinstance(r, Rejection) for r in verdict):
             raise TypeError(f"guard {name!r} returned {verdict!r}, not a list of Rejection")
         out.extend(verdict)

@@ -57,9 +57,15 @@ class Machines:
         return self.judicial if event is Event.REFER else self.administrative
 
     def can_fire(self, event: Event, state: str) -> bool:
-        """Whether ``event`` has a transition out of ``state`` on its track."""
-        machine = self.for_event(event)
-        return bool(machine.get_transitions(trigger=event.value, source=str(state)))
+        """Whether ``event`` has a transition out of ``state`` on its track (the machines
+        never change once built, so the answer is memoised)."""
+        return _can_fire(self, event, str(state))
+
+
+@cache
+def _can_fire(machines: Machines, event: Event, state: str) -> bool:
+    machine = machines.for_event(event)
+    return bool(machine.get_transitions(trigger=event.value, source=state))
 
 
 def _build(track: Track, states: list[str], attribute: str) -> Any:
