@@ -146,6 +146,7 @@ class CaseRow(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_sweep", "campaign_id", "state", "pledge_due_at"),
+        Index("ix_cases_keyset", "campaign_id", "state", "id"),
         Index("ix_cases_prefecture", "campaign_id", "prefecture", "state"),
     )
 

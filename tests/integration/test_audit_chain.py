@@ -289,7 +289,7 @@ def test_migration_0003_goes_down_and_up(sqlite_engine: CaseEngine) -> None:
     assert current_revision(db) == "0002"
     assert "checkpoints" not in inspect(db).get_table_names()
     upgrade(db)
-    assert current_revision(db) == "0003"
+    assert current_revision(db) == "0004"
     checkpoint(sqlite_engine)
     with pytest.raises(DBAPIError, match="append-only"):
         _raw(sqlite_engine, "DELETE FROM checkpoints")

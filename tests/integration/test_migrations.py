@@ -159,3 +159,30 @@ def test_no_code_creates_tables_outside_the_migrations() -> None:
         if path != Path(__file__).resolve() and pattern.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_the_sweep_reads_each_batch_by_the_keyset_index(make_engine: Any, sqlite_url: str) -> None:
+    """Migration 0004: a sweep batch (pledged, overdue, ``id > :after``, by id) walks the
+    ``(campaign, state, id)`` index and needs no sort, so a batch costs its own rows rather
+    than every remaining overdue case (the sweep was quadratic in the number of cases)."""
+    from sqlalchemy import select
+
+    from appcase.persistence.repository import _CASE_COLUMNS, CaseFilter, _filtered
+
+    engine: CaseEngine = make_engine(sqlite_url)
+    flt = CaseFilter(
+        states=("pledged",), pledge_due_before=local(4, 1), after_id="HN2018-430100-0001", limit=500
+    )
+    stmt = _filtered(select(*_CASE_COLUMNS), engine.campaign.id, flt)
+    with engine.store.engine.connect() as conn:
+        compiled = stmt.compile(conn, compile_kwargs={"render_postcompile": True})
+        params = tuple(compiled.params[k] for k in compiled.positiontup or ())
+        sql = "EXPLAIN QUERY PLAN " + str(compiled)
+        plan = " / ".join(r[3] for r in conn.exec_driver_sql(sql, params))
+    assert "USING INDEX ix_cases_keyset" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+    db = engine.store.engine
+    downgrade(db, "0003")
+    assert "ix_cases_keyset" not in {i["name"] for i in inspect(db).get_indexes("cases")}
+    upgrade(db)
+    assert "ix_cases_keyset" in {i["name"] for i in inspect(db).get_indexes("cases")}
