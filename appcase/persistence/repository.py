@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from operator import attrgetter
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
@@ -215,6 +215,7 @@ class Repository:
         self.conn = conn
         self.case_id = case_id
         self._session: Session | None = None
+        self._join: Literal["rollback_only", "create_savepoint"] = "rollback_only"
 
     @property
     def session(self) -> Session:
@@ -226,7 +227,7 @@ class Repository:
                 bind=self.conn,
                 autoflush=False,
                 expire_on_commit=False,
-                join_transaction_mode="rollback_only",
+                join_transaction_mode=self._join,
             )
         return self._session
 
@@ -473,18 +474,25 @@ class Repository:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A savepoint inside the transaction: if the block raises, what it wrote -- Core
-        statements and ORM objects alike -- is undone, and the error propagates."""
+        statements and ORM objects alike, a failed ORM flush included -- is undone, the
+        error propagates, and the transaction goes on as it was before the block.
+
+        The block's ORM objects go to a session of its own, in a savepoint of its own, so
+        that a failing flush cannot end the whole transaction.
+        """
         self.flush()  # the ORM's earlier writes stay outside the savepoint
+        outer, self._session, self._join = self._session, None, "create_savepoint"
         try:
             with self.conn.begin_nested():
-                yield
-                self.flush()  # the block's ORM writes go inside it
-        except BaseException:
-            if self._session is not None:
-                # Forget the block's objects: none may be written at commit. Earlier ones
-                # were flushed before the savepoint, so forgetting them loses nothing.
-                self._session.expunge_all()
-            raise
+                try:
+                    yield
+                    if self._session is not None:
+                        self._session.commit()  # flushes; releases the session's savepoint
+                finally:
+                    if self._session is not None:
+                        self._session.close()
+        finally:
+            self._session, self._join = outer, "rollback_only"
 
     def add(self, *rows: Any) -> None:
         """Add new rows to the transaction."""

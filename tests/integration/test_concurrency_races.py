@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from appcase.clock import FixedClock
 from appcase.errors import ConcurrentModification, GuardRejected, PersistenceError
@@ -354,3 +355,23 @@ def test_a_failed_savepoint_leaves_neither_core_nor_orm_writes(engine: CaseEngin
         assert repo.actor("ghost") is None
         assert repo.actor("kept") is not None
     assert count(engine, ActorRow) == actors_before + 1
+
+
+def test_an_orm_error_in_a_savepoint_undoes_only_the_block(engine: CaseEngine) -> None:
+    """A failed ORM flush inside the block (here a duplicate key) undoes the block alone:
+    what came before and after it is committed."""
+    with engine.store.transaction() as repo:
+        repo.add(actor_row("before"))
+
+        def duplicate_in_a_savepoint() -> None:
+            with repo.savepoint():
+                repo.add(actor_row("inside"))
+                repo.add(actor_row("before"))  # the flush at the block's end fails
+
+        with pytest.raises(IntegrityError):
+            duplicate_in_a_savepoint()
+        repo.add(actor_row("after"))
+    with engine.store.reading() as repo:
+        assert repo.actor("before") is not None
+        assert repo.actor("inside") is None
+        assert repo.actor("after") is not None
