@@ -625,7 +625,7 @@ class CaseEngine:
         repo: Repository,
         key: str,
         case_id: str | None,
-        event: Event,
+        event: Event | tuple[Event, ...],
         actor: str | None = None,
         body: BaseModel | None = None,
         reason: str | None = None,
@@ -641,8 +641,9 @@ class CaseEngine:
         done = repo.event_by_key(key)
         if done is None:
             return None
+        events = event if isinstance(event, tuple) else (event,)
         same = (
-            done.event == event.value
+            done.event in {e.value for e in events}
             and (case_id is None or done.case_id == case_id)
             and (actor is None or done.actor_id == actor)
             and (body is None or done.reason == reason)

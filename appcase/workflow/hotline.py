@@ -24,8 +24,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from appcase.errors import GuardRejected, InvalidInput, Rejection
+from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, Rejection
 from appcase.identifiers import validate_uscc
+from appcase.persistence.repository import CaseState, Repository
 from appcase.states import Event, State
 from appcase.workflow.commands import Evidence, FlagPayload, Override
 from appcase.workflow.context import Command
@@ -107,7 +108,9 @@ def report_hotline(
         with a ``reporter_ref``, never the reporter's details.
 
     Raises:
-        InvalidInput: malformed evidence or override, naive ``at``.
+        InvalidInput: malformed evidence or override, naive ``at``, or an idempotency key
+            that is malformed or was used for another command (another case, actor, event
+            or report).
         CaseNotFound: no such case.
         UnknownActor: the actor (or override authoriser) is not registered.
         GuardRejected: the case's state takes no report, or a guard failed (every reason).
@@ -129,36 +132,62 @@ def report_hotline(
     payload = FlagPayload(evidence=(item,))
     ovr = engine._override(override)
     when = engine._when(at)
-    with engine.store.transaction(case_id) as repo:
+    replayable = (Event.FLAG, Event.ADD_EVIDENCE)
+    try:
+        with engine.store.transaction(case_id) as repo:
+            # Lock the case first: a racing retry with the same key then waits here and
+            # finds the winner's event below instead of firing again.
+            row = engine._case_state(repo, case_id, for_update=True)
+            if idempotency_key:
+                done = engine._replayed(
+                    repo, idempotency_key, case_id, replayable, actor, payload, None
+                )
+                if done is not None:
+                    return _event_view(done)
+            return _fire_report(engine, repo, row, payload, actor, when, ovr, idempotency_key)
+    except ConcurrentModification:
+        # Lost a race on the key's unique index: if the winner ran this very report, its
+        # event is the answer.
         if idempotency_key:
-            done = repo.event_by_key(idempotency_key)
-            if done is not None:
-                if done.case_id != case_id or done.event not in ("flag", "add_evidence"):
-                    raise InvalidInput(
-                        f"idempotency key {idempotency_key!r} was already used for "
-                        f"{done.event} on case {done.case_id}"
-                    )
-                return _event_view(done)
-        row = engine._case_state(repo, case_id, for_update=True)
-        state = State(row.state)
-        if state is State.FLAGGED:
-            event = Event.ADD_EVIDENCE
-        elif state in (State.SURVEYED, State.RECTIFIED):
-            event = Event.FLAG
-        else:
-            raise GuardRejected(
-                case_id,
-                row.state,
-                "flag",
-                [
-                    Rejection(
-                        "state",
-                        f"a case in state {row.state} takes no hotline report: a report flags "
-                        "a surveyed or rectified case, or joins a flagged case's evidence",
-                    )
-                ],
-            )
-        who = engine._actor(repo, actor)
-        ovr_actor = engine._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
-        cmd = Command(event, who, payload, when, None, ovr, ovr_actor)
-        return engine._fire_loaded(repo, row, cmd, idempotency_key)
+            with engine.store.transaction(case_id) as repo:
+                done = engine._replayed(
+                    repo, idempotency_key, case_id, replayable, actor, payload, None
+                )
+                if done is not None:
+                    return _event_view(done)
+        raise
+
+
+def _fire_report(
+    engine: CaseEngine,
+    repo: Repository,
+    row: CaseState,
+    payload: FlagPayload,
+    actor: str,
+    when: datetime,
+    ovr: Override | None,
+    idempotency_key: str | None,
+) -> EventView:
+    """Flag the case, or add to its open flag, in ``repo``'s transaction."""
+    state = State(row.state)
+    if state is State.FLAGGED:
+        event = Event.ADD_EVIDENCE
+    elif state in (State.SURVEYED, State.RECTIFIED):
+        event = Event.FLAG
+    else:
+        raise GuardRejected(
+            row.id,
+            row.state,
+            "flag",
+            [
+                Rejection(
+                    "state",
+                    f"a case in state {row.state} takes no hotline report: a report flags "
+                    "a surveyed or rectified case, or joins a flagged case's evidence",
+                )
+            ],
+        )
+    who = engine._actor(repo, actor)
+    ovr_actor = engine._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
+    cmd = Command(event, who, payload, when, None, ovr, ovr_actor)
+    return engine._fire_loaded(repo, row, cmd, idempotency_key)

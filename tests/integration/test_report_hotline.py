@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from structlog.testing import capture_logs
 
 from appcase.errors import GuardRejected, InvalidInput
@@ -97,3 +100,83 @@ def test_find_case_by_name_or_credit_code(engine: CaseEngine) -> None:
         find_case(engine, name="没有这个应用")
     with pytest.raises(InvalidInput, match="check character"):
         find_case(engine, uscc=case.app.uscc[:-1] + "0")
+
+
+# --- idempotency keys, as fire has them ----------------------------------------------------
+
+
+def test_a_retried_report_returns_the_first_event(engine: CaseEngine) -> None:
+    case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    first = report_hotline(
+        engine, case.id, _report(), actor="cs-cac", at=local(3, 1), idempotency_key="r-1"
+    )
+    again = report_hotline(
+        engine, case.id, _report(), actor="cs-cac", at=local(3, 1), idempotency_key="r-1"
+    )
+    assert again == first
+    assert [e.event for e in engine.history(case.id)] == ["survey", "flag"]
+
+
+def test_a_key_reused_for_another_command_is_refused(engine: CaseEngine) -> None:
+    """A key names one command: another report, or an officer's patrol flag, under the same
+    key is refused, never answered with the other command's event."""
+    case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    report_hotline(engine, case.id, _report(), actor="cs-cac", at=local(3, 1), idempotency_key="k")
+    with pytest.raises(InvalidInput, match="already used"):
+        report_hotline(
+            engine, case.id, _report("other"), actor="cs-cac", at=local(3, 2), idempotency_key="k"
+        )
+    with pytest.raises(InvalidInput, match="already used"):
+        report_hotline(
+            engine, case.id, _report(), actor="cs-edu", at=local(3, 2), idempotency_key="k"
+        )
+    assert [e.event for e in engine.history(case.id)] == ["survey", "flag"]
+
+
+@pytest.mark.parametrize("key", ["x" * 201, "two\nlines", ""])
+def test_a_malformed_key_is_refused_before_anything_is_written(
+    engine: CaseEngine, key: str
+) -> None:
+    case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    if key == "":
+        # an empty key means no key, as for fire
+        report_hotline(
+            engine, case.id, _report(), actor="cs-cac", at=local(3, 1), idempotency_key=key
+        )
+        return
+    with pytest.raises(InvalidInput, match="idempotency key"):
+        report_hotline(
+            engine, case.id, _report(), actor="cs-cac", at=local(3, 1), idempotency_key=key
+        )
+    assert [e.event for e in engine.history(case.id)] == ["survey"]
+
+
+@pytest.mark.postgres
+def test_racing_retries_of_a_report_return_one_event(
+    make_engine: Callable[[str], CaseEngine], postgres_url: str
+) -> None:
+    """Two retries wait on a case another command holds; the second, once it gets the case,
+    finds the first one's event under the key instead of firing again."""
+    engine = make_engine(postgres_url)
+    case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    results: list[object] = []
+
+    def retry() -> None:
+        try:
+            view = report_hotline(
+                engine, case.id, _report(), actor="cs-cac", at=local(3, 1), idempotency_key="same"
+            )
+            results.append(view.seq)
+        except Exception as exc:  # collected, then asserted absent
+            results.append(exc)
+
+    with engine.store.engine.connect() as holder, holder.begin():
+        holder.execute(text("SELECT 1 FROM cases WHERE id = :i FOR UPDATE"), {"i": case.id})
+        threads = [threading.Thread(target=retry) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+    for t in threads:
+        t.join(timeout=30)
+    assert results == [2, 2], results
+    assert [e.event for e in engine.history(case.id)] == ["survey", "flag"]
