@@ -186,6 +186,12 @@ def _failure(case_id: str, exc: Exception) -> SweepOutcome:
         return SweepOutcome(case_id=case_id, status="refused", detail=detail)
     if isinstance(exc, ConcurrentModification | StaleDataError):
         return SweepOutcome(case_id=case_id, status="conflict")
+    if isinstance(exc, SQLAlchemyError):
+        # Never the statement or its parameters (they may hold confidential input).
+        orig = getattr(exc, "orig", None)
+        detail = f"database error: {orig if orig is not None else type(exc).__name__}"
+        log.error("sweep_case_failed", case_id=case_id, error=detail)
+        return SweepOutcome(case_id=case_id, status="failed", detail=detail)
     log.error("sweep_case_failed", case_id=case_id, exc_info=exc)
     return SweepOutcome(case_id=case_id, status="failed", detail=f"{type(exc).__name__}: {exc}")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.clock import FixedClock
@@ -116,6 +117,10 @@ def _failing(
     ("error", "status"),
     [
         (RuntimeError("disk on fire"), "failed"),
+        (
+            IntegrityError("INSERT INTO events VALUES (?)", ["secret reporter"], Exception("no")),
+            "failed",
+        ),
         (StaleDataError("version moved"), "conflict"),
     ],
 )
@@ -134,8 +139,10 @@ def test_one_failing_case_never_stops_the_others(
     }
     assert engine.get(middle) == before
     assert len(engine.history(middle)) == before.event_count
-    if status == "failed":
+    if isinstance(error, RuntimeError):
         assert outcomes[middle].detail == "RuntimeError: disk on fire"
+    elif status == "failed":  # a database error: never the statement or its parameters
+        assert outcomes[middle].detail == "database error: no"
     report = summarise(NEXT_DAY, outcomes.values())
     assert (report.escalated, report.failed, report.conflict) == (
         2,
