@@ -213,7 +213,7 @@ def markdown(
         *(f"- **{k}**: {v}" for k, v in info.items()),
         "- **load average (1, 5, 15 min)**: "
         + "; ".join(f"{when}: {value}" for when, value in loads)
-        + " -- the machine has 2 cores shared with other users; noisy items were repeated.",
+        + " -- the machine has 2 cores shared with other users.",
         "",
         "## Results",
         "",

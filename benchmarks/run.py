@@ -911,15 +911,16 @@ def _render_saved(paths: list[Path], out: Path) -> int:
     saved = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
     rows = [Row(**r) for r in saved[0]["rows"]]
     meta = dict(saved[0]["meta"])
-    first = meta["command"].rpartition("--only ")[2] or "all"
-    meta["loads"] = [(f"items {first}, {when}", value) for when, value in meta["loads"]]
+    if len(saved) > 1:
+        first = meta["command"].partition("--only ")[2] or "all"
+        meta["loads"] = [(f"items {first}, {when}", value) for when, value in meta["loads"]]
     for later in saved[1:]:
         new = [Row(**r) for r in later["rows"]]
         items = {r.item.rstrip("x*abc") for r in new}
         kept = [r for r in rows if r.item.rstrip("x*abc") not in items]
         rows = sorted(kept + new, key=lambda r: _order(r.item))
         meta["command"] += f"; then {later['meta']['command']}"
-        label = later["meta"]["command"].rpartition("--only ")[2] or "all"
+        label = later["meta"]["command"].partition("--only ")[2] or "all"
         meta["loads"] = meta["loads"] + [
             (f"re-run of items {label}, {when}", value) for when, value in later["meta"]["loads"]
         ]
