@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, Rejection
 from appcase.identifiers import validate_uscc
+from appcase.persistence.models import ReporterRow
 from appcase.persistence.repository import CaseState, Repository
 from appcase.states import Event, State
 from appcase.workflow.commands import Evidence, FlagPayload, Override
@@ -143,6 +144,7 @@ def report_hotline(
                     repo, idempotency_key, case_id, replayable, actor, payload, None
                 )
                 if done is not None:
+                    _same_reporter(repo, idempotency_key, item, done.payload)
                     return _event_view(done)
             return _fire_report(engine, repo, row, payload, actor, when, ovr, idempotency_key)
     except ConcurrentModification:
@@ -154,8 +156,32 @@ def report_hotline(
                     repo, idempotency_key, case_id, replayable, actor, payload, None
                 )
                 if done is not None:
+                    _same_reporter(repo, idempotency_key, item, done.payload)
                     return _event_view(done)
         raise
+
+
+def _same_reporter(repo: Repository, key: str, item: Evidence, stored: dict[str, Any]) -> None:
+    """Refuse a retry whose reporter is not the one stored with the first report (the event
+    holds only an opaque reference, so the payloads alone cannot tell).
+
+    Raises:
+        InvalidInput: the reporter differs (its details are never echoed).
+    """
+    refs = [e.get("reporter_ref") for e in stored.get("evidence", [])]
+    ref = refs[0] if refs else None
+    found = repo.session.get(ReporterRow, ref) if ref else None
+    given = item.reporter
+    same = (found is None and given is None) or (
+        found is not None
+        and given is not None
+        and (found.name, found.contact) == (given.name, given.contact)
+    )
+    if not same:
+        raise InvalidInput(
+            f"idempotency key {key!r} was already used for a report with another reporter; "
+            "a retry repeats that report exactly; use a new key for a new report"
+        )
 
 
 def _fire_report(

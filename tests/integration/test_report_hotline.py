@@ -133,6 +133,25 @@ def test_a_key_reused_for_another_command_is_refused(engine: CaseEngine) -> None
     assert [e.event for e in engine.history(case.id)] == ["survey", "flag"]
 
 
+def test_a_key_reused_with_another_reporter_is_refused(engine: CaseEngine) -> None:
+    """The event holds only the reporter's reference: the retry's reporter is compared with
+    the stored one, and another reporter's report is refused, not silently dropped."""
+    case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    report_hotline(engine, case.id, _report(), actor="cs-cac", at=local(3, 1), idempotency_key="k")
+    other = {**_report(), "reporter": {"name": "李四", "contact": "13700000000"}}
+    with pytest.raises(InvalidInput, match="another reporter") as refused:
+        report_hotline(engine, case.id, other, actor="cs-cac", at=local(3, 1), idempotency_key="k")
+    assert "李四" not in str(refused.value)
+    anonymous = {k: v for k, v in _report().items() if k != "reporter"}
+    with pytest.raises(InvalidInput, match="another reporter"):
+        report_hotline(
+            engine, case.id, anonymous, actor="cs-cac", at=local(3, 1), idempotency_key="k"
+        )
+    with engine.store.reading() as repo:
+        names = list(repo.session.scalars(select(ReporterRow.name)))
+    assert names == [REPORTER["name"]]
+
+
 @pytest.mark.parametrize("key", ["x" * 201, "two\nlines", ""])
 def test_a_malformed_key_is_refused_before_anything_is_written(
     engine: CaseEngine, key: str
