@@ -210,7 +210,12 @@ def _render(body: dict[str, Any]) -> str:
     f = body["factors"]
     head = f"policy {body['policy_version']} (campaign {body['campaign']})"
     if body["case"]:
-        head += f", case {body['case']}, findings from the {body['findings_from']}"
+        source = body["findings_from"]
+        head += f", case {body['case']}, " + (
+            "findings given on the command line"
+            if source == "given"
+            else f"findings from the {source}"
+        )
     lines = [
         head,
         f"  findings: {len(body['findings'])}; prior cases: {f['prior_cases']}; "

@@ -77,7 +77,8 @@ def hotline_command(
         --description '学习社区出现低俗图片' --reporter-file reporter.json \\
         --at 2018-03-02T10:00+08:00
       appcase --actor cs-cac report hotline --case HN2018-430100-0001 \\
-        --category inciting_violence --description '视频含教唆暴力内容'
+        --category inciting_violence --description '视频含教唆暴力内容' \\
+        --at 2018-03-03T09:00+08:00
     """
     from appcase.workflow.hotline import find_case, report_hotline
 

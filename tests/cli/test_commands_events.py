@@ -266,7 +266,7 @@ def test_judge_records_findings_and_the_policy(db: Path, ids: dict[str, str]) ->
     text = run_cli(db, "judge", case, *args, *at(3, 12), actor="cs-edu")
     assert text.exit_code == 0, text.output
     assert text.stdout.splitlines()[0] == f"{case} #3: judge flagged → judged"
-    assert "  policy hunan-2018/1: minimum interview_rectify, refer False, rules D2" in text.stdout
+    assert "  policy hunan-2018/1: minimum interview_rectify, refer no, rules D2" in text.stdout
     case_view = state_of(db, case)
     assert (case_view["disposition"], case_view["suspected_illegal"]) == (
         "interview_rectify",
