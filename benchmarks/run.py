@@ -889,10 +889,17 @@ def take_profiles(rows: list[Row], out: Path) -> dict[str, str]:
 def render(
     rows: list[Row], machine_info: dict[str, str] | None, meta: dict[str, Any], out: Path
 ) -> None:
-    """Print the table and write ``out`` (``ANALYSIS.md`` is appended when present)."""
+    """Print the table and write ``out``; at size ``full`` the hand-written
+    ``ANALYSIS.md`` is appended (it discusses a full run; a tiny run checks only that every
+    item still runs)."""
     print(table(rows))
     analysis = HERE / "ANALYSIS.md"
-    notes = analysis.read_text(encoding="utf-8") if analysis.exists() else ""
+    if meta["size"] == "full" and analysis.exists():
+        notes = analysis.read_text(encoding="utf-8")
+    else:
+        notes = (
+            "(`benchmarks/ANALYSIS.md`, which discusses a full run, is appended to full runs only.)"
+        )
     text = markdown(
         rows,
         machine_info or machine(),
