@@ -67,7 +67,8 @@ def _print_event(app: App, view: EventView) -> None:
     if view.event == "judge" and "policy" in view.payload:
         pol = view.payload["policy"]
         rules = ", ".join(r["id"] for r in pol["rules"])
-        text += f"\n  policy {pol['version']}: minimum {pol['minimum']}, refer {'yes' if pol['refer'] else 'no'}, rules {rules}"
+        refer = "yes" if pol["refer"] else "no"
+        text += f"\n  policy {pol['version']}: minimum {pol['minimum']}, refer {refer}, rules {rules}"
     emit(app, view, text)
 
 
