@@ -68,7 +68,9 @@ def _print_event(app: App, view: EventView) -> None:
         pol = view.payload["policy"]
         rules = ", ".join(r["id"] for r in pol["rules"])
         refer = "yes" if pol["refer"] else "no"
-        text += f"\n  policy {pol['version']}: minimum {pol['minimum']}, refer {refer}, rules {rules}"
+        text += (
+            f"\n  policy {pol['version']}: minimum {pol['minimum']}, refer {refer}, rules {rules}"
+        )
     emit(app, view, text)
 
 
