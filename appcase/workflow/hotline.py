@@ -133,32 +133,49 @@ def report_hotline(
     payload = FlagPayload(evidence=(item,))
     ovr = engine._override(override)
     when = engine._when(at)
-    replayable = (Event.FLAG, Event.ADD_EVIDENCE)
     try:
         with engine.store.transaction(case_id) as repo:
             # Lock the case first: a racing retry with the same key then waits here and
             # finds the winner's event below instead of firing again.
             row = engine._case_state(repo, case_id, for_update=True)
-            if idempotency_key:
-                done = engine._replayed(
-                    repo, idempotency_key, case_id, replayable, actor, payload, None
-                )
-                if done is not None:
-                    _same_reporter(repo, idempotency_key, item, done.payload)
-                    return _event_view(done)
+            done = _replayed_report(engine, repo, idempotency_key, case_id, actor, item)
+            if done is not None:
+                return done
             return _fire_report(engine, repo, row, payload, actor, when, ovr, idempotency_key)
     except ConcurrentModification:
         # Lost a race on the key's unique index: if the winner ran this very report, its
         # event is the answer.
         if idempotency_key:
             with engine.store.transaction(case_id) as repo:
-                done = engine._replayed(
-                    repo, idempotency_key, case_id, replayable, actor, payload, None
-                )
+                done = _replayed_report(engine, repo, idempotency_key, case_id, actor, item)
                 if done is not None:
-                    _same_reporter(repo, idempotency_key, item, done.payload)
-                    return _event_view(done)
+                    return done
         raise
+
+
+def _replayed_report(
+    engine: CaseEngine,
+    repo: Repository,
+    key: str | None,
+    case_id: str,
+    actor: str,
+    item: Evidence,
+) -> EventView | None:
+    """The event an earlier report with this key wrote, if any (``None`` without a key).
+
+    Raises:
+        InvalidInput: the key is malformed, or was used for another command or reporter.
+    """
+    if not key:
+        return None
+    payload = FlagPayload(evidence=(item,))
+    done = engine._replayed(
+        repo, key, case_id, (Event.FLAG, Event.ADD_EVIDENCE), actor, payload, None
+    )
+    if done is None:
+        return None
+    _same_reporter(repo, key, item, done.payload)
+    return _event_view(done)
 
 
 def _same_reporter(repo: Repository, key: str, item: Evidence, stored: dict[str, Any]) -> None:
