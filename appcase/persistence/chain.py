@@ -37,13 +37,17 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+try:
+    from appcase.audit.canonical import MAX_SAFE_INTEGER, canonical_bytes
+    from appcase.audit.records import GENESIS, HASHED_FIELDS, event_hash, format_instant
+except ImportError:  # pragma: no cover - copied beside the audit modules, outside appcase
+    from canonical import MAX_SAFE_INTEGER, canonical_bytes  # type: ignore[import-not-found,no-redef]
+    from records import GENESIS, HASHED_FIELDS, event_hash, format_instant  # type: ignore[import-not-found,no-redef]
 
 __all__ = [
     "CHECKPOINT_FIELDS",
@@ -76,31 +80,6 @@ __all__ = [
     "verify_signature",
 ]
 
-GENESIS = "0" * 64
-"""``prev_hash`` of a case's first event, and ``prev_digest`` of the first checkpoint."""
-
-MAX_SAFE_INTEGER = 2**53 - 1
-"""Largest integer a hashed record may hold (RFC 8785 writes numbers as IEEE doubles)."""
-
-HASHED_FIELDS = (
-    "case_id",
-    "seq",
-    "track",
-    "event",
-    "from",
-    "to",
-    "actor",
-    "role",
-    "jurisdiction",
-    "occurred_at",
-    "recorded_at",
-    "payload",
-    "reason",
-    "override",
-    "prev_hash",
-)
-"""The keys of an event's hashed record, exactly."""
-
 CHECKPOINT_FIELDS = (
     "campaign_id",
     "campaign_digest",
@@ -122,121 +101,6 @@ SIGNATURE_CONTEXT = b"appcase-checkpoint-v1:"
 Problem = tuple[str, int | None, str, str]
 """A damage found: ``(case_id or "", seq or None, kind, detail)``; ``case_id`` is empty
 for damage of the campaign as a whole (its checkpoints)."""
-
-
-def _check(value: Any, path: str) -> None:
-    """Raise ``ValueError`` naming the first part of ``value`` that is not canonical JSON."""
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str or item is None or kind is bool:
-            continue
-        if kind is int:
-            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                continue
-        elif kind is dict:
-            for key, sub in item.items():
-                if type(key) is not str or not key.isascii():
-                    _raise_at(value, path)
-                stack.append(sub)
-            continue
-        elif kind is list or kind is tuple:
-            stack.extend(item)
-            continue
-        _raise_at(value, path)
-
-
-def _raise_at(value: Any, path: str) -> None:
-    """The slow walk, with paths, once something was found wrong."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return
-    if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise ValueError(f"{path}: integer {value} is outside ±(2**53 - 1)")
-        return
-    if isinstance(value, float):
-        raise ValueError(f"{path}: floats are not allowed in hashed records")
-    if isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _raise_at(item, f"{path}[{i}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str) or not key.isascii():
-                raise ValueError(f"{path}: object keys must be ASCII strings, got {key!r}")
-            _raise_at(item, f"{path}.{key}")
-        return
-    raise ValueError(f"{path}: {type(value).__name__} is not a JSON value")
-
-
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-"""The canonical encoder, made once (``json.dumps`` with these arguments builds one per call)."""
-
-_HASHED_KEYS = frozenset(HASHED_FIELDS)
-
-
-def canonical_bytes(value: Any) -> bytes:
-    """Encode a JSON value canonically (see the module docstring).
-
-    Args:
-        value: JSON made of dicts with ASCII keys, lists, str, int, bool and None.
-
-    Returns:
-        The UTF-8 bytes of the canonical encoding.
-
-    Raises:
-        ValueError: if the value holds a float, an integer beyond ±(2**53 - 1), a non-ASCII
-            key, a lone surrogate or a non-JSON type.
-    """
-    _check(value, "$")
-    text = _ENCODER.encode(value)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"string cannot be encoded as UTF-8: {exc.reason}") from None
-
-
-@lru_cache(maxsize=1024)
-def format_instant(value: datetime) -> str:
-    """Write an aware instant in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
-
-    Args:
-        value: an aware datetime (any zone).
-
-    Returns:
-        The instant in UTC, with microseconds and ``Z``.
-
-    Raises:
-        ValueError: if ``value`` is naive.
-    """
-    if value.tzinfo is None:
-        raise ValueError("naive datetime in a hashed record")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return f"{value.replace(tzinfo=None).isoformat(timespec='microseconds')}Z"
-
-
-def event_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of an event's hashed record.
-
-    Args:
-        record: a mapping with exactly the keys of :data:`HASHED_FIELDS`.
-
-    Returns:
-        64 lowercase hex digits.
-
-    Raises:
-        ValueError: if keys are missing or extra, or a value cannot be encoded.
-    """
-    if record.keys() != _HASHED_KEYS:
-        keys = set(record)
-        missing = sorted(_HASHED_KEYS - keys)
-        extra = sorted(keys - _HASHED_KEYS)
-        raise ValueError(f"hashed record keys wrong: missing {missing}, extra {extra}")
-    return hashlib.sha256(
-        canonical_bytes(record if type(record) is dict else dict(record))
-    ).hexdigest()
 
 
 def heads_digest(campaign_id: str, heads: Sequence[Sequence[Any]]) -> str:

@@ -1,0 +1,163 @@
+"""THE hashed record of an event, and its hash: built here once, for the engine that writes
+an event, for ``verify`` that checks it, and for the export and the offline verifier.
+
+The hashed record of an event is the object::
+
+    {"case_id": str, "seq": int (1, 2, ...), "track": "administrative"|"judicial",
+     "event": str, "from": str, "to": str, "actor": str, "role": str,
+     "jurisdiction": str (GB/T 2260), "occurred_at": str, "recorded_at": str,
+     "payload": object, "reason": str|null, "override": object|null,
+     "prev_hash": str (64 hex)}
+
+with instants written in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``. The event's hash is
+``sha256(canonical(record)).hexdigest()`` (:mod:`appcase.audit.canonical`); ``prev_hash``
+of the first event is :data:`GENESIS`; the case's head is the hash of its last event.
+
+Standard library only: an auditor runs it from copied files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+try:
+    from appcase.audit.canonical import canonical_bytes
+except ImportError:  # pragma: no cover - copied beside canonical.py, outside appcase
+    from canonical import canonical_bytes  # type: ignore[import-not-found,no-redef]
+
+__all__ = ["GENESIS", "HASHED_FIELDS", "event_hash", "format_instant", "hashed_record", "seal"]
+
+GENESIS = "0" * 64
+"""``prev_hash`` of a case's first event, and ``prev_digest`` of the first checkpoint."""
+
+HASHED_FIELDS = (
+    "case_id",
+    "seq",
+    "track",
+    "event",
+    "from",
+    "to",
+    "actor",
+    "role",
+    "jurisdiction",
+    "occurred_at",
+    "recorded_at",
+    "payload",
+    "reason",
+    "override",
+    "prev_hash",
+)
+"""The keys of an event's hashed record, exactly."""
+
+_HASHED_KEYS = frozenset(HASHED_FIELDS)
+
+_COLUMNS = (
+    ("case_id", "case_id"),
+    ("seq", "seq"),
+    ("track", "track"),
+    ("event", "event"),
+    ("from", "from_state"),
+    ("to", "to_state"),
+    ("actor", "actor_id"),
+    ("role", "role"),
+    ("jurisdiction", "jurisdiction"),
+    ("payload", "payload"),
+    ("reason", "reason"),
+    ("override", "override"),
+    ("prev_hash", "prev_hash"),
+)
+"""Hashed-record key and the stored event's column it comes from (instants apart)."""
+
+
+@lru_cache(maxsize=1024)
+def format_instant(value: datetime) -> str:
+    """Write an aware instant in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+
+    Args:
+        value: an aware datetime (any zone).
+
+    Returns:
+        The instant in UTC, with microseconds and ``Z``.
+
+    Raises:
+        ValueError: if ``value`` is naive.
+    """
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a hashed record")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return f"{value.replace(tzinfo=None).isoformat(timespec='microseconds')}Z"
+
+
+def hashed_record(event: Mapping[str, Any] | object, seq: int | None = None) -> dict[str, Any]:
+    """The hashed record of an event, from its stored columns.
+
+    Args:
+        event: the event's columns -- a mapping, or an object with attributes, named as
+            stored: ``case_id, seq, track, event, from_state, to_state, actor_id, role,
+            jurisdiction, occurred_at, recorded_at`` (aware datetimes), ``payload, reason,
+            override, prev_hash``.
+        seq: use this sequence number instead of the stored one (to ask whether a record
+            belongs at another position of its chain).
+
+    Returns:
+        The record, with exactly the keys of :data:`HASHED_FIELDS`.
+
+    Raises:
+        ValueError: an instant is naive.
+        KeyError / AttributeError: a column is missing.
+    """
+    if isinstance(event, Mapping):
+        record = {key: event[column] for key, column in _COLUMNS}
+        occurred, recorded = event["occurred_at"], event["recorded_at"]
+    else:
+        record = {key: getattr(event, column) for key, column in _COLUMNS}
+        occurred, recorded = event.occurred_at, event.recorded_at  # type: ignore[attr-defined]
+    record["occurred_at"] = format_instant(occurred)
+    record["recorded_at"] = format_instant(recorded)
+    if seq is not None:
+        record["seq"] = seq
+    return record
+
+
+def event_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of an event's hashed record.
+
+    Args:
+        record: a mapping with exactly the keys of :data:`HASHED_FIELDS`.
+
+    Returns:
+        64 lowercase hex digits.
+
+    Raises:
+        ValueError: if keys are missing or extra, or a value cannot be encoded.
+    """
+    if record.keys() != _HASHED_KEYS:
+        keys = set(record)
+        missing = sorted(_HASHED_KEYS - keys)
+        extra = sorted(str(k)[:40] for k in keys - _HASHED_KEYS)
+        raise ValueError(f"hashed record keys wrong: missing {missing}, extra {extra}")
+    return hashlib.sha256(
+        canonical_bytes(record if type(record) is dict else dict(record))
+    ).hexdigest()
+
+
+def seal(columns: dict[str, Any]) -> dict[str, Any]:
+    """Hash a new event: set ``columns["hash"]`` and return its hashed record.
+
+    Args:
+        columns: the event's columns as :func:`hashed_record` reads them; changed in place.
+
+    Returns:
+        The hashed record (what the hash was taken over).
+
+    Raises:
+        ValueError: an instant is naive, or a value cannot be encoded canonically.
+    """
+    record = hashed_record(columns)
+    columns["hash"] = event_hash(record)
+    return record

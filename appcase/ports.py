@@ -1,0 +1,495 @@
+"""What the workflow needs from storage: small protocols, and the plain records they pass.
+
+The workflow layer (:mod:`appcase.workflow`) states its needs here and never imports the
+storage that meets them; :mod:`appcase.persistence` implements these protocols on
+SQLAlchemy and is the only package that imports it. Everything crossing the seam is a plain
+dataclass of this module (never an ORM object), so another store -- an in-memory fake in a
+test, a caller's own transaction -- can stand behind the same engine.
+
+The protocols:
+
+* :class:`Storage` hands out units of work: :meth:`Storage.transaction` (one database
+  transaction per command, committed at the end of the block, rolled back on any error)
+  and :meth:`Storage.reading` (a read-only one);
+* :class:`CaseStore` is what a command does inside its transaction: read the case and its
+  facts, write the case with a version check, append the event and its records;
+* :class:`Queries` are the named reads of views, reports, as-of, export and audit.
+
+All instants are aware datetimes in UTC; dates are local dates of the campaign's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from operator import attrgetter
+from typing import Any, Protocol
+
+__all__ = [
+    "CASE_MOVED",
+    "CASE_ORDERS",
+    "CaseFilter",
+    "CaseStore",
+    "EvidenceRecord",
+    "FindingRecord",
+    "InterviewRecord",
+    "PledgeRecord",
+    "Queries",
+    "Record",
+    "ReporterRecord",
+    "Storage",
+    "StoredActor",
+    "StoredApp",
+    "StoredCampaign",
+    "StoredCase",
+    "StoredCheckpoint",
+    "StoredEvent",
+    "VerificationRecord",
+    "record_fields",
+]
+
+
+@dataclass(slots=True)
+class StoredCase:
+    """A case as stored (the ``cases`` row): what a command reads, changes in memory with
+    the machine and the fold, and writes back with a check that ``version`` is still the
+    one read.
+
+    Attributes:
+        id: ``<case prefix>-<prefecture>-<number>``, e.g. ``HN2018-430100-0001``.
+        campaign_id / app_id / prefecture: owner campaign, ledger entry, GB/T 2260 code.
+        state / judicial_state: the two tracks' states (values of
+            :class:`~appcase.states.State` and :class:`~appcase.states.JudicialState`).
+        version: 1 after the survey, +1 per command.
+        event_count / head_hash: the chain's length and the hash of its last event.
+        disposition / suspected_illegal: the latest judgment's.
+        flagged_at: the latest flag's instant (UTC).
+        pledge_deadline / pledge_due_at: the current pledge's deadline (local date) and the
+            instant the sweep finds it overdue (UTC), while pledged.
+        created_at / last_occurred_at / updated_at: UTC instants.
+    """
+
+    id: str
+    campaign_id: str
+    app_id: int
+    prefecture: str
+    state: str
+    judicial_state: str
+    version: int
+    event_count: int
+    head_hash: str
+    disposition: str | None
+    suspected_illegal: bool
+    flagged_at: datetime | None
+    pledge_deadline: date | None
+    pledge_due_at: datetime | None
+    created_at: datetime
+    last_occurred_at: datetime
+    updated_at: datetime
+
+    def copy(self) -> StoredCase:
+        """A copy (the fields are immutable values, so a shallow copy is a full one)."""
+        return StoredCase(*_case_fields(self))
+
+
+_case_fields = attrgetter(*StoredCase.__dataclass_fields__)
+
+CASE_MOVED = (
+    "state",
+    "judicial_state",
+    "event_count",
+    "head_hash",
+    "disposition",
+    "suspected_illegal",
+    "flagged_at",
+    "pledge_deadline",
+    "pledge_due_at",
+    "last_occurred_at",
+    "updated_at",
+)
+"""The case fields a command may change, besides ``version`` (what
+:meth:`CaseStore.save_case` writes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: one link of a case's hash chain.
+
+    Attributes:
+        position: the event's row id (unique, increasing as events are written).
+        case_id / seq: the case and the 1-based position in its chain.
+        track: ``administrative`` or ``judicial``.
+        event / from_state / to_state: the transition.
+        actor_id / role / jurisdiction: who fired it.
+        occurred_at / recorded_at: when it happened and when it was written (UTC).
+        payload: the event's payload as JSON (reporters only by reference).
+        reason / override: the reason given and the override used, if any.
+        idempotency_key: the caller's key, if any.
+        prev_hash / hash: the chain links (64 hex digits).
+    """
+
+    position: int
+    case_id: str
+    seq: int
+    track: str
+    event: str
+    from_state: str
+    to_state: str
+    actor_id: str
+    role: str
+    jurisdiction: str
+    occurred_at: datetime
+    recorded_at: datetime
+    payload: dict[str, Any]
+    reason: str | None
+    override: dict[str, Any] | None
+    idempotency_key: str | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredApp:
+    """A ledger entry: an app listed in a campaign (``id`` is 0 until it is written)."""
+
+    id: int
+    campaign_id: str
+    name: str
+    operator: str
+    uscc: str
+    icp_filing: str | None
+    platforms: list[str]
+    target_users: str
+    used_by_schools: bool
+    prefecture: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredActor:
+    """A registered officer: id, role id, GB/T 2260 jurisdiction, display name."""
+
+    id: str
+    role: str
+    jurisdiction: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCampaign:
+    """A campaign as loaded into a database.
+
+    Attributes:
+        id / title / document_number / timezone: as in the campaign file.
+        digest: SHA-256 of the canonical definition.
+        definition: the campaign file's content as JSON text.
+        loaded_at: when it was loaded (UTC).
+    """
+
+    id: str
+    title: str
+    document_number: str
+    timezone: str
+    digest: str
+    definition: str
+    loaded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A checkpoint as stored (see :mod:`appcase.audit.checkpoints`).
+
+    Attributes:
+        campaign_id / seq: the campaign and 1, 2, ... within it.
+        created_at: when (UTC).
+        campaign_digest: the campaign's digest then.
+        case_count / event_count: what it covers.
+        heads: ``[[case_id, events, head_hash], ...]`` sorted by case id.
+        heads_digest / prev_digest / digest: the checkpoint chain.
+        signature_alg / key_id / signature: its signature, if signed.
+    """
+
+    campaign_id: str
+    seq: int
+    created_at: datetime
+    campaign_digest: str
+    case_count: int
+    event_count: int
+    heads: list[list[Any]]
+    heads_digest: str
+    prev_digest: str
+    digest: str
+    signature_alg: str | None
+    key_id: str | None
+    signature: str | None
+
+
+# --- the records an event writes beside itself ----------------------------------------
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    """An evidence item of a ``flag`` or ``add_evidence`` event (numbered 1, 2, … per case)."""
+
+    case_id: str
+    event_id: int
+    number: int
+    harm_category: str
+    description: str
+    source: str
+    locator: str
+    captured_at: datetime | None
+    attachment_sha256: str | None
+    reporter_ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    """A finding of a ``judge`` event."""
+
+    case_id: str
+    event_id: int
+    harm_category: str
+    severity: str
+    suspected_illegal: bool
+    evidence_refs: list[int]
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class InterviewRecord:
+    """The record of an interview (约谈); instants UTC, the deadline a local date."""
+
+    case_id: str
+    event_id: int
+    notice_given_at: datetime
+    held_at: datetime
+    place: str
+    officers: list[str]
+    operator_representatives: list[str]
+    problems: list[str]
+    rectification_deadline: date
+
+
+@dataclass(frozen=True, slots=True)
+class PledgeRecord:
+    """A signed rectification pledge (整改承诺书)."""
+
+    case_id: str
+    event_id: int
+    signed_by: str
+    signed_at: datetime
+    commitments: list[str]
+    deadline: date
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationRecord:
+    """The verification of a rectification: every commitment's check."""
+
+    case_id: str
+    event_id: int
+    checks: list[dict[str, Any]]
+    all_verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReporterRecord:
+    """A hotline reporter's confidential details, kept apart from the event (which holds
+    only ``ref``)."""
+
+    ref: str
+    case_id: str
+    name: str
+    contact: str
+    created_at: datetime
+
+
+Record = EvidenceRecord | FindingRecord | InterviewRecord | PledgeRecord | VerificationRecord
+"""A record an event writes beside itself, referencing the event's id."""
+
+
+CASE_ORDERS = ("id", "state", "prefecture", "last-event")
+"""The orders :meth:`Queries.cases` knows."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """Filters of :meth:`Queries.cases` (all optional, combined with AND).
+
+    Attributes:
+        states: administrative states to include.
+        judicial_states: judicial states to include.
+        prefectures: GB/T 2260 codes to include.
+        pledge_due_before: only pledged cases whose deadline has passed at this instant.
+        text: a substring of the app's name or operator, or of the case id.
+        last_event_from / last_event_before: only cases whose last event happened in
+            ``[from, before)`` (aware instants).
+        order: one of :data:`CASE_ORDERS`: ``id`` (default), ``state`` (in workflow order,
+            then id), ``prefecture`` (then id) or ``last-event`` (oldest first, then id).
+        after_id: keyset pagination: only ids greater than this (with ``order="id"``).
+        limit: at most this many rows.
+        skip_locked: on a server database, lock the rows read and skip rows other
+            transactions hold (``FOR UPDATE SKIP LOCKED``), so several workers share work.
+    """
+
+    states: tuple[str, ...] = ()
+    judicial_states: tuple[str, ...] = ()
+    prefectures: tuple[str, ...] = ()
+    pledge_due_before: datetime | None = None
+    text: str | None = None
+    last_event_from: datetime | None = None
+    last_event_before: datetime | None = None
+    order: str = "id"
+    after_id: str | None = None
+    limit: int | None = None
+    skip_locked: bool = False
+
+
+class Queries(Protocol):
+    """Named reads, in a unit of work (:meth:`Storage.reading` or a transaction)."""
+
+    def campaign(self, campaign_id: str) -> StoredCampaign | None:
+        """The stored campaign with this id, or ``None``."""
+
+    def actor(self, actor_id: str) -> StoredActor | None:
+        """The registered actor with this id, or ``None``."""
+
+    def actors(self) -> list[StoredActor]:
+        """Every registered actor, by id."""
+
+    def case(self, case_id: str, *, for_update: bool = False) -> StoredCase | None:
+        """The case with this id, or ``None``; ``for_update`` locks its row until the end
+        of the transaction (``SELECT … FOR UPDATE`` on a server database)."""
+
+    def app(self, app_id: int) -> StoredApp:
+        """The ledger entry with this id (it exists: cases reference it)."""
+
+    def cases(self, campaign_id: str, flt: CaseFilter) -> list[tuple[StoredCase, StoredApp]]:
+        """The campaign's cases matching ``flt``, in ``flt.order``, with their apps."""
+
+    def case_states(self, campaign_id: str, flt: CaseFilter) -> list[StoredCase]:
+        """The campaign's cases matching ``flt`` without their apps (the sweep's read)."""
+
+    def events(self, case_id: str) -> list[StoredEvent]:
+        """The case's events in chain order."""
+
+    def events_of(self, case_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """The events of many cases, in chain order, keyed by case id (one query)."""
+
+    def event_by_key(self, key: str) -> StoredEvent | None:
+        """The event written with this idempotency key, or ``None``."""
+
+    def reporter(self, ref: str) -> ReporterRecord | None:
+        """The confidential reporter record behind a reference, or ``None``."""
+
+    def checkpoints(self, campaign_id: str) -> list[StoredCheckpoint]:
+        """The campaign's checkpoints in order."""
+
+
+class CaseStore(Queries, Protocol):
+    """What a command does in its transaction, beside the reads of :class:`Queries`."""
+
+    case_id: str | None
+    """The case being written, named by a :class:`~appcase.errors.ConcurrentModification`
+    if the transaction loses a race (a survey sets it once it has a case number)."""
+
+    def add_actor(self, actor: StoredActor, created_at: datetime) -> None:
+        """Register an actor."""
+
+    def find_app(self, campaign_id: str, uscc: str, name: str) -> StoredApp | None:
+        """The campaign's ledger entry with this credit code and name, or ``None``."""
+
+    def next_case_number(self, campaign_id: str, prefecture: str) -> int:
+        """The next free case number of the prefecture in the campaign (1, 2, …)."""
+
+    def ledger_identities(self, campaign_id: str) -> set[tuple[str, str]]:
+        """``(uscc, name)`` of every app in the campaign's ledger."""
+
+    def case_counts_by_prefecture(self, campaign_id: str) -> dict[str, int]:
+        """The highest case number used per prefecture in the campaign."""
+
+    def prior_judgments(
+        self,
+        *,
+        uscc: str,
+        name: str,
+        icp_filing: str | None,
+        before: datetime,
+        dispositions: Sequence[str],
+    ) -> int:
+        """How many judgments with one of ``dispositions`` the same app (same name or ICP
+        filing) or operator (same credit code) received before ``before``, in any campaign
+        stored. Which dispositions count is the policy's rule (D3), not the store's."""
+
+    def evidence_numbers(self, case_id: str) -> frozenset[int]:
+        """Numbers of the case's evidence items."""
+
+    def latest_interview(self, case_id: str) -> InterviewRecord | None:
+        """The case's most recent interview record, or ``None``."""
+
+    def latest_pledge(self, case_id: str) -> PledgeRecord | None:
+        """The case's most recent pledge, or ``None``."""
+
+    def add_app(self, app: StoredApp) -> int:
+        """Write a ledger entry; returns its id."""
+
+    def add_case(self, case: StoredCase) -> None:
+        """Write a new case (``version`` as given)."""
+
+    def save_case(self, case: StoredCase, read: StoredCase) -> None:
+        """Write a command's changes of ``case`` (the fields of :data:`CASE_MOVED` that
+        differ from ``read``) if the stored case is still at ``read.version``; then
+        ``case.version`` is ``read.version + 1``.
+
+        Raises:
+            ConcurrentModification: the case moved on since it was read.
+        """
+
+    def save_cases(self, cases: Sequence[tuple[StoredCase, StoredCase]]) -> bool:
+        """Write many ``(case, read)`` pairs as :meth:`save_case` does, in one statement;
+        ``False`` if any case had moved on (the caller then rolls back)."""
+
+    def append_event(self, columns: dict[str, Any]) -> int:
+        """Append one event (its columns as :class:`StoredEvent` names them, without
+        ``position``); returns its position."""
+
+    def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append many events in one statement."""
+
+    def add_records(self, records: Sequence[Record]) -> None:
+        """Write an event's records."""
+
+    def add_reporter(self, reporter: ReporterRecord) -> None:
+        """Write a reporter's confidential details."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A block whose writes are undone, alone, if it raises."""
+
+
+class Storage(Protocol):
+    """Hands out units of work on one database."""
+
+    def transaction(
+        self, case_id: str | None = None, *, snapshot: bool = False
+    ) -> AbstractContextManager[CaseStore]:
+        """One database transaction: committed when the block ends, rolled back on any
+        error.
+
+        Raises:
+            ConcurrentModification: a version check or a unique key lost a race; nothing
+                was written, retrying is safe.
+            DatabaseNotReady: the schema is missing.
+            PersistenceError: any other database error.
+        """
+
+    def reading(self, *, snapshot: bool = False) -> AbstractContextManager[Queries]:
+        """A read-only unit of work (rolled back at the end); ``snapshot`` reads one
+        consistent snapshot throughout."""
+
+    def close(self) -> None:
+        """Release the database connections."""
+
+
+def record_fields(record: object) -> dict[str, Any]:
+    """The fields of one of this module's dataclasses, as a dict (for a store's writes)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
