@@ -100,8 +100,8 @@ def verify(work: Path, out: Path) -> None:
 
 
 def import_(work: Path, out: Path) -> None:
-    """``appcase.ledger.import_ledger`` of 10,000 rows."""
-    from appcase.ledger import import_ledger
+    """``appcase.workflow.ledger.import_ledger`` of 10,000 rows."""
+    from appcase.workflow.ledger import import_ledger
 
     engine = seed.new_engine(seed.sqlite_url(work / "import.sqlite"))
     ledger = work / "ledger.csv"

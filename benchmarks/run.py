@@ -343,11 +343,14 @@ def _every(n: int) -> Any:
 
 
 def _import_ledger() -> Callable[..., Any] | None:
-    """``appcase.ledger.import_ledger``, if this appcase has it."""
+    """``appcase.workflow.ledger.import_ledger``, if this appcase has it."""
     try:
-        from appcase import ledger
+        from appcase.workflow import ledger
     except ImportError:
-        return None
+        try:
+            from appcase import ledger  # type: ignore[no-redef]  # before the ledger moved
+        except ImportError:
+            return None
     return getattr(ledger, "import_ledger", None)
 
 
@@ -372,7 +375,7 @@ def write_ledger(path: Path, n: int) -> None:
 
 
 def bench_ledger(work: Path, size: Size) -> list[Row]:
-    """``appcase.ledger.import_ledger`` of a generated ledger if it exists; else a batch of
+    """``appcase.workflow.ledger.import_ledger`` of a generated ledger if it exists; else a batch of
     ``engine.survey`` calls, labelled as such."""
     n = size.ledger_rows
     import_ledger = _import_ledger()
@@ -399,7 +402,7 @@ def bench_ledger(work: Path, size: Size) -> list[Row]:
                 rates,
                 goal="rows/s (no number set)",
                 note=(
-                    "appcase.ledger.import_ledger (what `appcase import ledger` runs): read and "
+                    "appcase.workflow.ledger.import_ledger (what `appcase import ledger` runs): read and "
                     "validate every row, then survey the new apps in one transaction; a fresh "
                     "database per run; the file is written once."
                 ),
@@ -410,7 +413,7 @@ def bench_ledger(work: Path, size: Size) -> list[Row]:
             "4",
             f"ledger import of {n:,} rows",
             goal="rows/s (no number set)",
-            note="not measured: import not available (no appcase.ledger.import_ledger).",
+            note="not measured: import not available (no appcase.workflow.ledger.import_ledger).",
         )
     ]
     engine = seed.new_engine(seed.sqlite_url(work / "survey.sqlite"))

@@ -21,9 +21,9 @@ import click
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from appcase.cli.settings import Settings
 from appcase.clock import parse_instant
 from appcase.errors import AppcaseError, AuditFailure, GuardRejected, InvalidInput
-from appcase.settings import Settings
 
 __all__ = [
     "App",

@@ -89,7 +89,7 @@ def import_ledger_command(
       appcase --actor cs-cac import ledger 长沙市台账.xlsx --at 2018-02-20T09:00+08:00
       appcase --actor cs-cac import ledger 台账.csv --skip-invalid --report problems.csv
     """
-    from appcase.ledger import import_ledger, write_report, write_template
+    from appcase.workflow.ledger import import_ledger, write_report, write_template
 
     if template:
         write_template(file)

@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from appcase.campaign import Campaign, load_campaign
 from appcase.cli.app import App, InstantType, emit, pass_app, table
 from appcase.cli.events import _finding
 from appcase.errors import InvalidInput
 from appcase.policies import disposition
+from appcase.policies.campaign import Campaign, load_campaign
 from appcase.states import Severity
 
 __all__ = ["COMMANDS"]

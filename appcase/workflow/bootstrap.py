@@ -8,7 +8,6 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from appcase.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
 from appcase.clock import Clock, SystemClock
 from appcase.errors import DatabaseNotReady, InvalidInput
 from appcase.persistence.db import (
@@ -20,6 +19,7 @@ from appcase.persistence.db import (
 )
 from appcase.persistence.models import CampaignRow
 from appcase.persistence.repository import Store
+from appcase.policies.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
 from appcase.workflow.engine import CaseEngine
 
 __all__ = ["init_database", "open_engine"]

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from appcase.campaign import Campaign
 from appcase.clock import Clock, SystemClock, ensure_aware
 from appcase.errors import (
     BatchRejected,
@@ -45,6 +44,7 @@ from appcase.persistence.models import (
 )
 from appcase.persistence.repository import CASE_ORDERS, CaseFilter, CaseState, Repository, Store
 from appcase.policies import deadlines, disposition, permissions
+from appcase.policies.campaign import Campaign
 from appcase.states import Disposition, Event, JudicialState, State, Track
 from appcase.workflow.commands import (
     PAYLOADS,

@@ -25,10 +25,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, Rejection
-from appcase.identifiers import validate_uscc
 from appcase.persistence.models import ReporterRow
 from appcase.persistence.repository import CaseState, Repository
 from appcase.states import Event, State
+from appcase.states.identifiers import validate_uscc
 from appcase.workflow.commands import Evidence, FlagPayload, Override
 from appcase.workflow.context import Command
 from appcase.workflow.engine import CaseEngine, _event_view

@@ -33,11 +33,11 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
-from appcase.campaign import Campaign
 from appcase.clock import ensure_aware
 from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput
 from appcase.persistence.repository import CaseFilter, CaseState, Repository
 from appcase.policies import deadlines, permissions
+from appcase.policies.campaign import Campaign
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload
 from appcase.workflow.context import ActorInfo, Command

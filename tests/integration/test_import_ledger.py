@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from appcase.errors import ImportRejected
-from appcase.identifiers import make_uscc
-from appcase.ledger import COLUMNS, import_ledger
 from appcase.persistence.models import CaseRow
+from appcase.states.identifiers import make_uscc
 from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.ledger import COLUMNS, import_ledger
 from tests.builders import SHANGHAI, local
 
 ROWS = 10_000

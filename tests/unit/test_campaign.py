@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from appcase.campaign import builtin_campaign, load_campaign, parse_campaign
 from appcase.errors import CampaignFileError, InvalidInput
+from appcase.policies.campaign import builtin_campaign, load_campaign, parse_campaign
 from appcase.states import Event
 
 HUNAN = resources.files("appcase.data").joinpath("hunan-2018.toml").read_text(encoding="utf-8")

@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appcase.campaign import builtin_campaign
 from appcase.clock import FixedClock, SystemClock, ensure_aware, parse_instant
 from appcase.errors import InvalidInput, NaiveDatetimeError
 from appcase.persistence.chain import format_instant
 from appcase.persistence.models import UTCDateTime
 from appcase.policies import deadlines
+from appcase.policies.campaign import builtin_campaign
 from appcase.states import Event
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.sweep import sweep

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from appcase.campaign import builtin_campaign
 from appcase.errors import GuardRejected, Rejection
+from appcase.policies.campaign import builtin_campaign
 from appcase.policies.disposition import Factors, FindingInput, evaluate
 from appcase.states import Disposition, Event, JudicialState, Severity, State, Track
 from appcase.workflow.commands import Override

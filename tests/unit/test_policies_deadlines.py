@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from appcase.campaign import DeadlineParams
 from appcase.clock import FixedClock
 from appcase.errors import GuardRejected, InvalidInput
 from appcase.persistence.models import EventRow, InterviewRow, PledgeRow
 from appcase.policies import deadlines
+from appcase.policies.campaign import DeadlineParams
 from appcase.workflow.bootstrap import init_database
 from appcase.workflow.engine import CaseEngine
 from tests.builders import RECTIFIED, advance, interview, local, pledge, register_actors, unique_app

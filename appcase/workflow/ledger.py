@@ -42,10 +42,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from appcase.campaign import Campaign
 from appcase.clock import ensure_aware
 from appcase.errors import BatchRejected, ImportRejected, InvalidInput
-from appcase.identifiers import validate_icp_filing, validate_uscc
+from appcase.policies.campaign import Campaign
+from appcase.states.identifiers import validate_icp_filing, validate_uscc
 from appcase.workflow.commands import AppIdentity, Override
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.views import identity_of
