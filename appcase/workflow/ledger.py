@@ -43,7 +43,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from appcase.clock import ensure_aware
-from appcase.errors import BatchRejected, ImportRejected, InvalidInput
+from appcase.errors import BatchRejected, ImportRejected, InvalidInput, LedgerHeaderNotFound
 from appcase.policies.campaign import Campaign
 from appcase.states.identifiers import validate_icp_filing, validate_uscc
 from appcase.workflow.commands import AppIdentity, Override
@@ -413,11 +413,7 @@ def _locate_header(lines: Iterable[tuple[int, Sequence[Any]]], source: str) -> I
             return
         if number >= HEADER_SEARCH_ROWS:
             break
-    raise InvalidInput(
-        f"{source}: no header row found in the first {HEADER_SEARCH_ROWS} rows; the header "
-        "must name the app column (app_name or 应用名称). Write a template with "
-        "'appcase import ledger --template ledger.xlsx'"
-    )
+    raise LedgerHeaderNotFound(source, HEADER_SEARCH_ROWS)
 
 
 def _structure(lines: Iterable[tuple[int, Sequence[Any]]], source: str) -> RawLedger:

@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from appcase.cli.exits import exit_code
 from appcase.errors import ImportRejected
 from appcase.persistence.models import CaseRow
 from appcase.states.identifiers import make_uscc
@@ -108,7 +109,7 @@ def test_ten_thousand_rows_with_25_bad_ones(
     # all or nothing: exactly the planted rows are reported, with their columns; nothing written
     with pytest.raises(ImportRejected) as refused:
         import_ledger(sqlite_engine, path, actor="cs-cac", at=local(2, 20))
-    assert refused.value.exit_code == 2
+    assert exit_code(refused.value) == 2
     reported = {(row, column) for row, column, _ in refused.value.problems}
     assert reported == {(row, column) for row, (column, _) in planted.items()}
     assert refused.value.invalid_rows == 25
