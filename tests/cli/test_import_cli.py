@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from appcase.adapters.ledger_file import COLUMNS
 from appcase.workflow.engine import CaseEngine
-from appcase.workflow.ledger import COLUMNS
 from tests.builders import USCC, run_cli
 
 AT = "2018-02-20T09:00+08:00"
