@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from appcase.bootstrap import init_database, open_engine
-    from appcase.campaign import Campaign, builtin_campaign, load_campaign
     from appcase.clock import Clock, FixedClock, SystemClock
     from appcase.errors import (
         AppcaseError,
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
         TransitionTableError,
         UnknownActor,
     )
+    from appcase.policies.campaign import Campaign, builtin_campaign, load_campaign
     from appcase.states import Disposition, EscalationGround, Event, JudicialState, Severity, State
     from appcase.workflow.audit import verify
     from appcase.workflow.commands import (
@@ -54,7 +54,7 @@ _EXPORTS: dict[str, str] = {
     "AppcaseError": "appcase.errors",
     "AuditFailure": "appcase.errors",
     "BatchRejected": "appcase.errors",
-    "Campaign": "appcase.campaign",
+    "Campaign": "appcase.policies.campaign",
     "CampaignFileError": "appcase.errors",
     "CaseEngine": "appcase.workflow.engine",
     "CaseNotFound": "appcase.errors",
@@ -84,9 +84,9 @@ _EXPORTS: dict[str, str] = {
     "TransitionTableError": "appcase.errors",
     "UnknownActor": "appcase.errors",
     "VerifyReport": "appcase.workflow.views",
-    "builtin_campaign": "appcase.campaign",
+    "builtin_campaign": "appcase.policies.campaign",
     "init_database": "appcase.bootstrap",
-    "load_campaign": "appcase.campaign",
+    "load_campaign": "appcase.policies.campaign",
     "open_engine": "appcase.bootstrap",
     "sweep": "appcase.workflow.sweep",
     "verify": "appcase.workflow.audit",

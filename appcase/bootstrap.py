@@ -10,7 +10,6 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from appcase.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
 from appcase.clock import Clock, SystemClock
 from appcase.errors import DatabaseNotReady, InvalidInput
 from appcase.persistence.db import (
@@ -21,6 +20,7 @@ from appcase.persistence.db import (
     upgrade,
 )
 from appcase.persistence.repository import SqlStorage, Store
+from appcase.policies.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
 from appcase.ports import StoredCampaign
 from appcase.workflow.engine import CaseEngine
 
@@ -114,7 +114,7 @@ def open_engine(
 
     Raises:
         DatabaseNotReady: no SQLite file at the path, no schema, an old schema, or no such
-            campaign; run ``appcase init``.
+            campaign (its ``remedy`` says what would make it ready).
         InvalidInput: several campaigns are stored and none was named, or the given
             campaign differs from the stored one.
     """
@@ -123,7 +123,7 @@ def open_engine(
     sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
         # refuse before connecting: SQLite would leave an empty file behind a mistyped path
-        raise DatabaseNotReady(f"there is no database at {sqlite_file}; run 'appcase init' first")
+        raise DatabaseNotReady(f"there is no database at {sqlite_file}")
     engine = create_db_engine(url)
     try:
         stored = _stored_campaign(engine, campaign)
@@ -139,7 +139,7 @@ def _stored_campaign(engine: Engine, campaign: Campaign | str | None) -> Campaig
         rows = repo.campaigns()
         if campaign is None:
             if not rows:
-                raise DatabaseNotReady("the database holds no campaign; run 'appcase init'")
+                raise DatabaseNotReady("the database holds no campaign", "load_campaign")
             if len(rows) > 1:
                 ids = ", ".join(r.id for r in rows)
                 raise InvalidInput(f"the database holds several campaigns ({ids}); name one")
@@ -156,8 +156,8 @@ def _stored_campaign(engine: Engine, campaign: Campaign | str | None) -> Campaig
             if found is None:
                 held = ", ".join(r.id for r in rows) or "none"
                 raise DatabaseNotReady(
-                    f"campaign {wanted!r} is not in the database (it holds: {held}); "
-                    "run 'appcase init'"
+                    f"campaign {wanted!r} is not in the database (it holds: {held})",
+                    "load_campaign",
                 )
             row = found
         stored = parse_campaign(json.loads(row.definition), f"database:{row.id}")

@@ -1,11 +1,18 @@
 """The one exception hierarchy of appcase.
 
-Every error a caller can see is an :class:`AppcaseError`. Each carries a message that says
-what was wrong and what to do, and an ``exit_code`` the command line uses:
+Every error a caller can see is an :class:`AppcaseError`. Each says what went wrong
+(``problem``) and, where there is something to do about it, what to do (``advice``), in words
+any front end can show: a terminal, a web page, a log. The kinds of error are:
 
-* ``1`` -- the command was understood but refused (a guard failed, a verification failed);
-* ``2`` -- bad usage or bad input (a malformed file, a naive datetime, an unknown case);
-* ``3`` -- a transient conflict: the case changed under the command; retrying is safe.
+* refused: the command was understood but a rule said no (:class:`GuardRejected`,
+  :class:`AuditFailure`);
+* bad input: a malformed payload or file, a naive datetime, an unknown case or officer, a
+  database not ready (:class:`InvalidInput`, :class:`PersistenceError`);
+* conflict: the case changed under the command, or the database stayed busy; nothing was
+  written and retrying is safe (:class:`ConcurrentModification`, :class:`DatabaseBusy`).
+
+The errors know nothing of a front end: the command line maps each type to its exit code and
+adds its own hints (which command to run) in :mod:`appcase.cli.exits`.
 
 A refused or failed command has written nothing: every command runs in one database
 transaction that is rolled back on any error.
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 __all__ = [
     "AppcaseError",
@@ -28,6 +36,7 @@ __all__ = [
     "GuardRejected",
     "ImportRejected",
     "InvalidInput",
+    "LedgerHeaderNotFound",
     "NaiveDatetimeError",
     "PersistenceError",
     "Rejection",
@@ -39,38 +48,60 @@ __all__ = [
 class AppcaseError(Exception):
     """Base class of every error appcase raises on purpose.
 
+    Args:
+        problem: what went wrong (for the simplest errors, what to do as well).
+        advice: what to do about it, if the problem does not already say.
+
     Attributes:
-        message: what was wrong and what to do, in one or two sentences.
-        exit_code: the command line's exit status for this error (1, 2 or 3).
+        problem: what went wrong.
+        advice: what to do about it, or ``None``.
+        message: the two together, in one or two sentences: what a person is shown.
     """
 
-    exit_code: int = 2
+    advice_separator: ClassVar[str] = "; "
+    """How :attr:`message` joins the problem and the advice."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, problem: str, advice: str | None = None) -> None:
+        self.problem = problem
+        self.advice = advice
+        self.message = self.with_advice(advice)
+        super().__init__(self.message)
+
+    def with_advice(self, advice: str | None) -> str:
+        """The message with other advice: how a front end words what to do in its own terms.
+
+        Args:
+            advice: the advice to give instead of :attr:`advice` (``None``: none).
+
+        Returns:
+            The problem, followed by the advice if there is one.
+        """
+        return f"{self.problem}{self.advice_separator}{advice}" if advice else self.problem
 
     def __str__(self) -> str:
         return self.message
 
 
 class InvalidInput(AppcaseError):
-    """Input that cannot be used as given: a malformed payload, file or value (exit 2)."""
-
-    exit_code = 2
+    """Input that cannot be used as given: a malformed payload, file or value."""
 
 
 class NaiveDatetimeError(InvalidInput):
-    """A datetime without a time zone was given where an instant is needed (exit 2).
+    """A datetime without a time zone was given where an instant is needed.
 
     appcase never guesses a time zone: write the offset (``2018-03-01T09:00+08:00``) or ``Z``.
     """
 
 
 class CampaignFileError(InvalidInput):
-    """A campaign file is missing, unreadable or fails validation (exit 2).
+    """A campaign file is missing, unreadable or fails validation.
+
+    Args:
+        source: the file (or where the definition came from).
+        errors: one ``"field.path: problem"`` string per problem found.
 
     Attributes:
+        source: as given.
         errors: one ``"field.path: problem"`` string per problem found.
     """
 
@@ -82,7 +113,7 @@ class CampaignFileError(InvalidInput):
 
 
 class TransitionTableError(AppcaseError):
-    """The transition table is inconsistent (a programming or configuration error, exit 2).
+    """The transition table is inconsistent (a programming or configuration error).
 
     Attributes:
         problems: every problem found when the table was validated.
@@ -94,21 +125,58 @@ class TransitionTableError(AppcaseError):
 
 
 class CaseNotFound(InvalidInput):
-    """No case has this id in the campaign (exit 2). Check the id with ``appcase list``."""
+    """No case has this id in the campaign.
+
+    Args:
+        case_id: the id asked for.
+
+    Attributes:
+        case_id: the id asked for.
+    """
 
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
-        super().__init__(f"no case {case_id!r}; list cases with 'appcase list'")
+        super().__init__(
+            f"no case {case_id!r}", "check the case id against the list of the campaign's cases"
+        )
 
 
 class UnknownActor(InvalidInput):
-    """The acting officer is not registered (exit 2). Register with ``appcase actor add``."""
+    """The acting officer is not registered.
+
+    Args:
+        actor_id: the officer's id as given.
+
+    Attributes:
+        actor_id: the officer's id as given.
+    """
 
     def __init__(self, actor_id: str) -> None:
         self.actor_id = actor_id
         super().__init__(
-            f"unknown actor {actor_id!r}; register it with "
-            f"'appcase actor add {actor_id} --role ROLE --jurisdiction CODE'"
+            f"unknown actor {actor_id!r}",
+            "register the officer first, with a role and a jurisdiction",
+        )
+
+
+class LedgerHeaderNotFound(InvalidInput):
+    """A ledger file has no header row naming the app column near its top.
+
+    Args:
+        source: the file.
+        searched_rows: how many rows from the top were searched.
+
+    Attributes:
+        source, searched_rows: as given.
+    """
+
+    def __init__(self, source: str, searched_rows: int) -> None:
+        self.source = source
+        self.searched_rows = searched_rows
+        super().__init__(
+            f"{source}: no header row found in the first {searched_rows} rows; the header "
+            "must name the app column (app_name or 应用名称)",
+            "start from the ledger template, which has every column",
         )
 
 
@@ -126,7 +194,7 @@ class Rejection:
 
 
 class GuardRejected(AppcaseError):
-    """A command was refused because one or more guards failed (exit 1).
+    """A command was refused because one or more guards failed.
 
     Nothing was written. ``rejections`` lists *every* failed guard, not only the first.
 
@@ -136,8 +204,6 @@ class GuardRejected(AppcaseError):
         event: the event that was refused, e.g. ``"judge"``.
         rejections: every failed guard, in table order.
     """
-
-    exit_code = 1
 
     def __init__(
         self,
@@ -156,7 +222,7 @@ class GuardRejected(AppcaseError):
 
 
 class BatchRejected(GuardRejected):
-    """A batch command was refused because guards failed for some of its items (exit 1).
+    """A batch command was refused because guards failed for some of its items.
 
     Nothing was written: the batch is one transaction.
 
@@ -173,9 +239,9 @@ class BatchRejected(GuardRejected):
 class ImportRejected(AppcaseError):
     """A file import wrote nothing because some of its rows were bad.
 
-    Exit 2 when rows are invalid (malformed, duplicated, unknown codes); exit 1 when every
-    row is well formed but guards refused some (the survey window, the importing officer's
-    jurisdiction).
+    Rows are *invalid* when malformed, duplicated or naming unknown codes, and *refused* when
+    well formed but guards said no (the survey window, the importing officer's jurisdiction):
+    a front end tells bad input (some invalid rows) from a refusal (refused rows only).
 
     Attributes:
         source: the file.
@@ -183,6 +249,8 @@ class ImportRejected(AppcaseError):
             spreadsheet's row number (the header is row 1 unless a title row precedes it).
         invalid_rows / refused_rows: how many rows were invalid, and refused by guards.
     """
+
+    advice_separator: ClassVar[str] = "\n"
 
     def __init__(
         self,
@@ -196,7 +264,6 @@ class ImportRejected(AppcaseError):
         self.problems = list(problems)
         self.invalid_rows = invalid_rows
         self.refused_rows = refused_rows
-        self.exit_code = 2 if invalid_rows else 1
         lines = "\n".join(f"  - row {r}, {c or '(row)'}: {m}" for r, c, m in self.problems)
         what = []
         if invalid_rows:
@@ -204,39 +271,55 @@ class ImportRejected(AppcaseError):
         if refused_rows:
             what.append(f"{refused_rows} rows refused by guards")
         super().__init__(
-            f"{source}: nothing was imported ({' and '.join(what)}):\n{lines}\n"
-            "fix these rows, or import the others with --skip-invalid"
+            f"{source}: nothing was imported ({' and '.join(what)}):\n{lines}",
+            "fix these rows, or import the others and skip the invalid ones",
         )
 
 
 class PersistenceError(AppcaseError):
-    """The database could not carry out the command (exit 2); nothing was written."""
+    """The database could not carry out the command; nothing was written."""
+
+
+Remedy = Literal["create", "load_campaign", "upgrade"]
+"""What makes a database ready: create its schema and load the campaign, load a campaign
+into it, or upgrade its schema."""
+
+_REMEDIES: dict[str, str] = {
+    "create": "create the database and load the campaign first",
+    "load_campaign": "load the campaign into the database",
+    "upgrade": "upgrade the database schema",
+}
 
 
 class DatabaseNotReady(PersistenceError):
-    """The database has no appcase schema, an old one, or no campaign (exit 2).
+    """The database has no appcase schema, an old one, or not the campaign asked for.
 
-    Run ``appcase init`` (or ``appcase db upgrade``) first.
+    Args:
+        problem: what is wrong with the database.
+        remedy: what makes it ready (see :data:`Remedy`); the advice says it in words.
+
+    Attributes:
+        remedy: as given, for a front end to name its own command for it.
     """
+
+    def __init__(self, problem: str, remedy: Remedy = "create") -> None:
+        self.remedy = remedy
+        super().__init__(problem, _REMEDIES[remedy])
 
 
 class DatabaseBusy(PersistenceError):
-    """The database stayed locked by other writers too long (exit 3); nothing was written and
+    """The database stayed locked by other writers too long; nothing was written and
     retrying is safe."""
-
-    exit_code = 3
 
 
 class ConcurrentModification(PersistenceError):
-    """The case changed between reading and writing it (exit 3); retrying is safe.
+    """The case changed between reading and writing it; retrying is safe.
 
     Attributes:
         case_id: the case whose version moved on.
         expected_version: the version the caller said it had read, if it said one.
         version: the case's version when the command ran, if known.
     """
-
-    exit_code = 3
 
     def __init__(
         self, case_id: str, *, expected_version: int | None = None, version: int | None = None
@@ -247,8 +330,8 @@ class ConcurrentModification(PersistenceError):
         if expected_version is not None:
             super().__init__(
                 f"case {case_id} changed since version {expected_version} was read (it is now "
-                f"at version {version}); nothing was written: look at it again "
-                f"('appcase show {case_id}') and retry the command if it still applies"
+                f"at version {version})",
+                "nothing was written: look at it again and retry the command if it still applies",
             )
             return
         super().__init__(
@@ -258,15 +341,13 @@ class ConcurrentModification(PersistenceError):
 
 
 class AuditFailure(AppcaseError):
-    """An audit verification found damage (exit 1).
+    """An audit verification found damage.
 
     Attributes:
         findings: one entry per damaged case: ``(case_id, seq or None, kind, detail)``;
             an empty ``case_id`` is damage of the campaign as a whole (its checkpoints) or
             of a bundle's own files.
     """
-
-    exit_code = 1
 
     def __init__(self, findings: Sequence[tuple[str, int | None, str, str]]) -> None:
         self.findings = list(findings)

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from appcase.clock import FixedClock
-from appcase.identifiers import uscc_check_char
+from appcase.states.identifiers import uscc_check_char
 from appcase.workflow.engine import CaseEngine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

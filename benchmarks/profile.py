@@ -100,8 +100,10 @@ def verify(work: Path, out: Path) -> None:
 
 
 def import_(work: Path, out: Path) -> None:
-    """``appcase.ledger.import_ledger`` of 10,000 rows."""
-    from appcase.ledger import import_ledger
+    """``appcase.workflow.ledger.import_ledger`` of 10,000 rows, read by
+    ``appcase.adapters.ledger_file.read_ledger``."""
+    from appcase.adapters.ledger_file import read_ledger
+    from appcase.workflow.ledger import import_ledger
 
     engine = seed.new_engine(seed.sqlite_url(work / "import.sqlite"))
     ledger = work / "ledger.csv"
@@ -109,7 +111,9 @@ def import_(work: Path, out: Path) -> None:
     _profile(
         "import",
         out,
-        lambda: import_ledger(engine, ledger, actor=lifecycle.SURVEY_ACTOR, at=lifecycle.SURVEY_AT),
+        lambda: import_ledger(
+            engine, read_ledger(ledger), actor=lifecycle.SURVEY_ACTOR, at=lifecycle.SURVEY_AT
+        ),
     )
 
 

@@ -14,8 +14,8 @@ import structlog
 from click.testing import CliRunner, Result
 
 from appcase.cli import cli
-from appcase.identifiers import uscc_check_char
 from appcase.states import State
+from appcase.states.identifiers import uscc_check_char
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.views import CaseView
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from hypothesis import strategies as st
 
-from appcase.campaign import Campaign, DeadlineParams, DispositionParams, builtin_campaign
+from appcase.policies.campaign import Campaign, DeadlineParams, DispositionParams, builtin_campaign
 from appcase.policies.disposition import Factors, FindingInput
 from appcase.states import Disposition, Event, Severity
 

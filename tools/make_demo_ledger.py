@@ -31,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script without the package installed
     sys.path.insert(0, str(REPO_ROOT))
 
-from appcase.identifiers import make_uscc  # noqa: E402
+from appcase.states.identifiers import make_uscc  # noqa: E402
 
 SEED = 2018
 DEFAULT_OUTPUT = REPO_ROOT / "appcase" / "data" / "hunan-2018-ledger.csv"

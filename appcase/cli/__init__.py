@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from appcase.cli.app import App, AppcaseGroup, configure_logging
-from appcase.settings import Settings
+from appcase.cli.settings import Settings
 
 __all__ = ["cli", "main"]
 

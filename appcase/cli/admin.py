@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -13,7 +14,10 @@ from click.core import ParameterSource
 from appcase.cli.app import App, InstantType, emit, pass_app, table
 from appcase.errors import InvalidInput
 
-__all__ = ["COMMANDS"]
+if TYPE_CHECKING:
+    from appcase.demo import DemoResult
+
+__all__ = ["COMMANDS", "render_demo"]
 
 
 @click.command("init")
@@ -260,7 +264,7 @@ def demo_command(app: App, out: Path | None, seed: int) -> None:
       appcase demo --out demo.sqlite
       appcase --db demo.sqlite history HN2018-430100-0009
     """
-    from appcase.demo import default_demo_path, render_summary, run_demo
+    from appcase.demo import default_demo_path, run_demo
 
     ctx = click.get_current_context()
     given = ctx.parent.get_parameter_source("database_url") if ctx.parent else None
@@ -271,7 +275,54 @@ def demo_command(app: App, out: Path | None, seed: int) -> None:
         )
     path = out or default_demo_path()
     result = run_demo(path, seed=seed)
-    emit(app, result, render_summary(result))
+    emit(app, result, render_demo(result))
+
+
+def render_demo(result: DemoResult) -> str:
+    """The demo's closing report for a terminal.
+
+    Args:
+        result: what :func:`appcase.demo.run_demo` returned.
+
+    Returns:
+        Counts per prefecture as a table, the states reached, the refused commands, the
+        audit's verdict and commands to look around the database, as lines of text.
+    """
+    short = {
+        "surveyed": "surv",
+        "flagged": "flag",
+        "judged": "judg",
+        "interviewed": "intv",
+        "pledged": "pldg",
+        "rectified": "rect",
+        "escalated_for_takedown": "escl",
+        "taken_down": "down",
+    }
+    headers = ["code", "prefecture", "cases", *short.values(), "referred", "swept", "override"]
+    rows = [
+        [c.code, c.name, c.cases, *(c.states[s] for s in short), c.referred, c.overdue, c.overrides]
+        for c in [*result.prefectures, result.province]
+    ]
+    legend = ", ".join(f"{v}={k}" for k, v in short.items())
+    lines = [
+        "Hunan 2018 campaign (湘网信办综〔2018〕1号), simulated 2018-02-13 .. 2018-04-05",
+        "",
+        table(headers, rows),
+        "",
+        f"states: {legend}; swept = escalated by the sweep for a missed rectification deadline",
+        "cases that ever reached each state: "
+        + ", ".join(f"{k} {v}" for k, v in result.reached.items()),
+        f"commands refused by guards (nothing written): {len(result.refused)}",
+        *(f"  - {r}" for r in result.refused),
+        f"audit verify: {'ok' if result.audit_ok else 'FAILED'} ({result.events} events, "
+        f"{result.province.cases} cases)",
+        "",
+        f"database: {result.database}",
+        "look around:",
+        f"  appcase --db {result.database} list --judicial referred_to_judiciary --state taken_down",
+        f"  appcase --db {result.database} history {result.example_case or 'CASE'}",
+    ]
+    return "\n".join(lines)
 
 
 COMMANDS = [

@@ -2,7 +2,7 @@
 
 The CLI only parses, calls the engine and prints: a table for people, ``--json`` for
 programs. Domain errors become exit codes (1 refused, 2 bad input, 3 retryable conflict)
-with a message and never a traceback.
+with a message and never a traceback: the table and the hints are :mod:`appcase.cli.exits`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import click
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from appcase.cli.exits import REFUSED, cli_message, exit_code
+from appcase.cli.settings import Settings
 from appcase.clock import parse_instant
 from appcase.errors import AppcaseError, AuditFailure, GuardRejected, InvalidInput
-from appcase.settings import Settings
 
 __all__ = [
     "App",
@@ -86,13 +87,15 @@ class AppcaseGroup(click.Group):
             return super().invoke(ctx)
         except AppcaseError as exc:
             app = ctx.find_object(App)
-            _report(exc, as_json=bool(app and app.json))
-            ctx.exit(exc.exit_code)
+            code = exit_code(exc)
+            _report(exc, code, as_json=bool(app and app.json))
+            ctx.exit(code)
 
 
-def _report(exc: AppcaseError, *, as_json: bool) -> None:
+def _report(exc: AppcaseError, code: int, *, as_json: bool) -> None:
+    message = cli_message(exc)
     if as_json:
-        body: dict[str, Any] = {"type": type(exc).__name__, "message": exc.message}
+        body: dict[str, Any] = {"type": type(exc).__name__, "message": message}
         if isinstance(exc, GuardRejected):
             body |= {
                 "case_id": exc.case_id,
@@ -106,8 +109,8 @@ def _report(exc: AppcaseError, *, as_json: bool) -> None:
             ]
         click.echo(json.dumps({"error": body}, ensure_ascii=False, indent=2))
         return
-    label = "refused" if exc.exit_code == 1 else "error"
-    click.secho(f"{label}: {exc.message}", fg="red", err=True)
+    label = "refused" if code == REFUSED else "error"
+    click.secho(f"{label}: {message}", fg="red", err=True)
 
 
 def fail(message: str) -> NoReturn:
@@ -164,7 +167,7 @@ class InstantType(click.ParamType):  # type: ignore[type-arg]
         try:
             return parse_instant(str(value), param.name if param and param.name else "time")
         except AppcaseError as exc:
-            self.fail(exc.message, param, ctx)
+            self.fail(cli_message(exc), param, ctx)
 
 
 def read_json_file(path: str) -> dict[str, Any]:

@@ -89,7 +89,8 @@ def import_ledger_command(
       appcase --actor cs-cac import ledger 长沙市台账.xlsx --at 2018-02-20T09:00+08:00
       appcase --actor cs-cac import ledger 台账.csv --skip-invalid --report problems.csv
     """
-    from appcase.ledger import import_ledger, write_report, write_template
+    from appcase.adapters.ledger_file import read_ledger, write_report, write_template
+    from appcase.workflow.ledger import import_ledger
 
     if template:
         write_template(file)
@@ -102,12 +103,13 @@ def import_ledger_command(
     )
     engine = app.engine()
     actor = app.actor()
+    ledger = read_ledger(file)
     bar = _Bar(progress)
     try:
         with bar:
             report = import_ledger(
                 engine,
-                file,
+                ledger,
                 actor=actor,
                 at=at,
                 override=override,

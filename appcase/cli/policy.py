@@ -3,7 +3,8 @@
 For findings given on the command line, or for a case (its latest judgment's findings, or
 findings given), print the minimum disposition, whether to refer to the judiciary and every
 rule that fired with the section of the source document it comes from. The rules are in
-:mod:`appcase.policies.disposition`; this module only parses and prints.
+:mod:`appcase.policies.disposition`, asked through :mod:`appcase.workflow.explain`; this
+module only parses and prints.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Any
 
 import click
 
-from appcase.campaign import Campaign, load_campaign
 from appcase.cli.app import App, InstantType, emit, pass_app, table
 from appcase.cli.events import _finding
 from appcase.errors import InvalidInput
-from appcase.policies import disposition
-from appcase.states import Severity
+from appcase.policies.campaign import load_campaign
+from appcase.workflow.explain import Explanation, explain_case, explain_findings
 
 __all__ = ["COMMANDS"]
 
@@ -106,95 +106,44 @@ def explain_command(
                 "with --case, prior cases and school use are read from the database; "
                 "drop --prior-cases and --schools"
             )
-        body = _for_case(app, case_id, given, lacking_responsibility, at)
+        explained = explain_case(
+            app.engine(),
+            case_id,
+            given,
+            seriously_lacking_responsibility=lacking_responsibility,
+            at=at,
+        )
     else:
         if at is not None:
             raise InvalidInput("--at needs --case")
         camp = load_campaign(campaign_file) if campaign_file else app.engine().campaign
-        _check_categories(camp, given)
-        factors = disposition.Factors(
+        explained = explain_findings(
+            camp,
+            given,
             prior_cases=prior_cases or 0,
             seriously_lacking_responsibility=lacking_responsibility,
             used_by_schools=bool(schools),
         )
-        result = disposition.evaluate(
-            [_finding_input(f) for f in given],
-            factors,
-            camp.policy.disposition,
-            camp.policy.version,
-        )
-        body = _body(camp, result, given, None, "given")
+    body = _body(explained)
     emit(app, body, _render(body))
 
 
-def _for_case(
-    app: App,
-    case_id: str,
-    given: list[dict[str, Any]],
-    lacking: bool,
-    at: datetime | None,
-) -> dict[str, Any]:
-    engine = app.engine()
-    judgments = [e for e in engine.history(case_id) if e.event == "judge"]
-    latest = judgments[-1] if judgments else None
-    if given:
-        findings, source = given, "given"
-        _check_categories(engine.campaign, given)
-    elif latest is not None:
-        findings = list(latest.payload.get("findings", []))
-        lacking = lacking or bool(latest.payload.get("seriously_lacking_responsibility"))
-        source = f"judgment #{latest.seq}"
-        at = at or latest.occurred_at
-    else:
-        raise InvalidInput(
-            f"case {case_id} has no judgment yet; give its findings with --finding "
-            "CATEGORY:SEVERITY[:EVIDENCE,…][:illegal]"
-        )
-    payload = {"findings": findings, "seriously_lacking_responsibility": lacking}
-    result = engine.explain_judgment(case_id, payload, at)
-    body = _body(engine.campaign, result, findings, case_id, source)
-    if latest is not None and "policy" in latest.payload:
-        body["recorded"] = {"seq": latest.seq, **latest.payload["policy"]}
-    return body
-
-
-def _check_categories(campaign: Campaign, findings: list[dict[str, Any]]) -> None:
-    known = campaign.harm_category_ids
-    unknown = sorted({f["harm_category"] for f in findings} - known)
-    if unknown:
-        raise InvalidInput(
-            f"unknown harm categor{'y' if len(unknown) == 1 else 'ies'} "
-            f"{', '.join(unknown)}; the campaign's are: {', '.join(sorted(known))}"
-        )
-
-
-def _finding_input(f: dict[str, Any]) -> disposition.FindingInput:
-    return disposition.FindingInput(
-        f["harm_category"], Severity(f["severity"]), bool(f.get("suspected_illegal"))
-    )
-
-
-def _body(
-    campaign: Campaign,
-    result: disposition.DispositionResult,
-    findings: list[dict[str, Any]],
-    case_id: str | None,
-    source: str,
-) -> dict[str, Any]:
+def _body(explained: Explanation) -> dict[str, Any]:
+    result = explained.result
     record = result.as_record()
-    return {
-        "campaign": campaign.id,
+    body = {
+        "campaign": explained.campaign_id,
         "policy_version": result.policy_version,
-        "case": case_id,
-        "findings_from": source,
+        "case": explained.case_id,
+        "findings_from": explained.source,
         "findings": [
             {
-                "harm_category": f["harm_category"],
-                "severity": f["severity"],
-                "suspected_illegal": bool(f.get("suspected_illegal")),
-                "evidence_refs": list(f.get("evidence_refs", [])),
+                "harm_category": f.harm_category,
+                "severity": f.severity.value,
+                "suspected_illegal": f.suspected_illegal,
+                "evidence_refs": list(f.evidence_refs),
             }
-            for f in findings
+            for f in explained.findings
         ],
         "factors": record["factors"],
         "minimum": result.minimum.value,
@@ -204,6 +153,9 @@ def _body(
             for r in result.rules
         ],
     }
+    if explained.recorded is not None:
+        body["recorded"] = explained.recorded
+    return body
 
 
 def _render(body: dict[str, Any]) -> str:

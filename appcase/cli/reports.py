@@ -185,7 +185,8 @@ def summary_command(
       appcase report summary --province --lang en --notes notes.txt > summary.md
       appcase report summary --province --format json --at 2018-04-05T18:00+08:00
     """
-    from appcase.reports import gather_summary, render
+    from appcase.adapters.render import render
+    from appcase.workflow.reports import gather_summary
 
     if bool(prefecture) == province:
         raise InvalidInput("give --prefecture CODE or --province")

@@ -270,15 +270,14 @@ def ensure_current(engine: Engine) -> None:
     """Check that the database is migrated to the newest revision.
 
     Raises:
-        DatabaseNotReady: if it is empty or behind; says to run ``appcase init``.
+        DatabaseNotReady: if it is empty (remedy ``"create"``) or behind (``"upgrade"``).
     """
     rev = current_revision(engine)
     if rev is None:
         tables = inspect(engine).get_table_names()
         what = "has no appcase schema" if not tables else "was not created by appcase"
-        raise DatabaseNotReady(f"the database {what}; run 'appcase init' first")
+        raise DatabaseNotReady(f"the database {what}")
     if rev != head_revision():
         raise DatabaseNotReady(
-            f"the database schema is at revision {rev}, not {head_revision()}; "
-            "run 'appcase db upgrade'"
+            f"the database schema is at revision {rev}, not {head_revision()}", "upgrade"
         )

@@ -32,8 +32,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from appcase.campaign import Campaign
 from appcase.clock import ensure_aware
+from appcase.policies.campaign import Campaign
 from appcase.states import Event
 
 __all__ = [

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from appcase.campaign import DispositionParams
+from appcase.policies.campaign import DispositionParams
 from appcase.states import Disposition, Severity
 
 __all__ = [

@@ -11,8 +11,8 @@ their own territory, the provincial office decides takedowns for the whole provi
 
 from __future__ import annotations
 
-from appcase.campaign import Campaign
 from appcase.errors import Rejection
+from appcase.policies.campaign import Campaign
 from appcase.states import Event
 
 __all__ = ["SYSTEM_ROLE", "check_permission", "check_posting"]

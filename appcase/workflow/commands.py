@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from appcase.identifiers import validate_icp_filing, validate_uscc
 from appcase.states import Disposition, EscalationGround, Event, Severity
+from appcase.states.identifiers import validate_icp_filing, validate_uscc
 
 __all__ = [
     "PAYLOADS",

@@ -11,8 +11,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
-from appcase.campaign import Campaign
 from appcase.errors import Rejection
+from appcase.policies.campaign import Campaign
 from appcase.policies.disposition import DispositionResult
 from appcase.states import Disposition, Event, JudicialState, State
 from appcase.workflow.commands import Override

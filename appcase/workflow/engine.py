@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from appcase.campaign import Campaign
 from appcase.clock import Clock, SystemClock, ensure_aware
 from appcase.errors import (
     BatchRejected,
@@ -27,6 +26,7 @@ from appcase.errors import (
     Rejection,
 )
 from appcase.policies import deadlines, disposition, permissions
+from appcase.policies.campaign import Campaign
 from appcase.ports import CASE_ORDERS, CaseFilter, Storage, StoredActor
 from appcase.states import Event, JudicialState, State
 from appcase.workflow.commands import AppIdentity, JudgePayload, Override, SurveyPayload

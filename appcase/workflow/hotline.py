@@ -25,9 +25,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, Rejection
-from appcase.identifiers import validate_uscc
 from appcase.ports import CaseStore, StoredCase
 from appcase.states import Event, State
+from appcase.states.identifiers import validate_uscc
 from appcase.workflow.commands import Evidence, FlagPayload, Override
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.pipeline import parse_override

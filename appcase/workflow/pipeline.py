@@ -31,7 +31,6 @@ from pydantic import BaseModel, ValidationError
 
 from appcase.audit.fold import CaseFold, fold
 from appcase.audit.records import GENESIS, seal
-from appcase.campaign import Campaign
 from appcase.clock import Clock, ensure_aware
 from appcase.errors import (
     CaseNotFound,
@@ -41,6 +40,7 @@ from appcase.errors import (
     UnknownActor,
 )
 from appcase.policies import deadlines, disposition, permissions
+from appcase.policies.campaign import Campaign
 from appcase.ports import (
     CaseStore,
     EvidenceRecord,

@@ -30,10 +30,10 @@ from datetime import date, datetime, timedelta
 
 import structlog
 
-from appcase.campaign import Campaign
 from appcase.clock import ensure_aware
 from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, PersistenceError
 from appcase.policies import deadlines, permissions
+from appcase.policies.campaign import Campaign
 from appcase.ports import CaseFilter, CaseStore, StoredCase
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload

@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from appcase.ledger import COLUMNS
+from appcase.adapters.ledger_file import COLUMNS
 from appcase.workflow.engine import CaseEngine
 from tests.builders import USCC, run_cli
 

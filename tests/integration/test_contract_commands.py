@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from appcase.cli.exits import exit_code
 from appcase.errors import CaseNotFound, ConcurrentModification, GuardRejected, InvalidInput
 from appcase.persistence.chain import GENESIS
 from appcase.workflow.audit import verify
@@ -119,7 +120,7 @@ def test_expected_version_refuses_a_case_that_moved_on(engine: CaseEngine) -> No
             expected_version=1,
         )
     err = moved.value
-    assert (err.case_id, err.expected_version, err.version, err.exit_code) == (case.id, 1, 2, 3)
+    assert (err.case_id, err.expected_version, err.version, exit_code(err)) == (case.id, 1, 2, 3)
     assert "version 1" in err.message
     assert "retry" in err.message
     assert engine.get(case.id) == before

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from appcase.demo import DemoResult, load_ledger, render_summary, run_demo
+from appcase.cli.admin import render_demo
+from appcase.demo import DemoResult, load_ledger, run_demo
 from appcase.states import JudicialState, State
 from tests.builders import run_cli
 
@@ -143,7 +144,7 @@ def test_refused_commands_are_reported(result: DemoResult) -> None:
 
 
 def test_the_summary_prints_the_counts(result: DemoResult) -> None:
-    text = render_summary(result)
+    text = render_demo(result)
     total = result.province
     row = next(line for line in text.splitlines() if line.startswith("430000"))
     numbers = [int(n) for n in row.split()[2:]]

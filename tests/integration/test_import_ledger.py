@@ -10,12 +10,14 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from appcase.adapters.ledger_file import COLUMNS, read_ledger
+from appcase.cli.exits import exit_code
 from appcase.errors import ImportRejected
-from appcase.identifiers import make_uscc
-from appcase.ledger import COLUMNS, import_ledger
 from appcase.persistence.models import CaseRow
+from appcase.states.identifiers import make_uscc
 from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.ledger import import_ledger
 from tests.builders import SHANGHAI, local
 from tests.dbcheck import orm
 
@@ -108,15 +110,17 @@ def test_ten_thousand_rows_with_25_bad_ones(
 
     # all or nothing: exactly the planted rows are reported, with their columns; nothing written
     with pytest.raises(ImportRejected) as refused:
-        import_ledger(sqlite_engine, path, actor="cs-cac", at=local(2, 20))
-    assert refused.value.exit_code == 2
+        import_ledger(sqlite_engine, read_ledger(path), actor="cs-cac", at=local(2, 20))
+    assert exit_code(refused.value) == 2
     reported = {(row, column) for row, column, _ in refused.value.problems}
     assert reported == {(row, column) for row, (column, _) in planted.items()}
     assert refused.value.invalid_rows == 25
     assert _case_count(sqlite_engine) == 0
 
     # --skip-invalid: the other 9,975 are surveyed, the 25 reported
-    report = import_ledger(sqlite_engine, path, actor="cs-cac", at=local(2, 20), skip_invalid=True)
+    report = import_ledger(
+        sqlite_engine, read_ledger(path), actor="cs-cac", at=local(2, 20), skip_invalid=True
+    )
     assert (report.rows, report.imported, report.invalid_rows) == (ROWS, ROWS - 25, 25)
     assert {p.row for p in report.problems} == set(planted)
     assert _case_count(sqlite_engine) == ROWS - 25
@@ -134,6 +138,8 @@ def test_ten_thousand_rows_with_25_bad_ones(
     assert verify(sqlite_engine, report.case_ids[-1]).ok
 
     # importing the same file again changes nothing: every good row is already listed
-    again = import_ledger(sqlite_engine, path, actor="cs-cac", at=local(2, 20), skip_invalid=True)
+    again = import_ledger(
+        sqlite_engine, read_ledger(path), actor="cs-cac", at=local(2, 20), skip_invalid=True
+    )
     assert (again.imported, again.already_listed, again.written) == (0, ROWS - 25, False)
     assert _case_count(sqlite_engine) == ROWS - 25

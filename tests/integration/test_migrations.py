@@ -83,8 +83,10 @@ def test_an_empty_database_is_not_ready(db_url: str) -> None:
     engine = create_db_engine(db_url)
     try:
         assert current_revision(engine) is None
-        with pytest.raises(DatabaseNotReady, match="appcase init"):
+        with pytest.raises(DatabaseNotReady, match="has no appcase schema") as not_ready:
             ensure_current(engine)
+        assert not_ready.value.remedy == "create"
+        assert "create the database" in not_ready.value.message
     finally:
         engine.dispose()
 

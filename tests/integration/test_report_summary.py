@@ -14,12 +14,12 @@ import docx
 import pytest
 from sqlalchemy import select
 
+from appcase.adapters.render import render
 from appcase.bootstrap import open_engine
 from appcase.demo import run_demo
 from appcase.persistence.models import EventRow, ReporterRow
-from appcase.reports import gather_summary, render
-from appcase.reports.data import SummaryData, typical_rank
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.reports import SummaryData, gather_summary, typical_rank
 from tests.builders import SHANGHAI
 from tests.dbcheck import orm
 

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from appcase.campaign import Campaign, DeadlineParams
 from appcase.clock import parse_instant
 from appcase.errors import NaiveDatetimeError
 from appcase.policies import deadlines
+from appcase.policies.campaign import Campaign, DeadlineParams
 from appcase.states import Event, JudicialState, State
 from appcase.workflow.commands import (
     CommitmentCheck,

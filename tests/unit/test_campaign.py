@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from appcase.campaign import builtin_campaign, load_campaign, parse_campaign
+from appcase.cli.exits import exit_code
 from appcase.errors import CampaignFileError, InvalidInput
+from appcase.policies.campaign import builtin_campaign, load_campaign, parse_campaign
 from appcase.states import Event
 
 HUNAN = resources.files("appcase.data").joinpath("hunan-2018.toml").read_text(encoding="utf-8")
@@ -36,7 +37,7 @@ def refused(tmp_path: Path, text: str) -> CampaignFileError:
     exc = caught.value
     assert exc.source == str(path)
     assert isinstance(exc, InvalidInput)
-    assert exc.exit_code == 2
+    assert exit_code(exc) == 2
     assert str(exc).startswith(f"campaign file {path} is not valid:\n")
     for error in exc.errors:
         assert f"  - {error}" in str(exc)

@@ -7,12 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appcase.campaign import builtin_campaign
+from appcase.cli.exits import exit_code
 from appcase.clock import FixedClock, SystemClock, ensure_aware, parse_instant
 from appcase.errors import InvalidInput, NaiveDatetimeError
 from appcase.persistence.chain import format_instant
 from appcase.persistence.models import UTCDateTime
 from appcase.policies import deadlines
+from appcase.policies.campaign import builtin_campaign
 from appcase.states import Event
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.sweep import sweep
@@ -42,7 +43,7 @@ def test_ensure_aware_refuses_naive_values_naming_them(value: datetime) -> None:
     assert "has no time zone" in message
     assert "2018-03-01T09:00:00+08:00" in message
     assert isinstance(caught.value, InvalidInput)
-    assert caught.value.exit_code == 2
+    assert exit_code(caught.value) == 2
 
 
 @pytest.mark.parametrize(

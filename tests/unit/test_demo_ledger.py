@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from appcase.identifiers import validate_icp_filing, validate_uscc
+from appcase.states.identifiers import validate_icp_filing, validate_uscc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LEDGER = REPO_ROOT / "appcase" / "data" / "hunan-2018-ledger.csv"

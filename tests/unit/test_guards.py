@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from appcase.campaign import builtin_campaign
+from appcase.cli.exits import exit_code
 from appcase.errors import GuardRejected, Rejection
+from appcase.policies.campaign import builtin_campaign
 from appcase.policies.disposition import Factors, FindingInput, evaluate
 from appcase.states import Disposition, Event, JudicialState, Severity, State, Track
 from appcase.workflow.commands import Override
@@ -979,7 +980,7 @@ def test_a_refusal_lists_every_failed_guard_and_writes_nothing(engine: CaseEngin
         "phase_window",
         *["interview_record"] * 6,
     ]
-    assert exc.exit_code == 1
+    assert exit_code(exc) == 1
     for r in exc.rejections:
         assert f"[{r.code}] {r.message}" in str(exc)
     assert "interview is not allowed from flagged (only from judged)" in str(exc)

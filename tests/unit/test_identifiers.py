@@ -1,4 +1,4 @@
-"""Tests for appcase.identifiers: USCC (GB 32100-2015) and ICP filing numbers."""
+"""Tests for appcase.states.identifiers: USCC (GB 32100-2015) and ICP filing numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appcase.identifiers import (
+from appcase.states.identifiers import (
     USCC_ALPHABET,
     USCC_WEIGHTS,
     make_uscc,

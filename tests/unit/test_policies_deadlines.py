@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from appcase.bootstrap import init_database
-from appcase.campaign import DeadlineParams
 from appcase.clock import FixedClock
 from appcase.errors import GuardRejected, InvalidInput
 from appcase.persistence.models import EventRow, InterviewRow, PledgeRow
 from appcase.policies import deadlines
+from appcase.policies.campaign import DeadlineParams
 from appcase.workflow.engine import CaseEngine
 from tests.builders import RECTIFIED, advance, interview, local, pledge, register_actors, unique_app
 from tests.dbcheck import orm

@@ -12,8 +12,8 @@ import gc
 from sqlalchemy.orm import Session, configure_mappers
 
 import appcase.persistence.models  # noqa: F401 - the mappers to configure
-from appcase.campaign import builtin_campaign
 from appcase.persistence.db import head_revision
+from appcase.policies.campaign import builtin_campaign
 from tests.integration.workers import killable, race, steps  # noqa: F401 - preloaded
 
 configure_mappers()

@@ -1,19 +1,14 @@
-"""The ledger import (管理台账): spreadsheets of apps in, surveyed cases out.
+"""The ledger import (管理台账): rows of a ledger file in, surveyed cases out.
 
 Source: 三(一) 摸排巡查 -- each prefecture lists the education apps of its territory and the
 apps that cooperate with its schools, and keeps a ledger of them. Officers keep that
-ledger in spreadsheets; :func:`import_ledger` reads one (CSV or XLSX), validates every row
-and surveys the apps through the engine (:meth:`CaseEngine.survey_batch`: the same guards,
-machine and hash chain as ``appcase survey``, in one transaction).
+ledger in spreadsheets, read by :func:`appcase.adapters.ledger_file.read_ledger`;
+:func:`import_ledger` validates every row and surveys the apps through the engine
+(:meth:`CaseEngine.survey_batch`: the same guards, machine and hash chain as
+``appcase survey``, in one transaction).
 
 Rules (documented for operators in ``docs/ledger-import.md``):
 
-* Columns are found by their header, in any order, English or Chinese
-  (:data:`COLUMNS`); unknown columns (序号, 备注 …) are ignored and listed. A title row
-  above the header is allowed: the header is the first of the first ten rows that names
-  the app-name column.
-* Row numbers are the spreadsheet's own (the header row is usually 1); blank rows are
-  skipped.
 * A row is invalid when a required value is missing, a credit code fails its check
   character (GB 32100-2015), an ICP number is malformed, the prefecture is not one of the
   campaign's, a yes/no or a date cannot be read, or the same app (credit code and name)
@@ -31,161 +26,39 @@ Rules (documented for operators in ``docs/ledger-import.md``):
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from appcase.campaign import Campaign
 from appcase.clock import ensure_aware
-from appcase.errors import BatchRejected, ImportRejected, InvalidInput
-from appcase.identifiers import validate_icp_filing, validate_uscc
+from appcase.errors import BatchRejected, ImportRejected
+from appcase.policies.campaign import Campaign
+from appcase.states.identifiers import validate_icp_filing, validate_uscc
 from appcase.workflow.commands import AppIdentity, Override
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.views import identity_of
 
 __all__ = [
-    "COLUMNS",
     "DATE_ONLY_TIME",
-    "Column",
     "ImportReport",
+    "LedgerFile",
     "LedgerProblem",
     "LedgerRow",
     "import_ledger",
     "parse_bool",
-    "read_ledger",
     "validate_rows",
-    "write_report",
-    "write_template",
 ]
 
 DATE_ONLY_TIME = time(9, 0)
 """The local time a date-only ``surveyed_at`` stands for (configurable default: 09:00,
 the start of the working day, in the campaign's zone)."""
 
-HEADER_SEARCH_ROWS = 10
-"""How many rows from the top are searched for the header row."""
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A ledger column.
-
-    Attributes:
-        name: the English header, as written by the template (also the field name).
-        name_zh: the Chinese header.
-        aliases: other accepted headers (compared ignoring case, spaces and a trailing
-            ``*``).
-        required: whether a value is needed on every row.
-        doc_en / doc_zh: what to write, for the template's notes and the docs.
-    """
-
-    name: str
-    name_zh: str
-    aliases: tuple[str, ...]
-    required: bool
-    doc_en: str
-    doc_zh: str
-
-
-COLUMNS: tuple[Column, ...] = (
-    Column(
-        "app_name",
-        "应用名称",
-        ("name", "app", "应用", "APP名称", "应用程序名称", "移动应用程序名称"),
-        True,
-        "The app's name.",
-        "移动应用程序名称。",
-    ),
-    Column(
-        "operator",
-        "运营方",
-        ("运营单位", "运营主体", "运营者", "运营企业"),
-        True,
-        "The operating company.",
-        "运营单位全称。",
-    ),
-    Column(
-        "uscc",
-        "统一社会信用代码",
-        ("credit_code", "信用代码", "社会信用代码"),
-        True,
-        "Unified social credit code, 18 characters (GB 32100-2015; the check character is "
-        "verified). Format the column as text.",
-        "18位统一社会信用代码（校验位将被核验），请将该列设为文本格式。",
-    ),
-    Column(
-        "icp_filing",
-        "ICP备案号",
-        ("icp", "备案号", "ICP备案"),
-        False,
-        "ICP filing number, e.g. 湘ICP备18001234号-1.",
-        "ICP备案号，如 湘ICP备18001234号-1。",
-    ),
-    Column(
-        "platforms",
-        "分发平台",
-        ("platform", "应用商店", "上架平台", "分发渠道"),
-        False,
-        "Distribution platforms, separated by ; or 、.",
-        "分发平台（应用商店），多个用分号或顿号分隔。",
-    ),
-    Column(
-        "target_users",
-        "目标用户",
-        ("users", "用户群体", "适用对象", "服务对象"),
-        False,
-        "Who the app is for, e.g. 小学生.",
-        "目标用户，如 小学生。",
-    ),
-    Column(
-        "used_by_schools",
-        "学校使用",
-        ("schools", "是否学校使用", "与学校合作", "学校合作"),
-        False,
-        "Whether schools use or cooperate with the app: 是/否, yes/no, true/false, 1/0 "
-        "(empty: no).",
-        "是否有学校使用或合作：是/否（留空视为否）。",
-    ),
-    Column(
-        "prefecture",
-        "所属市州",
-        ("行政区划代码", "市州", "所属地区", "区划代码", "prefecture_code"),
-        True,
-        "The prefecture: its GB/T 2260 code (430100) or its Chinese name (长沙市).",
-        "所属市州：行政区划代码（如 430100）或名称（如 长沙市）。",
-    ),
-    Column(
-        "surveyed_at",
-        "摸排时间",
-        ("surveyed", "摸排日期", "建档时间", "建档日期"),
-        False,
-        "When the app was surveyed: a date (read as 09:00 local time) or a time with an "
-        "offset, e.g. 2018-02-20T10:00+08:00 (empty: the import's --at, or now).",
-        "摸排时间：日期（按当地时间9:00计）或带时区的时间，如 2018-02-20T10:00+08:00；"
-        "留空则取导入时指定的 --at 或当前时间。",
-    ),
-)
-"""The ledger's columns, in template order."""
-
 _TRUE = {"是", "yes", "y", "true", "t", "1", "√", "✓", "有", "对"}
 _FALSE = {"否", "no", "n", "false", "f", "0", "×", "✗", "无", "", "-"}
 _PLATFORM_SPLIT = re.compile(r"[;；、,，|/]")
-
-
-def _norm(header: str) -> str:
-    return re.sub(r"\s+", "", header).rstrip("*＊").casefold()
-
-
-_HEADER_INDEX: dict[str, str] = {
-    _norm(alias): col.name for col in COLUMNS for alias in (col.name, col.name_zh, *col.aliases)
-}
 
 
 def parse_bool(value: object) -> bool:
@@ -385,129 +258,22 @@ class ImportReport(BaseModel):
     written: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class RawLedger:
-    """A ledger file as read: the header mapping and the data rows with their numbers.
+class LedgerFile(Protocol):
+    """A ledger file as read (:class:`appcase.adapters.ledger_file.RawLedger` is one).
 
     Attributes:
         source: the file name.
-        columns: for each recognised column, ``(canonical name, cell position)``.
-        ignored: headers not recognised.
-        rows: ``(row number, {canonical name: cell value})`` for every non-blank row.
+        ignored: headers that are not ledger columns.
+        rows: ``(row number, {column name: cell value})`` for every non-blank row; column
+            names are the English ones (``app_name``, ``uscc``, …).
     """
 
-    source: str
-    columns: tuple[tuple[str, int], ...]
-    ignored: tuple[str, ...]
-    rows: tuple[tuple[int, dict[str, Any]], ...]
-
-
-def _locate_header(lines: Iterable[tuple[int, Sequence[Any]]], source: str) -> Iterator[Any]:
-    """Yield the header mapping first, then the data rows (lazily)."""
-    it = iter(lines)
-    for number, cells in it:
-        names = [_HEADER_INDEX.get(_norm(str(c))) if c is not None else None for c in cells]
-        if "app_name" in names:
-            yield number, cells, names
-            yield from it
-            return
-        if number >= HEADER_SEARCH_ROWS:
-            break
-    raise InvalidInput(
-        f"{source}: no header row found in the first {HEADER_SEARCH_ROWS} rows; the header "
-        "must name the app column (app_name or 应用名称). Write a template with "
-        "'appcase import ledger --template ledger.xlsx'"
-    )
-
-
-def _structure(lines: Iterable[tuple[int, Sequence[Any]]], source: str) -> RawLedger:
-    found = _locate_header(lines, source)
-    _number, header, names = next(found)
-    columns: list[tuple[str, int]] = []
-    ignored: list[str] = []
-    seen: set[str] = set()
-    for pos, (cell, name) in enumerate(zip(header, names, strict=True)):
-        if name is None:
-            if cell is not None and str(cell).strip():
-                ignored.append(str(cell).strip())
-            continue
-        if name in seen:
-            raise InvalidInput(f"{source}: two columns are headed {name!r} (or an alias of it)")
-        seen.add(name)
-        columns.append((name, pos))
-    missing = [c.name for c in COLUMNS if c.required and c.name not in seen]
-    if missing:
-        raise InvalidInput(
-            f"{source}: the header has no column for {', '.join(missing)}; headers may be "
-            "English or Chinese, e.g. 运营方, 统一社会信用代码, 所属市州"
-        )
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for number, cells in found:
-        values = {name: (cells[pos] if pos < len(cells) else None) for name, pos in columns}
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values.values()):
-            continue
-        rows.append((number, values))
-    return RawLedger(source, tuple(columns), tuple(ignored), tuple(rows))
-
-
-def _read_csv(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")  # what Excel writes on Chinese Windows
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 or GB18030 text") from None
-
-
-def read_ledger(path: str | Path) -> RawLedger:
-    """Read a ledger file (``.csv`` or ``.xlsx``) without validating its values.
-
-    CSV files may be UTF-8 (with or without a byte-order mark) or GB18030 (what Excel
-    saves on Chinese Windows). In an XLSX file the first worksheet is read.
-
-    Args:
-        path: the file.
-
-    Returns:
-        The header mapping and the non-blank data rows with their spreadsheet row numbers.
-
-    Raises:
-        InvalidInput: the file cannot be read, has another extension, or has no
-            recognisable header (missing required columns are named).
-    """
-    p = Path(path)
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".csv":
-            reader = csv.reader(io.StringIO(_read_csv(p), newline=""))
-            return _structure(((n, row) for n, row in enumerate(reader, 1)), str(p))
-        if suffix in (".xlsx", ".xlsm"):
-            return _read_xlsx(p)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {p}: {exc.strerror or exc}") from None
-    except csv.Error as exc:
-        raise InvalidInput(f"{p}: not a readable CSV file: {exc}") from None
-    raise InvalidInput(f"{p}: a ledger is a .csv or .xlsx file (an old .xls: save it as .xlsx)")
-
-
-def _read_xlsx(path: Path) -> RawLedger:
-    from zipfile import BadZipFile
-
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError) as exc:
-        raise InvalidInput(f"{path}: not a readable XLSX workbook ({exc})") from None
-    try:
-        sheet = book.worksheets[0]
-        lines = ((n, row) for n, row in enumerate(sheet.iter_rows(values_only=True), 1))
-        return _structure(lines, str(path))
-    finally:
-        book.close()
+    @property
+    def source(self) -> str: ...
+    @property
+    def ignored(self) -> Sequence[str]: ...
+    @property
+    def rows(self) -> Sequence[tuple[int, Mapping[str, Any]]]: ...
 
 
 def _describe(exc: ValidationError) -> list[tuple[str, str]]:
@@ -522,7 +288,7 @@ def _describe(exc: ValidationError) -> list[tuple[str, str]]:
 
 
 def validate_rows(
-    raw: RawLedger,
+    raw: LedgerFile,
     campaign: Campaign,
     listed: Mapping[tuple[str, str], tuple[AppIdentity, str]],
 ) -> tuple[list[tuple[int, LedgerRow]], list[tuple[int, str]], list[LedgerProblem]]:
@@ -597,7 +363,7 @@ _GUARD_COLUMNS = {
 
 def import_ledger(
     engine: CaseEngine,
-    path: str | Path,
+    ledger: LedgerFile,
     *,
     actor: str,
     at: datetime | None = None,
@@ -605,11 +371,13 @@ def import_ledger(
     skip_invalid: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Import a ledger file: validate every row, survey the new apps in one transaction.
+    """Import a ledger file as read: validate every row, survey the new apps in one
+    transaction.
 
     Args:
         engine: the campaign's engine.
-        path: a ``.csv`` or ``.xlsx`` file (see the module docstring for the columns).
+        ledger: the file as read (:func:`appcase.adapters.ledger_file.read_ledger`; see
+            its module for the columns).
         actor: the importing officer (their role and jurisdiction are checked per row).
         at: the survey instant of rows without ``surveyed_at`` (aware; default: now).
         override: to survey after the survey window closed (reason, authoriser).
@@ -622,28 +390,27 @@ def import_ledger(
         The report (``written`` tells whether anything was written).
 
     Raises:
-        InvalidInput: unreadable file, no header, missing required columns, naive ``at``.
+        NaiveDatetimeError: a naive ``at``.
         UnknownActor: the actor is not registered.
-        ImportRejected: without ``skip_invalid``, some rows were invalid (exit 2) or
-            refused by guards (exit 1); every problem is listed; nothing was written.
+        ImportRejected: without ``skip_invalid``, some rows were invalid or refused by
+            guards; every problem is listed; nothing was written.
     """
     if at is not None:
         ensure_aware(at, "survey time")
-    raw = read_ledger(path)
     with engine.store.transaction() as repo:
         listed = {
             (a.uscc, a.name): (identity_of(a), case_id)
             for a, case_id in repo.ledger_apps(engine.campaign.id)
         }
-    new, already, problems = validate_rows(raw, engine.campaign, listed)
+    new, already, problems = validate_rows(ledger, engine.campaign, listed)
     invalid = {p.row for p in problems}
     report = ImportReport(
-        source=str(path),
-        rows=len(raw.rows),
+        source=ledger.source,
+        rows=len(ledger.rows),
         already_listed=len(already),
         invalid_rows=len(invalid),
         problems=problems,
-        ignored_columns=list(raw.ignored),
+        ignored_columns=list(ledger.ignored),
     )
     if invalid and not skip_invalid:
         raise _rejected(report)
@@ -693,93 +460,3 @@ def _rejected(report: ImportReport) -> ImportRejected:
         invalid_rows=report.invalid_rows,
         refused_rows=report.refused_rows,
     )
-
-
-REPORT_HEADER = ("row", "column", "kind", "problem")
-"""Columns of the problem report CSV."""
-
-
-def write_report(problems: Iterable[LedgerProblem | tuple[int, str, str]], path: str | Path) -> int:
-    """Write the problems of an import as CSV (UTF-8 with a byte-order mark, for Excel).
-
-    Args:
-        problems: the problems (models, or ``(row, column, problem)`` tuples of an
-            :class:`~appcase.errors.ImportRejected`).
-        path: the CSV file to write (replaced).
-
-    Returns:
-        The number of problems written.
-
-    Raises:
-        InvalidInput: the file cannot be written.
-    """
-    count = 0
-    try:
-        with Path(path).open("w", encoding="utf-8-sig", newline="") as fh:
-            out = csv.writer(fh)
-            out.writerow(REPORT_HEADER)
-            for p in problems:
-                if isinstance(p, LedgerProblem):
-                    out.writerow((p.row, p.column, p.kind, p.problem))
-                else:
-                    kind = "refused" if p[2].startswith("[") else "invalid"
-                    out.writerow((p[0], p[1], kind, p[2]))
-                count += 1
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from None
-    return count
-
-
-def write_template(path: str | Path) -> None:
-    """Write an empty ledger template with the documented headers.
-
-    ``.csv``: one header line, UTF-8 with a byte-order mark (so Excel reads Chinese
-    correctly). ``.xlsx``: a ``ledger`` sheet with the headers (text-formatted, so credit
-    codes keep every digit) and a ``说明 notes`` sheet describing each column.
-
-    Args:
-        path: the file to write, ending in ``.csv`` or ``.xlsx`` (replaced if it exists).
-
-    Raises:
-        InvalidInput: another extension, or the file cannot be written.
-    """
-    p = Path(path)
-    headers = [c.name for c in COLUMNS]
-    try:
-        if p.suffix.lower() == ".csv":
-            with p.open("w", encoding="utf-8-sig", newline="") as fh:
-                csv.writer(fh).writerow(headers)
-            return
-        if p.suffix.lower() == ".xlsx":
-            _xlsx_template(p, headers)
-            return
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {p}: {exc.strerror or exc}") from None
-    raise InvalidInput(f"{p}: a template is a .csv or .xlsx file")
-
-
-def _xlsx_template(path: Path, headers: list[str]) -> None:
-    import openpyxl
-    from openpyxl.styles import Font
-
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "ledger"
-    sheet.append(headers)
-    for i, col in enumerate(COLUMNS, 1):
-        cell = sheet.cell(row=1, column=i)
-        cell.font = Font(bold=True)
-        letter = cell.column_letter
-        sheet.column_dimensions[letter].width = 24 if col.name != "surveyed_at" else 28
-        sheet.column_dimensions[letter].number_format = "@"  # text: keep every digit
-    sheet.freeze_panes = "A2"
-    notes = book.create_sheet("说明 notes")
-    notes.append(["column", "中文表头", "required 必填", "说明", "notes"])
-    for c in COLUMNS:
-        notes.append([c.name, c.name_zh, "yes 是" if c.required else "", c.doc_zh, c.doc_en])
-    for cell in notes[1]:
-        cell.font = Font(bold=True)
-    for letter, width in zip("ABCDE", (16, 16, 12, 60, 80), strict=True):
-        notes.column_dimensions[letter].width = width
-    book.save(path)

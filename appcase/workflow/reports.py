@@ -4,7 +4,7 @@ Source: 三(三) 总结提升 -- by 2018-04-05 each prefecture reports to the pr
 its campaign: the basic situation of education apps (教育类移动应用程序基本情况), problems
 found (存在问题), typical cases (典型案例), measures taken (专项整治具体做法), main results
 (主要成果) and suggestions (意见建议). :func:`gather_summary` reads those facts from the
-database for one prefecture or the whole province; :mod:`appcase.reports.render` words them.
+database for one prefecture or the whole province; :mod:`appcase.adapters.render` words them.
 
 Reporters' personal details (举报人) are never read: the ``reporters`` table is not
 queried, and evidence is summarised by category and source only.

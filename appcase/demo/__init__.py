@@ -2,9 +2,13 @@
 
 A deterministic, seeded discrete-event simulation: every officer's act is scheduled at an
 instant between 2018-02-13 and 2018-04-05 (Asia/Shanghai), the clock is moved to it, and
-the act goes through the same :class:`~appcase.workflow.engine.CaseEngine` API an operator
-uses, so every guard applies. The apps come from the bundled fictional ledger
+the act goes through the same :class:`~appcase.CaseEngine` API an operator uses, so every
+guard applies. The apps come from the bundled fictional ledger
 (``appcase/data/hunan-2018-ledger.csv``).
+
+The demo is written on appcase's public API alone (the names of ``appcase.__all__``), as an
+integrator's program would be: it plays the campaign and returns its counts as data
+(:class:`DemoResult`); printing them is the command line's business.
 """
 
 from __future__ import annotations
@@ -22,23 +26,27 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
-from appcase.bootstrap import init_database
-from appcase.clock import FixedClock
-from appcase.errors import GuardRejected
-from appcase.persistence.models import CaseRow, EventRow
-from appcase.states import Disposition, EscalationGround, Event, JudicialState, Severity, State
-from appcase.workflow.audit import verify
-from appcase.workflow.engine import CaseEngine
-from appcase.workflow.sweep import summarise, sweep
+from appcase import (
+    CaseEngine,
+    Disposition,
+    EscalationGround,
+    Event,
+    FixedClock,
+    GuardRejected,
+    JudicialState,
+    Severity,
+    State,
+    init_database,
+    sweep,
+    verify,
+)
 
 __all__ = [
     "DemoResult",
     "PrefectureCounts",
     "default_demo_path",
     "load_ledger",
-    "render_summary",
     "run_demo",
 ]
 
@@ -556,7 +564,8 @@ def run_demo(path: Path, *, seed: int = 2018) -> DemoResult:
     sim.meta.setdefault(surveyed[0].id, {"prefecture": surveyed[0].prefecture})
     sim.do_wrong(_Step(sim.local(4, 3, 10), 0, surveyed[0].id, "wrong"))
     clock.set(sim.local(4, 5, 18))
-    summarise(clock.now(), sweep(engine, sim.local(4, 5, 18)))
+    for _outcome in sweep(engine, sim.local(4, 5, 18)):
+        pass  # the last sweep, after the campaign: its escalations are in the counts
     return _result(engine, path, sim.refused)
 
 
@@ -568,36 +577,26 @@ def _zone() -> Any:
 
 def _result(engine: CaseEngine, path: Path, refused: list[str]) -> DemoResult:
     campaign = engine.campaign
-    with engine.store.transaction() as repo:
-        s = repo.session
-        states = Counter((p, st) for p, st in s.execute(select(CaseRow.prefecture, CaseRow.state)))
-        referred = Counter(
-            s.scalars(
-                select(CaseRow.prefecture).where(
-                    CaseRow.judicial_state == JudicialState.REFERRED_TO_JUDICIARY.value
-                )
-            )
-        )
-        per_event = select(CaseRow.prefecture).join(EventRow, EventRow.case_id == CaseRow.id)
-        overdue = Counter(
-            s.scalars(per_event.where(EventRow.actor_id == "system", EventRow.event == "escalate"))
-        )
-        overrides = Counter(s.scalars(per_event.where(EventRow.override.is_not(None))))
-        reached_rows = s.execute(
-            select(EventRow.to_state, func.count(func.distinct(EventRow.case_id))).group_by(
-                EventRow.to_state
-            )
-        )
-        reached = {state: int(n) for state, n in reached_rows}
-        events = int(s.scalar(select(func.count()).select_from(EventRow)) or 0)
-        escalated_ids = select(EventRow.case_id).where(EventRow.event == "escalate")
-        example = s.scalar(
-            select(CaseRow.id)
-            .where(CaseRow.judicial_state == JudicialState.REFERRED_TO_JUDICIARY.value)
-            .where(CaseRow.id.in_(escalated_ids))
-            .order_by(CaseRow.id)
-            .limit(1)
-        )
+    states: Counter[tuple[str, str]] = Counter()
+    referred: Counter[str] = Counter()
+    overdue: Counter[str] = Counter()
+    overrides: Counter[str] = Counter()
+    reached: Counter[str] = Counter()
+    events = 0
+    example: str | None = None
+    for case in engine.list_cases():  # ordered by id
+        events += case.event_count
+        states[(case.prefecture, case.state)] += 1
+        is_referred = case.judicial_state == JudicialState.REFERRED_TO_JUDICIARY.value
+        referred[case.prefecture] += is_referred
+        history = engine.history(case.id)
+        for to_state in {e.to_state for e in history}:
+            reached[to_state] += 1
+        escalations = [e for e in history if e.event == Event.ESCALATE.value]
+        overdue[case.prefecture] += sum(e.actor == "system" for e in escalations)
+        overrides[case.prefecture] += sum(e.override is not None for e in history)
+        if example is None and is_referred and escalations:
+            example = case.id
 
     def counts(code: str, name: str, codes: list[str]) -> PrefectureCounts:
         by_state = {st: sum(states[(c, st)] for c in codes) for st in ADMIN_STATES}
@@ -630,44 +629,3 @@ def _result(engine: CaseEngine, path: Path, refused: list[str]) -> DemoResult:
         audit_problems=len(report.problems),
         example_case=example,
     )
-
-
-def render_summary(result: DemoResult) -> str:
-    """The demo's closing report for a terminal."""
-    from appcase.cli.app import table
-
-    short = {
-        "surveyed": "surv",
-        "flagged": "flag",
-        "judged": "judg",
-        "interviewed": "intv",
-        "pledged": "pldg",
-        "rectified": "rect",
-        "escalated_for_takedown": "escl",
-        "taken_down": "down",
-    }
-    headers = ["code", "prefecture", "cases", *short.values(), "referred", "swept", "override"]
-    rows = [
-        [c.code, c.name, c.cases, *(c.states[s] for s in short), c.referred, c.overdue, c.overrides]
-        for c in [*result.prefectures, result.province]
-    ]
-    legend = ", ".join(f"{v}={k}" for k, v in short.items())
-    lines = [
-        "Hunan 2018 campaign (湘网信办综〔2018〕1号), simulated 2018-02-13 .. 2018-04-05",
-        "",
-        table(headers, rows),
-        "",
-        f"states: {legend}; swept = escalated by the sweep for a missed rectification deadline",
-        "cases that ever reached each state: "
-        + ", ".join(f"{k} {v}" for k, v in result.reached.items()),
-        f"commands refused by guards (nothing written): {len(result.refused)}",
-        *(f"  - {r}" for r in result.refused),
-        f"audit verify: {'ok' if result.audit_ok else 'FAILED'} ({result.events} events, "
-        f"{result.province.cases} cases)",
-        "",
-        f"database: {result.database}",
-        "look around:",
-        f"  appcase --db {result.database} list --judicial referred_to_judiciary --state taken_down",
-        f"  appcase --db {result.database} history {result.example_case or 'CASE'}",
-    ]
-    return "\n".join(lines)

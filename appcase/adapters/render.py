@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Literal
 
-from appcase.reports.data import SummaryData, TypicalCase
+from appcase.workflow.reports import SummaryData, TypicalCase
 
 __all__ = ["Lang", "observations", "render", "render_docx", "render_json", "render_markdown"]
 
