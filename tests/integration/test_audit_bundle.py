@@ -200,6 +200,7 @@ def test_no_reporter_appears_in_any_bundle_file(
             assert contact not in text
 
 
+@pytest.mark.slow
 @given(
     file=st.sampled_from(FILES),
     position=st.floats(min_value=0, max_value=1, exclude_max=True),

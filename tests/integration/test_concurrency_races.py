@@ -307,6 +307,7 @@ def test_readers_do_not_wait_for_a_writer_on_sqlite(sqlite_engine: CaseEngine) -
         assert verify(sqlite_engine).ok
 
 
+@pytest.mark.slow
 def test_a_writer_held_up_beyond_the_busy_timeout_is_told_so_on_sqlite(
     sqlite_engine: CaseEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -103,6 +103,7 @@ def _case_count(engine: CaseEngine) -> int:
         return int(repo.scalar(select(func.count()).select_from(CaseRow)) or 0)
 
 
+@pytest.mark.slow
 def test_ten_thousand_rows_with_25_bad_ones(
     sqlite_engine: CaseEngine, ledger_file: tuple[Path, dict[int, tuple[str, str]]]
 ) -> None:

@@ -171,6 +171,7 @@ def test_a_malformed_key_is_refused_before_anything_is_written(
     assert [e.event for e in engine.history(case.id)] == ["survey"]
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_racing_retries_of_a_report_return_one_event(
     make_engine: Callable[[str], CaseEngine], postgres_url: str

@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import event as note
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -476,5 +477,5 @@ def _check_event(ev: Any, last_admin: Any, pledge_events: set[int]) -> None:
         assert deadlines.deadline_passed(HUNAN, deadline, ev.occurred_at)
 
 
-TestCampaignMachine = CampaignMachine.TestCase
+TestCampaignMachine = pytest.mark.slow(CampaignMachine.TestCase)
 TestCampaignMachine.settings = MACHINE_SETTINGS.get(PROFILE, MACHINE_SETTINGS["ci"])

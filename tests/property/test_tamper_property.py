@@ -65,6 +65,7 @@ def _verify_after(
     return [(c, s, k) for c, s, k, _ in report.problems], expected
 
 
+@pytest.mark.slow
 @given(data=st.data())
 def test_verify_names_every_single_tampering(
     campaign: tuple[Path, dict[str, int]], data: st.DataObject
