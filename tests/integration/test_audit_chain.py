@@ -278,15 +278,14 @@ def test_the_checkpoints_model_matches_its_migration(engine: CaseEngine) -> None
 
 
 def test_migration_0003_goes_down_and_up(sqlite_engine: CaseEngine) -> None:
-    from alembic import command
     from sqlalchemy import inspect
 
-    from appcase.persistence.db import _alembic_config, current_revision, upgrade
+    from appcase.persistence.db import current_revision, downgrade, upgrade
 
     bind = db(sqlite_engine)
     drive(sqlite_engine, State.FLAGGED)
     checkpoint(sqlite_engine)
-    command.downgrade(_alembic_config(bind), "0002")
+    downgrade(bind, "0002")
     assert current_revision(bind) == "0002"
     assert "checkpoints" not in inspect(bind).get_table_names()
     upgrade(bind)
