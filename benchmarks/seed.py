@@ -5,7 +5,7 @@ its rows in every table are read back and copied ``count`` times with Core bulk 
 A copy differs from the template only where a different case must: its ids (case, app,
 events, records), its app's name, operator and credit code (unique per app; they are also
 inside the ``survey`` event's payload) and therefore every event hash, recomputed with
-:func:`appcase.persistence.chain.event_hash` along the copy's chain. Everything else --
+:func:`appcase.audit.records.event_hash` along the copy's chain. Everything else --
 states, versions, projections, timestamps, payloads -- is the engine's own output.
 :func:`check_sample` runs :func:`appcase.verify` on a sample of the copies.
 """
@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from appcase.persistence.chain import GENESIS, event_hash, format_instant
+from appcase.audit.records import GENESIS, event_hash, format_instant
 from appcase.persistence.models import (
     AppRow,
     CaseRow,

@@ -15,7 +15,7 @@ __all__ = ["COMMANDS"]
 
 
 def _verify_key(public_key: str | None, hmac_key: str | None) -> Any:
-    from appcase.persistence.chain import AuditInputError, load_hmac_key, load_public_key
+    from appcase.audit.keys import AuditInputError, load_hmac_key, load_public_key
 
     if public_key and hmac_key:
         raise InvalidInput("give either --public-key or --hmac-key, not both")
@@ -30,9 +30,12 @@ def _verify_key(public_key: str | None, hmac_key: str | None) -> Any:
 
 
 def _signer(key: str | None, hmac_key: str | None) -> Any:
-    from appcase.persistence.checkpoints import load_signer
+    from appcase.audit.keys import AuditInputError, load_signer
 
-    return load_signer(key_file=key, hmac_key_file=hmac_key)
+    try:
+        return load_signer(key_file=key, hmac_key_file=hmac_key)
+    except AuditInputError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def _notes(app: App, notes: list[str]) -> None:
@@ -117,7 +120,7 @@ def audit_verify(
 
 
 def _verify_bundle(app: App, bundle: Path, key: Any, case_id: str | None) -> None:
-    from appcase.persistence.bundle_verify import BundleError, verify_bundle
+    from appcase.audit.bundle import BundleError, verify_bundle
 
     if case_id is not None:
         raise InvalidInput("--case cannot be combined with --bundle: a bundle is verified whole")
@@ -191,9 +194,12 @@ def audit_keygen(app: App, out: Path) -> None:
     Example:
       appcase audit keygen --out operator.key
     """
-    from appcase.persistence.checkpoints import generate_key
+    from appcase.audit.keys import AuditInputError, generate_key
 
-    pem, raw, key_id = generate_key(out)
+    try:
+        pem, raw, key_id = generate_key(out)
+    except AuditInputError as exc:
+        raise InvalidInput(str(exc)) from None
     emit(
         app,
         {
@@ -228,7 +234,7 @@ def audit_keygen(app: App, out: Path) -> None:
 def audit_export(app: App, out: Path, take: bool, key: str | None, hmac_key: str | None) -> None:
     """Write an audit bundle: events.jsonl, cases.jsonl, manifest.json, campaign.json and
     CANONICALIZATION.md. Anyone can verify it offline with
-    'python -m appcase.persistence.bundle_verify DIR'. Reporters are never exported.
+    'python -m appcase.audit.bundle DIR'. Reporters are never exported.
 
     \b
     Examples:
@@ -251,7 +257,7 @@ def audit_export(app: App, out: Path, take: bool, key: str | None, hmac_key: str
         f"bundle written to {result.path}: {result.cases} cases, {result.events} events, "
         f"{result.checkpoints} checkpoints\n"
         f"  manifest digest {result.manifest_digest}\n"
-        f"  verify with: python -m appcase.persistence.bundle_verify {result.path}",
+        f"  verify with: python -m appcase.audit.bundle {result.path}",
     )
 
 

@@ -69,7 +69,7 @@ def _prefix(events: Iterable[EventRow], at: datetime, basis: Basis) -> list[Even
 def _view(
     case: CaseRow, app: AppRow, events: list[EventRow], at: datetime, basis: Basis
 ) -> CaseAsOf:
-    r = replay(events)
+    r, _ = replay(events)
     assert r.last_occurred_at is not None
     return CaseAsOf(
         id=case.id,

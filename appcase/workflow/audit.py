@@ -4,7 +4,7 @@ every checkpoint, and take new checkpoints.
 :func:`verify_events` is the check for one case: it recomputes each event's hash from its
 stored fields, follows ``prev_hash`` links, compares the head stored on the case and
 replays the transitions, and names the first damage it finds
-(:func:`appcase.persistence.chain.check_chain` classifies it):
+(:func:`appcase.audit.chain.check_chain` classifies it):
 
 * ``edited`` -- an event's content no longer matches its hash (or was rewritten with a
   new hash that its successor was not chained to);
@@ -22,28 +22,22 @@ signatures (``bad_signature``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, tzinfo
+from functools import cache
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+from appcase.audit.chain import Problem, check_chain
+from appcase.audit.checkpoints import check_checkpoints, check_heads
+from appcase.audit.fold import CaseFold, FoldError, Transitions, differences
+from appcase.audit.fold import replay as fold_events
+from appcase.audit.keys import AuditInputError, Signer, VerifyKey
+from appcase.audit.records import hashed_record
 from appcase.errors import CaseNotFound, InvalidInput
-from appcase.persistence.chain import (
-    AuditInputError,
-    Problem,
-    VerifyKey,
-    check_chain,
-    check_checkpoints,
-    check_heads,
-    format_instant,
-    project_case,
-    projection_differences,
-)
 from appcase.persistence.checkpoints import (
-    Signer,
     checkpoint_dict,
     events_of,
     load_checkpoints,
@@ -51,21 +45,21 @@ from appcase.persistence.checkpoints import (
 )
 from appcase.persistence.models import AppRow, CaseRow, EventRow
 from appcase.persistence.repository import CaseFilter
-from appcase.states import Event, JudicialState, State
+from appcase.states import JudicialState, State
 from appcase.workflow.engine import CaseEngine
-from appcase.workflow.machine import machines
+from appcase.workflow.table import TABLE
 from appcase.workflow.views import VerifyReport, identity_of
 
 __all__ = [
     "AuditReport",
     "CheckpointView",
     "Problem",
-    "Replayed",
     "checkpoint",
     "compare",
-    "hashed_record",
     "replay",
     "replay_all",
+    "transitions",
+    "transitions_table",
     "verify",
     "verify_events",
 ]
@@ -103,7 +97,7 @@ class CheckpointView(BaseModel):
         seq: 1, 2, ... within the campaign.
         created_at: when (UTC).
         cases / events: what it covers.
-        heads_digest / prev_digest / digest: see :mod:`appcase.persistence.checkpoints`.
+        heads_digest / prev_digest / digest: see :mod:`appcase.audit.checkpoints`.
         signature_alg / key_id: ``ed25519`` or ``hmac-sha256`` and the key's id, or
             ``None`` if unsigned.
     """
@@ -122,163 +116,91 @@ class CheckpointView(BaseModel):
     key_id: str | None
 
 
-class ReplayableEvent(Protocol):
-    """What replay reads of an event (an :class:`EventRow` or an ``EventView``)."""
-
-    @property
-    def seq(self) -> int: ...
-    @property
-    def event(self) -> str: ...
-    @property
-    def from_state(self) -> str: ...
-    @property
-    def to_state(self) -> str: ...
-    @property
-    def payload(self) -> dict[str, Any]: ...
-    @property
-    def occurred_at(self) -> datetime: ...
-    @property
-    def hash(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Replayed:
-    """A case rebuilt from its events.
-
-    Attributes:
-        state / judicial_state: both tracks.
-        event_count / head_hash: length and head of the chain replayed.
-        disposition: the latest judgment's disposition (``None`` before any).
-        suspected_illegal: the latest judgment's referral flag (policy ``refer``).
-        pledge_deadline: the latest pledge's deadline (local date of the campaign).
-        last_occurred_at: when the last event happened (UTC), ``None`` for no events.
-        problem: the first event that does not follow from the states before it.
-    """
-
-    state: str
-    judicial_state: str
-    event_count: int
-    head_hash: str
-    disposition: str | None
-    suspected_illegal: bool
-    pledge_deadline: date | None
-    last_occurred_at: datetime | None
-    problem: str | None = None
-
-
-def hashed_record(ev: EventRow, seq: int | None = None) -> dict[str, Any]:
-    """The hashed record of a stored event (see :mod:`appcase.persistence.chain`).
-
-    Args:
-        ev: the stored event.
-        seq: use this sequence number instead of the stored one.
+def transitions_table() -> dict[str, Any]:
+    """The state machine as data, as a bundle's manifest holds it.
 
     Returns:
-        The record (keys :data:`~appcase.persistence.chain.HASHED_FIELDS`).
+        ``{"initial": {"administrative": str, "judicial": str}, "rows": [{"event", "track",
+        "sources", "dest"}, ...]}``: the initial states and one row per event of the
+        transition table.
     """
     return {
-        "case_id": ev.case_id,
-        "seq": ev.seq if seq is None else seq,
-        "track": ev.track,
-        "event": ev.event,
-        "from": ev.from_state,
-        "to": ev.to_state,
-        "actor": ev.actor_id,
-        "role": ev.role,
-        "jurisdiction": ev.jurisdiction,
-        "occurred_at": format_instant(ev.occurred_at),
-        "recorded_at": format_instant(ev.recorded_at),
-        "payload": ev.payload,
-        "reason": ev.reason,
-        "override": ev.override,
-        "prev_hash": ev.prev_hash,
+        "initial": {
+            "administrative": State.NEW.value,
+            "judicial": JudicialState.NOT_REFERRED.value,
+        },
+        "rows": [
+            {
+                "event": spec.event.value,
+                "track": spec.track.value,
+                "sources": [str(s) for s in spec.sources],
+                "dest": str(spec.dest),
+            }
+            for spec in TABLE
+        ],
     }
 
 
-def replay(events: Sequence[ReplayableEvent]) -> Replayed:
-    """Replay events through the ``transitions`` machines from the initial states.
+@cache
+def transitions() -> Transitions:
+    """The transition table as the fold reads it (built once per process)."""
+    return Transitions.from_table(transitions_table())
 
-    Each event must be a transition of its track's machine out of the state reached so
-    far, to the state it records; the guards are not run again (they were judged at the
-    time, against that time's clock). The projections follow the engine's rules: a
-    ``judge`` sets the disposition and the referral flag, a ``pledge`` its deadline.
+
+REPLAYED = (
+    "state",
+    "judicial_state",
+    "event_count",
+    "disposition",
+    "suspected_illegal",
+    "pledge_deadline",
+    "last_occurred_at",
+)
+"""The case fields :func:`compare` checks: both tracks and the judgment's, the pledge's and
+the chain's own."""
+
+
+def replay(
+    events: Iterable[EventRow], zone: tzinfo | None = None
+) -> tuple[CaseFold, FoldError | None]:
+    """Fold stored events into the case they give, from the initial states.
+
+    Each event must be a transition of its track out of the state reached so far, to the
+    state it records; the guards are not run again (they were judged at the time, against
+    that time's clock). The rest of the case follows the fold's rules
+    (:mod:`appcase.audit.fold`, the one the engine writes cases with).
 
     Args:
-        events: the case's events in chain order.
+        events: the case's stored events in chain order.
+        zone: the campaign's time zone, for ``pledge_due_at`` (``None``: not computed).
 
     Returns:
-        The states and projections reached, and the first event that does not follow.
+        The case as far as the events follow, and the first event that does not (or
+        ``None``).
     """
-    ms = machines()
-    state, judicial = State.NEW.value, JudicialState.NOT_REFERRED.value
-    disposition: str | None = None
-    illegal = False
-    deadline: date | None = None
-    last: datetime | None = None
-    head = ""
-    count = 0
-
-    def result(problem: str | None = None) -> Replayed:
-        return Replayed(state, judicial, count, head, disposition, illegal, deadline, last, problem)
-
-    for ev in events:
-        try:
-            event = Event(ev.event)
-        except ValueError:
-            return result(f"event #{ev.seq}: unknown event {ev.event!r}")
-        machine = ms.for_event(event)
-        current = judicial if machine is ms.judicial else state
-        found = machine.get_transitions(trigger=event.value, source=current)
-        if not found or ev.from_state != current or ev.to_state != found[0].dest:
-            return result(
-                f"event #{ev.seq}: {ev.event} {ev.from_state}→{ev.to_state} does not follow "
-                f"from {current}"
-            )
-        if machine is ms.judicial:
-            judicial = found[0].dest
-        else:
-            state = found[0].dest
-        payload = ev.payload if isinstance(ev.payload, dict) else {}
-        if event is Event.JUDGE:
-            disposition = payload.get("disposition")
-            illegal = bool((payload.get("policy") or {}).get("refer", False))
-        elif event is Event.PLEDGE and payload.get("deadline"):
-            try:
-                deadline = date.fromisoformat(str(payload["deadline"]))
-            except ValueError:
-                return result(f"event #{ev.seq}: pledge deadline {payload['deadline']!r}")
-        count += 1
-        head = ev.hash
-        last = ev.occurred_at
-    return result()
+    return fold_events(((hashed_record(ev), ev.hash) for ev in events), transitions(), zone)
 
 
-def compare(case: CaseRow, replayed: Replayed) -> list[tuple[str, Any, Any]]:
-    """Fields where the stored case differs from its replay.
+def compare(case: CaseRow, folded: CaseFold) -> list[str]:
+    """Where a stored case differs from its replay on :data:`REPLAYED`.
+
+    Args:
+        case: the stored case.
+        folded: its replay (:func:`replay`).
 
     Returns:
-        ``(field, replayed value, stored value)`` per difference, tracks first.
+        ``"field: replay gives X, the case stores Y"`` per difference, tracks first.
     """
-    pairs: list[tuple[str, Any, Any]] = [
-        ("state", replayed.state, case.state),
-        ("judicial_state", replayed.judicial_state, case.judicial_state),
-        ("event_count", replayed.event_count, case.event_count),
-        ("disposition", replayed.disposition, case.disposition),
-        ("suspected_illegal", replayed.suspected_illegal, case.suspected_illegal),
-        ("pledge_deadline", replayed.pledge_deadline, case.pledge_deadline),
-        ("last_occurred_at", replayed.last_occurred_at, case.last_occurred_at),
-    ]
-    return [(name, r, s) for name, r, s in pairs if r != s]
+    return differences(folded, {name: getattr(case, name) for name in REPLAYED})
 
 
-def _mismatch(case: CaseRow, replayed: Replayed) -> Problem | None:
-    if replayed.problem is not None:
-        return (case.id, None, "state_mismatch", replayed.problem)
-    diffs = compare(case, replayed)
+def _mismatch(case: CaseRow, folded: CaseFold, error: FoldError | None) -> Problem | None:
+    if error is not None:
+        return (case.id, None, "state_mismatch", str(error))
+    diffs = compare(case, folded)
     if not diffs:
         return None
-    text = "; ".join(f"{name}: replay gives {r}, the case stores {s}" for name, r, s in diffs)
-    return (case.id, None, "state_mismatch", text)
+    return (case.id, None, "state_mismatch", "; ".join(diffs))
 
 
 def verify_events(
@@ -304,24 +226,16 @@ def verify_events(
     found = check_chain(case.id, entries, case.event_count, case.head_hash)
     if found is not None:
         return found
-    found = _mismatch(case, replay(events))
+    folded, error = fold_events(entries, transitions(), zone)
+    found = _mismatch(case, folded, error)
     if found is not None:
         return found
-    stored: dict[str, Any] = {
-        "prefecture": case.prefecture,
-        "flagged_at": format_instant(case.flagged_at) if case.flagged_at else None,
-    }
+    stored: dict[str, Any] = {"prefecture": case.prefecture, "flagged_at": case.flagged_at}
     if app is not None:
         stored["app"] = identity_of(app).model_dump(mode="json")
-    diffs = projection_differences(project_case([r for r, _ in entries]), stored)
     if zone is not None:
-        due = None
-        if case.state == State.PLEDGED.value and case.pledge_deadline is not None:
-            due = datetime.combine(case.pledge_deadline + timedelta(days=1), time.min, zone)
-        if due != case.pledge_due_at:
-            diffs.append(
-                f"pledge_due_at: the pledge gives {due}, the case stores {case.pledge_due_at}"
-            )
+        stored["pledge_due_at"] = case.pledge_due_at
+    diffs = differences(folded, stored)
     if diffs:
         return (case.id, None, "state_mismatch", "; ".join(diffs))
     return None
@@ -457,7 +371,7 @@ def replay_all(
     for batch in _batches(engine, case_id, batch_size):
         for row, _app, evs in batch:
             cases += 1
-            found = _mismatch(row, replay(evs))
+            found = _mismatch(row, *replay(evs))
             if found is not None:
                 problems.append(found)
     if case_id is not None and cases == 0:

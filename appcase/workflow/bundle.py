@@ -2,7 +2,7 @@
 histories offline, with no database (``appcase audit export``).
 
 The bundle's format is specified in ``appcase/data/CANONICALIZATION.md``, which is copied
-into every bundle; :mod:`appcase.persistence.bundle_verify` verifies it. Hotline
+into every bundle; :mod:`appcase.audit.bundle` verifies it. Hotline
 reporters' details are never read here: the ``reporters`` table is not exported.
 """
 
@@ -19,16 +19,16 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from appcase.audit.bundle import BUNDLE_FILES, FORMAT
+from appcase.audit.canonical import canonical_bytes
+from appcase.audit.checkpoints import heads_digest
+from appcase.audit.records import format_instant, hashed_record
 from appcase.errors import InvalidInput
-from appcase.persistence.bundle_verify import BUNDLE_FILES, FORMAT
-from appcase.persistence.chain import canonical_bytes, format_instant, heads_digest
 from appcase.persistence.checkpoints import checkpoint_dict, events_of, load_checkpoints
 from appcase.persistence.models import AppRow, CaseRow
 from appcase.persistence.repository import CaseFilter
-from appcase.states import JudicialState, State
-from appcase.workflow.audit import _log, hashed_record
+from appcase.workflow.audit import _log, transitions_table
 from appcase.workflow.engine import CaseEngine
-from appcase.workflow.table import TABLE
 
 __all__ = ["ExportResult", "export_bundle", "transitions_table"]
 
@@ -53,26 +53,6 @@ class ExportResult(BaseModel):
     heads_digest: str
     manifest_digest: str
     latest_checkpoint: str | None
-
-
-def transitions_table() -> dict[str, Any]:
-    """The state machine as data, for a bundle's manifest: initial states and one row per
-    event (``event``, ``track``, ``sources``, ``dest``), from the transition table."""
-    return {
-        "initial": {
-            "administrative": State.NEW.value,
-            "judicial": JudicialState.NOT_REFERRED.value,
-        },
-        "rows": [
-            {
-                "event": spec.event.value,
-                "track": spec.track.value,
-                "sources": [str(s) for s in spec.sources],
-                "dest": str(spec.dest),
-            }
-            for spec in TABLE
-        ],
-    }
 
 
 def _line(value: Any) -> bytes:

@@ -33,7 +33,8 @@ def test_replay_equals_the_stored_state_of_every_demo_case(demo: CaseEngine) -> 
         with demo.store.transaction() as repo:
             row = repo.case(case_id)
             assert row is not None
-            replayed = replay(repo.events(case_id))
+            replayed, problem = replay(repo.events(case_id))
+            assert problem is None
             assert compare(row, replayed) == []
             assert (replayed.state, replayed.judicial_state) == (row.state, row.judicial_state)
             assert replayed.head_hash == row.head_hash

@@ -409,8 +409,8 @@ class CampaignMachine(RuleBasedStateMachine):
             for row, _app in repo.cases(campaign.id, CaseFilter()):
                 events = repo.events(row.id)
                 assert verify_events(row, events) is None
-                rebuilt = replay(events)
-                assert rebuilt.problem is None
+                rebuilt, problem = replay(events)
+                assert problem is None
                 stored = (
                     row.state,
                     row.judicial_state,
