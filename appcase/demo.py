@@ -24,12 +24,12 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from appcase.bootstrap import init_database
 from appcase.clock import FixedClock
 from appcase.errors import GuardRejected
 from appcase.persistence.models import CaseRow, EventRow
 from appcase.states import Disposition, EscalationGround, Event, JudicialState, Severity, State
 from appcase.workflow.audit import verify
-from appcase.workflow.bootstrap import init_database
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.sweep import summarise, sweep
 

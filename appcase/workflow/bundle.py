@@ -26,7 +26,7 @@ from appcase.audit.records import format_instant, hashed_record
 from appcase.errors import InvalidInput
 from appcase.persistence.checkpoints import checkpoint_dict, events_of, load_checkpoints
 from appcase.persistence.models import AppRow, CaseRow
-from appcase.persistence.repository import CaseFilter
+from appcase.ports import CaseFilter
 from appcase.workflow.audit import _log, transitions_table
 from appcase.workflow.engine import CaseEngine
 

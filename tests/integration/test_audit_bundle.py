@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from appcase.audit.bundle import BUNDLE_FILES, verify_bundle
 from appcase.audit.canonical import canonical_bytes
 from appcase.audit.keys import generate_key, load_public_key, load_signer
+from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
 from appcase.workflow.audit import checkpoint
-from appcase.workflow.bootstrap import open_engine
 from appcase.workflow.bundle import export_bundle
 from tests.builders import local, run_cli
 

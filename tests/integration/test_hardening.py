@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from appcase.audit.bundle import verify_bundle
+from appcase.bootstrap import open_engine
 from appcase.cli import cli
 from appcase.errors import InvalidInput
 from appcase.workflow.audit import verify
@@ -45,7 +46,7 @@ def test_verify_names_an_edited_projection(
     assert verify(sqlite_engine).ok
     sqlite_engine.close()
     _tamper(sqlite_url, statement)
-    engine = CaseEngine(sqlite_engine.store, sqlite_engine.campaign, sqlite_engine.clock)
+    engine = open_engine(sqlite_url, clock=sqlite_engine.clock)
     report = verify(engine)
     assert [(p[0], p[2]) for p in report.problems] == [(case.id, "state_mismatch")]
     assert field in report.problems[0][3]
