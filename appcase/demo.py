@@ -29,9 +29,9 @@ from appcase.clock import FixedClock
 from appcase.errors import GuardRejected
 from appcase.persistence.models import CaseRow, EventRow
 from appcase.states import Disposition, EscalationGround, Event, JudicialState, Severity, State
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.sweep import summarise, sweep
+from appcase.workflow.verify import verify
 
 __all__ = [
     "DemoResult",

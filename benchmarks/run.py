@@ -456,7 +456,7 @@ def bench_verify(work: Path, size: Size) -> list[Row]:
 
     from appcase.audit.canonical import canonical_bytes
     from appcase.audit.records import hashed_record
-    from appcase.workflow.audit import verify
+    from appcase.workflow.verify import verify
 
     per_case = 1 + len(lifecycle.TO_PLEDGED)
     cases = size.verify_events // per_case

@@ -38,8 +38,8 @@ from appcase.persistence.models import (
     ReporterRow,
     VerificationRow,
 )
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from benchmarks import lifecycle
 
 APPS: Table = AppRow.__table__  # type: ignore[assignment]

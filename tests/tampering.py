@@ -28,7 +28,7 @@ from appcase.persistence.models import (
     ReporterRow,
     VerificationRow,
 )
-from appcase.workflow.audit import replay
+from appcase.workflow.verify import replay
 from tests.builders import SHANGHAI
 from tests.dbcheck import db
 from tests.strategies import Tamper

@@ -104,7 +104,7 @@ def audit_verify(
     if bundle is not None:
         _verify_bundle(app, bundle, key, case_id)
         return
-    from appcase.workflow.audit import verify
+    from appcase.workflow.verify import verify
 
     report = verify(app.engine(), case_id, key=key)
     if not report.ok:
@@ -164,7 +164,7 @@ def audit_checkpoint(app: App, key: str | None, hmac_key: str | None) -> None:
       appcase audit keygen --out operator.key
       appcase audit checkpoint --key operator.key
     """
-    from appcase.workflow.audit import checkpoint
+    from appcase.workflow.verify import checkpoint
 
     view = checkpoint(app.engine(), signer=_signer(key, hmac_key))
     signed = f", signed {view.signature_alg} key {view.key_id}" if view.signature_alg else ""
@@ -241,8 +241,8 @@ def audit_export(app: App, out: Path, take: bool, key: str | None, hmac_key: str
       appcase audit export --out bundle-2018-04-05
       appcase audit export --out bundle-2018-04-05 --checkpoint --key operator.key
     """
-    from appcase.workflow.audit import checkpoint
-    from appcase.workflow.bundle import export_bundle
+    from appcase.workflow.export import export_bundle
+    from appcase.workflow.verify import checkpoint
 
     if (key or hmac_key) and not take:
         raise InvalidInput("--key and --hmac-key sign a checkpoint: add --checkpoint")
@@ -273,7 +273,7 @@ def audit_replay(app: App, case_id: str | None) -> None:
     Example:
       appcase audit replay
     """
-    from appcase.workflow.audit import replay_all
+    from appcase.workflow.verify import replay_all
 
     cases, problems = replay_all(app.engine(), case_id)
     if problems:

@@ -15,7 +15,7 @@ import shutil
 import uuid
 from importlib import metadata, resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,13 +24,14 @@ from appcase.audit.canonical import canonical_bytes
 from appcase.audit.checkpoints import heads_digest
 from appcase.audit.records import format_instant, hashed_record
 from appcase.errors import InvalidInput
-from appcase.persistence.checkpoints import checkpoint_dict, events_of, load_checkpoints
-from appcase.persistence.models import AppRow, CaseRow
-from appcase.ports import CaseFilter
-from appcase.workflow.audit import _log, transitions_table
-from appcase.workflow.engine import CaseEngine
+from appcase.ports import CaseFilter, StoredApp, StoredCase
+from appcase.workflow.table import transitions_table
+from appcase.workflow.verify import checkpoint_dict, log_event
 
-__all__ = ["ExportResult", "export_bundle", "transitions_table"]
+if TYPE_CHECKING:
+    from appcase.workflow.engine import CaseEngine
+
+__all__ = ["ExportResult", "export_bundle"]
 
 
 class ExportResult(BaseModel):
@@ -75,7 +76,7 @@ class _HashingWriter:
         self.sha.update(data)
 
 
-def _case_line(case: CaseRow, app: AppRow) -> dict[str, Any]:
+def _case_line(case: StoredCase, app: StoredApp) -> dict[str, Any]:
     return {
         "case_id": case.id,
         "prefecture": case.prefecture,
@@ -135,11 +136,11 @@ def export_bundle(engine: CaseEngine, out: str | Path, *, batch_size: int = 500)
     tmp = _prepare(out)
     campaign = engine.campaign
     try:
-        with engine.store.transaction(snapshot=True) as repo:
-            stored = repo.campaign(campaign.id)
+        with engine.storage.transaction(snapshot=True) as q:
+            stored = q.campaign(campaign.id)
             definition = stored.definition if stored is not None else campaign.canonical_json()
-            checkpoints = [checkpoint_dict(r) for r in load_checkpoints(repo.session, campaign.id)]
-            pairs = repo.cases(campaign.id, CaseFilter())
+            checkpoints = [checkpoint_dict(c) for c in q.checkpoints(campaign.id)]
+            pairs = q.cases(campaign.id, CaseFilter())
             pairs.sort(key=lambda p: p[0].id)
             files: dict[str, str] = {}
             with (tmp / "cases.jsonl").open("wb") as f:
@@ -152,11 +153,10 @@ def export_bundle(engine: CaseEngine, out: str | Path, *, batch_size: int = 500)
                 w = _HashingWriter(f)
                 for start in range(0, len(pairs), batch_size):
                     ids = [c.id for c, _ in pairs[start : start + batch_size]]
-                    for evs in events_of(repo.session, ids).values():  # in the order of ids
+                    for evs in q.events_of(ids).values():  # in the order of ids
                         for ev in evs:
                             w.write(_line({"hash": ev.hash, "record": hashed_record(ev)}))
                             events += 1
-                    repo.session.expunge_all()
                 files["events.jsonl"] = w.sha.hexdigest()
             heads = [[c.id, c.event_count, c.head_hash] for c, _ in pairs]
         campaign_bytes = definition.encode("utf-8")
@@ -195,7 +195,7 @@ def export_bundle(engine: CaseEngine, out: str | Path, *, batch_size: int = 500)
         manifest_digest=manifest["manifest_digest"],
         latest_checkpoint=checkpoints[-1]["digest"] if checkpoints else None,
     )
-    _log(
+    log_event(
         "audit.export",
         cases=result.cases,
         events=result.events,

@@ -1,5 +1,5 @@
-"""Audit: recompute every case's hash chain, replay its events through the machine, check
-every checkpoint, and take new checkpoints.
+"""Verifying the case histories in the database: recompute every case's hash chain, fold its
+events into the case they give, check every checkpoint, and take new checkpoints.
 
 :func:`verify_events` is the check for one case: it recomputes each event's hash from its
 stored fields, follows ``prev_hash`` links, compares the head stored on the case and
@@ -12,62 +12,65 @@ replays the transitions, and names the first damage it finds
 * ``deleted`` -- an event is missing (a gap in the sequence, or a missing tail);
 * ``inserted`` -- an event that the chain does not account for;
 * ``head_mismatch`` -- the case's stored head is not the last event's hash;
-* ``state_mismatch`` -- replaying the events does not give the case's stored states (both
-  tracks) and projections (disposition, referral flag, pledge deadline, last event time).
+* ``state_mismatch`` -- folding the events (:mod:`appcase.audit.fold`, the fold the engine
+  writes cases with) does not give the case's stored states (both tracks) and projections
+  (disposition, referral flag, pledge deadline and due instant, last event time, the
+  prefecture, the app's identity, the flag's instant).
 
 :func:`verify` adds the campaign's checkpoints (``checkpoint_mismatch``: a case deleted, or
 a history changed, since a checkpoint; the checkpoints' own chain) and, given a key, their
-signatures (``bad_signature``).
+signatures (``bad_signature``). Everything is read through the storage's named queries
+(:class:`appcase.ports.Queries`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from appcase.audit.chain import Problem, check_chain
-from appcase.audit.checkpoints import check_checkpoints, check_heads
-from appcase.audit.fold import CaseFold, FoldError, Transitions, differences
+from appcase.audit.checkpoints import check_checkpoints, check_heads, new_checkpoint
+from appcase.audit.fold import CaseFold, FoldError, differences
 from appcase.audit.fold import replay as fold_events
 from appcase.audit.keys import AuditInputError, Signer, VerifyKey
-from appcase.audit.records import hashed_record
+from appcase.audit.records import format_instant, hashed_record
 from appcase.errors import CaseNotFound, InvalidInput
-from appcase.persistence.checkpoints import (
-    checkpoint_dict,
-    events_of,
-    load_checkpoints,
-    take_checkpoint,
-)
-from appcase.persistence.models import AppRow, CaseRow, EventRow
-from appcase.ports import CaseFilter
-from appcase.states import JudicialState, State
-from appcase.workflow.engine import CaseEngine
-from appcase.workflow.table import TABLE
+from appcase.ports import CaseFilter, StoredApp, StoredCase, StoredCheckpoint, StoredEvent
+from appcase.workflow.table import fold_transitions
 from appcase.workflow.views import VerifyReport, identity_of
 
+if TYPE_CHECKING:
+    from appcase.workflow.engine import CaseEngine
+
 __all__ = [
+    "REPLAYED",
     "AuditReport",
     "CheckpointView",
     "Problem",
     "checkpoint",
+    "checkpoint_dict",
     "compare",
+    "log_event",
     "replay",
     "replay_all",
-    "transitions",
-    "transitions_table",
     "verify",
     "verify_events",
 ]
 
 
-def _log(event: str, **fields: Any) -> None:
-    """Log an audit event, once the application has configured structlog (unconfigured,
-    structlog would print to standard output; a library must not)."""
+def log_event(event: str, **fields: Any) -> None:
+    """Log an audit event (``audit.verify``, ``audit.export``, ...: counts only), once the
+    application has configured structlog (unconfigured, structlog would print to standard
+    output; a library must not).
+
+    Args:
+        event: the event's name.
+        **fields: its fields (never a reporter's details).
+    """
     if structlog.is_configured():
         structlog.get_logger("appcase.audit").info(event, **fields)
 
@@ -116,37 +119,6 @@ class CheckpointView(BaseModel):
     key_id: str | None
 
 
-def transitions_table() -> dict[str, Any]:
-    """The state machine as data, as a bundle's manifest holds it.
-
-    Returns:
-        ``{"initial": {"administrative": str, "judicial": str}, "rows": [{"event", "track",
-        "sources", "dest"}, ...]}``: the initial states and one row per event of the
-        transition table.
-    """
-    return {
-        "initial": {
-            "administrative": State.NEW.value,
-            "judicial": JudicialState.NOT_REFERRED.value,
-        },
-        "rows": [
-            {
-                "event": spec.event.value,
-                "track": spec.track.value,
-                "sources": [str(s) for s in spec.sources],
-                "dest": str(spec.dest),
-            }
-            for spec in TABLE
-        ],
-    }
-
-
-@cache
-def transitions() -> Transitions:
-    """The transition table as the fold reads it (built once per process)."""
-    return Transitions.from_table(transitions_table())
-
-
 REPLAYED = (
     "state",
     "judicial_state",
@@ -156,12 +128,45 @@ REPLAYED = (
     "pledge_deadline",
     "last_occurred_at",
 )
-"""The case fields :func:`compare` checks: both tracks and the judgment's, the pledge's and
-the chain's own."""
+"""The case fields :func:`compare` checks: both tracks, the chain's length, the judgment's
+and the pledge's fields, the last event's instant."""
+
+
+def checkpoint_dict(checkpoint: StoredCheckpoint) -> dict[str, Any]:
+    """A stored checkpoint as the checks and bundles read it.
+
+    Args:
+        checkpoint: the stored checkpoint.
+
+    Returns:
+        ``{"seq", "created_at", "campaign_digest", "cases", "events", "heads_digest",
+        "prev_digest", "digest", "heads", "signature"}`` -- ``created_at`` in UTC as
+        :func:`~appcase.audit.records.format_instant` writes it, ``signature`` ``None`` or
+        ``{"alg", "key_id", "value"}``.
+    """
+    signature = None
+    if checkpoint.signature_alg is not None:
+        signature = {
+            "alg": checkpoint.signature_alg,
+            "key_id": checkpoint.key_id,
+            "value": checkpoint.signature,
+        }
+    return {
+        "seq": checkpoint.seq,
+        "created_at": format_instant(checkpoint.created_at),
+        "campaign_digest": checkpoint.campaign_digest,
+        "cases": checkpoint.case_count,
+        "events": checkpoint.event_count,
+        "heads_digest": checkpoint.heads_digest,
+        "prev_digest": checkpoint.prev_digest,
+        "digest": checkpoint.digest,
+        "heads": checkpoint.heads,
+        "signature": signature,
+    }
 
 
 def replay(
-    events: Iterable[EventRow], zone: tzinfo | None = None
+    events: Iterable[StoredEvent], zone: tzinfo | None = None
 ) -> tuple[CaseFold, FoldError | None]:
     """Fold stored events into the case they give, from the initial states.
 
@@ -178,10 +183,11 @@ def replay(
         The case as far as the events follow, and the first event that does not (or
         ``None``).
     """
-    return fold_events(((hashed_record(ev), ev.hash) for ev in events), transitions(), zone)
+    entries = ((hashed_record(ev), ev.hash) for ev in events)
+    return fold_events(entries, fold_transitions(), zone)
 
 
-def compare(case: CaseRow, folded: CaseFold) -> list[str]:
+def compare(case: StoredCase, folded: CaseFold) -> list[str]:
     """Where a stored case differs from its replay on :data:`REPLAYED`.
 
     Args:
@@ -194,7 +200,7 @@ def compare(case: CaseRow, folded: CaseFold) -> list[str]:
     return differences(folded, {name: getattr(case, name) for name in REPLAYED})
 
 
-def _mismatch(case: CaseRow, folded: CaseFold, error: FoldError | None) -> Problem | None:
+def _mismatch(case: StoredCase, folded: CaseFold, error: FoldError | None) -> Problem | None:
     if error is not None:
         return (case.id, None, "state_mismatch", str(error))
     diffs = compare(case, folded)
@@ -204,9 +210,9 @@ def _mismatch(case: CaseRow, folded: CaseFold, error: FoldError | None) -> Probl
 
 
 def verify_events(
-    case: CaseRow,
-    events: Sequence[EventRow],
-    app: AppRow | None = None,
+    case: StoredCase,
+    events: Sequence[StoredEvent],
+    app: StoredApp | None = None,
     zone: tzinfo | None = None,
 ) -> Problem | None:
     """Check one case's chain, head, replay and the stored projections of its events.
@@ -226,7 +232,7 @@ def verify_events(
     found = check_chain(case.id, entries, case.event_count, case.head_hash)
     if found is not None:
         return found
-    folded, error = fold_events(entries, transitions(), zone)
+    folded, error = fold_events(entries, fold_transitions(), zone)
     found = _mismatch(case, folded, error)
     if found is not None:
         return found
@@ -243,23 +249,23 @@ def verify_events(
 
 def _batches(
     engine: CaseEngine, case_id: str | None, batch_size: int
-) -> Iterator[list[tuple[CaseRow, AppRow, list[EventRow]]]]:
+) -> Iterator[list[tuple[StoredCase, StoredApp, list[StoredEvent]]]]:
     """Cases with their apps and events, a batch per consistent read."""
+    campaign_id = engine.campaign.id
     if case_id is not None:
-        with engine.store.reading(snapshot=True) as repo:
-            row = repo.case(case_id)
-            if row is None or row.campaign_id != engine.campaign.id:
+        with engine.storage.reading(snapshot=True) as q:
+            case = q.case(case_id)
+            if case is None or case.campaign_id != campaign_id:
                 return
-            yield [(row, repo.app(row.app_id), repo.events(case_id))]
+            yield [(case, q.app(case.app_id), q.events(case_id))]
         return
     after: str | None = None
     while True:
-        with engine.store.reading(snapshot=True) as repo:
-            flt = CaseFilter(after_id=after, limit=batch_size)
-            pairs = repo.cases(engine.campaign.id, flt)
+        with engine.storage.reading(snapshot=True) as q:
+            pairs = q.cases(campaign_id, CaseFilter(after_id=after, limit=batch_size))
             if not pairs:
                 return
-            evs = events_of(repo.session, [c.id for c, _ in pairs])
+            evs = q.events_of([c.id for c, _ in pairs])
         yield [(c, a, evs.get(c.id, [])) for c, a in pairs]
         after = pairs[-1][0].id
 
@@ -290,10 +296,10 @@ def verify(
         InvalidInput: Ed25519 asked for but ``cryptography`` is missing.
     """
     campaign = engine.campaign
-    with engine.store.reading() as repo:
-        stored = repo.campaign(campaign.id)
+    with engine.storage.reading() as q:
+        stored = q.campaign(campaign.id)
         campaign_digest = stored.digest if stored is not None else campaign.digest()
-        cps = [checkpoint_dict(r) for r in load_checkpoints(repo.session, campaign.id)]
+        cps = [checkpoint_dict(c) for c in q.checkpoints(campaign.id)]
     try:
         campaign_level, notes, checked = check_checkpoints(cps, campaign.id, campaign_digest, key)
     except AuditInputError as exc:
@@ -307,16 +313,16 @@ def verify(
     problems: dict[str, Problem] = {}
     cases = events = 0
     for batch in _batches(engine, case_id, batch_size):
-        for row, app, evs in batch:
+        for case, app, evs in batch:
             cases += 1
             events += len(evs)
-            existing.add(row.id)
-            for n in needed.get(row.id, ()):
+            existing.add(case.id)
+            for n in needed.get(case.id, ()):
                 if 1 <= n <= len(evs):
-                    kept[(row.id, n)] = evs[n - 1].hash
-            found = verify_events(row, evs, app, campaign.zone)
+                    kept[(case.id, n)] = evs[n - 1].hash
+            found = verify_events(case, evs, app, campaign.zone)
             if found is not None:
-                problems[row.id] = found
+                problems[case.id] = found
     if case_id is not None and case_id not in existing and case_id not in needed:
         raise CaseNotFound(case_id)
     heads = check_heads(
@@ -331,7 +337,7 @@ def verify(
     elif not cps:
         notes.append("no checkpoint yet: 'appcase audit checkpoint' records one")
     ordered = [problems[c] for c in sorted(problems)] + campaign_level
-    _log(
+    log_event(
         "audit.verify",
         cases=cases,
         events=events,
@@ -351,8 +357,8 @@ def verify(
 def replay_all(
     engine: CaseEngine, case_id: str | None = None, *, batch_size: int = 500
 ) -> tuple[int, list[Problem]]:
-    """Rebuild every case (or one) from its events through the machines and compare it
-    with the stored case on both tracks and its projections.
+    """Rebuild every case (or one) from its events with the fold and compare it with the
+    stored case on both tracks and the fields of :data:`REPLAYED`.
 
     Args:
         engine: the engine.
@@ -369,22 +375,25 @@ def replay_all(
     cases = 0
     problems: list[Problem] = []
     for batch in _batches(engine, case_id, batch_size):
-        for row, _app, evs in batch:
+        for case, _app, evs in batch:
             cases += 1
-            found = _mismatch(row, *replay(evs))
+            found = _mismatch(case, *replay(evs))
             if found is not None:
                 problems.append(found)
     if case_id is not None and cases == 0:
         raise CaseNotFound(case_id)
-    _log("audit.replay", cases=cases, mismatches=len(problems))
+    log_event("audit.replay", cases=cases, mismatches=len(problems))
     return cases, sorted(problems, key=lambda p: p[0])
 
 
 def checkpoint(engine: CaseEngine, *, signer: Signer | None = None) -> CheckpointView:
     """Record a checkpoint of every case's head now, chained to the previous one.
 
+    Runs in one transaction that first holds other checkpoints off (so that two taken at
+    once queue, and each follows the other).
+
     Args:
-        engine: the engine (its clock gives the checkpoint's instant).
+        engine: the engine (its clock gives the checkpoint's instant, UTC).
         signer: a key to sign the checkpoint's digest with, or ``None``.
 
     Returns:
@@ -394,23 +403,44 @@ def checkpoint(engine: CaseEngine, *, signer: Signer | None = None) -> Checkpoin
         PersistenceError: the database refused the write.
     """
     campaign = engine.campaign
-    with engine.store.transaction() as repo:
-        stored = repo.campaign(campaign.id)
+    with engine.storage.transaction() as store:
+        store.lock_checkpoints()
+        now = engine.clock.now()
+        stored = store.campaign(campaign.id)
         digest = stored.digest if stored is not None else campaign.digest()
-        row = take_checkpoint(repo.session, campaign.id, digest, engine.clock.now(), signer)
-        view = CheckpointView(
-            campaign_id=row.campaign_id,
-            seq=row.seq,
-            created_at=row.created_at,
-            cases=row.case_count,
-            events=row.event_count,
-            heads_digest=row.heads_digest,
-            prev_digest=row.prev_digest,
-            digest=row.digest,
-            signature_alg=row.signature_alg,
-            key_id=row.key_id,
+        last = store.latest_checkpoint(campaign.id)
+        previous = None if last is None else {"seq": last.seq, "digest": last.digest}
+        cp = new_checkpoint(campaign.id, digest, store.heads(campaign.id), now, previous, signer)
+        signature = cp["signature"] or {}
+        row = StoredCheckpoint(
+            campaign_id=campaign.id,
+            seq=cp["seq"],
+            created_at=now,
+            campaign_digest=digest,
+            case_count=cp["cases"],
+            event_count=cp["events"],
+            heads=cp["heads"],
+            heads_digest=cp["heads_digest"],
+            prev_digest=cp["prev_digest"],
+            digest=cp["digest"],
+            signature_alg=signature.get("alg"),
+            key_id=signature.get("key_id"),
+            signature=signature.get("value"),
         )
-    _log(
+        store.add_checkpoint(row)
+    view = CheckpointView(
+        campaign_id=row.campaign_id,
+        seq=row.seq,
+        created_at=row.created_at,
+        cases=row.case_count,
+        events=row.event_count,
+        heads_digest=row.heads_digest,
+        prev_digest=row.prev_digest,
+        digest=row.digest,
+        signature_alg=row.signature_alg,
+        key_id=row.key_id,
+    )
+    log_event(
         "audit.checkpoint",
         seq=view.seq,
         cases=view.cases,

@@ -23,8 +23,8 @@ from appcase.audit.canonical import canonical_bytes
 from appcase.audit.keys import generate_key, load_public_key, load_signer
 from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
-from appcase.workflow.audit import checkpoint
-from appcase.workflow.bundle import export_bundle
+from appcase.workflow.export import export_bundle
+from appcase.workflow.verify import checkpoint
 from tests.builders import local, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

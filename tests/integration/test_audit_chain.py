@@ -22,8 +22,8 @@ from appcase.audit.keys import (
 )
 from appcase.errors import CaseNotFound
 from appcase.states import State
-from appcase.workflow.audit import checkpoint, verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import checkpoint, verify
 from tests.builders import drive, local
 from tests.dbcheck import db
 from tests.strategies import Tamper
@@ -306,7 +306,7 @@ def test_a_bundle_exported_from_either_engine_verifies(
     engine: CaseEngine, recorded: dict[str, str], tmp_path: Path
 ) -> None:
     from appcase.audit.bundle import verify_bundle
-    from appcase.workflow.bundle import export_bundle
+    from appcase.workflow.export import export_bundle
 
     drive(engine, State.SURVEYED, n=3, prefecture="430200")
     result = export_bundle(engine, tmp_path / "bundle")

@@ -13,8 +13,8 @@ from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
 from appcase.errors import CaseNotFound, InvalidInput, NaiveDatetimeError
 from appcase.states import State
-from appcase.workflow.audit import compare, replay, replay_all, verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import compare, replay, replay_all, verify
 from tests.builders import app, drive, evidence, judgment, local
 from tests.dbcheck import db
 

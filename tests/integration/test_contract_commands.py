@@ -11,8 +11,8 @@ import pytest
 
 from appcase.audit.records import GENESIS
 from appcase.errors import CaseNotFound, ConcurrentModification, GuardRejected, InvalidInput
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from tests.builders import app, drive, evidence, judgment, local
 
 

@@ -14,8 +14,8 @@ from appcase.errors import ImportRejected
 from appcase.identifiers import make_uscc
 from appcase.ledger import COLUMNS, import_ledger
 from appcase.persistence.models import CaseRow
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from tests.builders import SHANGHAI, local
 from tests.dbcheck import orm
 
