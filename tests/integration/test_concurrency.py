@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from tests.builders import app, drive, local
 from tests.integration.workers import processes, race
 from tests.integration.workers.steps import SWEEP_AT

@@ -25,9 +25,9 @@ from appcase.persistence.db import create_db_engine
 from appcase.persistence.models import ActorRow, AppRow, CaseRow
 from appcase.persistence.repository import Repository, SqlStorage
 from appcase.ports import StoredActor
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import SURVEY_ATTEMPTS, CaseEngine
 from appcase.workflow.sweep import sweep
+from appcase.workflow.verify import verify
 from appcase.workflow.views import CaseView
 from tests.builders import app, drive, evidence, local
 from tests.dbcheck import db, orm

@@ -15,9 +15,9 @@ from appcase.cli.exits import exit_code
 from appcase.errors import ImportRejected
 from appcase.persistence.models import CaseRow
 from appcase.states.identifiers import make_uscc
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.ledger import import_ledger
+from appcase.workflow.verify import verify
 from tests.builders import SHANGHAI, local
 from tests.dbcheck import orm
 

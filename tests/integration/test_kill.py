@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import func, select
 
 from appcase.persistence.models import AppRow, CaseRow, EventRow
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from tests.dbcheck import orm
 from tests.integration.workers import killable, processes
 

@@ -14,9 +14,9 @@ from structlog.testing import capture_logs
 from appcase.errors import GuardRejected, InvalidInput
 from appcase.persistence.models import EvidenceRow, ReporterRow
 from appcase.states import State
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.hotline import find_case, report_hotline
+from appcase.workflow.verify import verify
 from tests.builders import app, drive, local
 from tests.dbcheck import db, orm
 

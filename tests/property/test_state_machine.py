@@ -51,9 +51,9 @@ from appcase.persistence.models import PledgeRow
 from appcase.policies import deadlines
 from appcase.ports import CaseFilter
 from appcase.states import Disposition, EscalationGround, Event, State
-from appcase.workflow.audit import replay, verify_events
 from appcase.workflow.sweep import OVERDUE_REASON, sweep
 from appcase.workflow.table import spec_for
+from appcase.workflow.verify import replay, verify_events
 from tests.builders import SHANGHAI, USCC, unique_app
 from tests.dbcheck import orm
 from tests.strategies import HUNAN, disposition_rank, harm_categories, severities, zones
@@ -412,8 +412,8 @@ class CampaignMachine(RuleBasedStateMachine):
             for row, _app in repo.cases(campaign.id, CaseFilter()):
                 events = repo.events(row.id)
                 assert verify_events(row, events) is None
-                rebuilt = replay(events)
-                assert rebuilt.problem is None
+                rebuilt, problem = replay(events)
+                assert problem is None
                 stored = (
                     row.state,
                     row.judicial_state,

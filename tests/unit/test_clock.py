@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from appcase.audit.records import format_instant
 from appcase.cli.exits import exit_code
 from appcase.clock import FixedClock, SystemClock, ensure_aware, parse_instant
 from appcase.errors import InvalidInput, NaiveDatetimeError
-from appcase.persistence.chain import format_instant
 from appcase.persistence.models import UTCDateTime
 from appcase.policies import deadlines
 from appcase.policies.campaign import builtin_campaign
