@@ -10,7 +10,11 @@ while a clock moves forward by random steps. After every step it checks:
 * no event happened outside its phase window without an override that waived the window;
 * no judgment is milder than the policy's minimum without an override that waived it;
 * a refused command changed nothing (every table is compared before and after);
-* a second sweep at the same instant changes nothing.
+* a second sweep at the same instant changes nothing;
+* event by event, the three folds agree: the case the engine stored right after each
+  event, the replay of the stored events up to it, and (once per campaign, on an exported
+  bundle that the offline verifier passes) the offline verifier's fold of the exported
+  records up to it -- one fold and one record builder for all.
 
 The ``ci`` profile runs a few short campaigns; ``APPCASE_HYPOTHESIS_PROFILE=thorough`` many
 long ones.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import os
 import shutil
 import sqlite3
@@ -44,6 +49,9 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
+from appcase.audit.bundle import verify_bundle
+from appcase.audit.fold import Transitions
+from appcase.audit.fold import replay as fold_replay
 from appcase.bootstrap import init_database, open_engine
 from appcase.clock import FixedClock
 from appcase.errors import AppcaseError
@@ -51,6 +59,7 @@ from appcase.persistence.models import PledgeRow
 from appcase.policies import deadlines
 from appcase.ports import CaseFilter
 from appcase.states import Disposition, EscalationGround, Event, State
+from appcase.workflow.export import export_bundle
 from appcase.workflow.sweep import OVERDUE_REASON, sweep
 from appcase.workflow.table import spec_for
 from appcase.workflow.verify import replay, verify_events
@@ -143,10 +152,42 @@ class CampaignMachine(RuleBasedStateMachine):
         self.engine = open_engine(f"sqlite:///{self.path}", "hunan-2018", self.clock)
         self.apps: list[dict[str, Any]] = []
         self.snapshot: dict[str, list[str]] | None = None  # every table, while unchanged
+        self.stored: dict[str, dict[int, tuple[Any, ...]]] = {}  # case -> count -> fields
 
     def teardown(self) -> None:
-        self.engine.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self._offline_verifier_agrees()
+        finally:
+            self.engine.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _remember(self, case_id: str) -> None:
+        """Keep the case as the engine stored it right after its latest event."""
+        view = self.engine.get(case_id)
+        self.stored.setdefault(case_id, {})[view.event_count] = _fields(view)
+
+    def _offline_verifier_agrees(self) -> None:
+        """Export a bundle; the offline verifier passes it, and its fold of each case's
+        exported records, event by event, gives the case the engine stored then."""
+        if not self.stored:
+            return
+        out = self.dir / "bundle"
+        export_bundle(self.engine, out)
+        report = verify_bundle(out)
+        assert report.ok, report.problems
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        table = Transitions.from_table(manifest["transitions"])
+        records: dict[str, list[tuple[dict[str, Any], str]]] = {}
+        for line in (out / "events.jsonl").read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            records.setdefault(entry["record"]["case_id"], []).append(
+                (entry["record"], entry["hash"])
+            )
+        for case_id, seen in self.stored.items():
+            for count, fields in seen.items():
+                folded, problem = fold_replay(records[case_id][:count], table, HUNAN.zone)
+                assert problem is None, problem
+                assert _folded(folded) == fields, f"{case_id} after event {count}"
 
     # --- helpers ---------------------------------------------------------------------------
     def _at(self, data: st.DataObject, careful: bool = False) -> datetime:
@@ -170,6 +211,9 @@ class CampaignMachine(RuleBasedStateMachine):
             return None
         self.snapshot = None
         note(f"done: {what}")
+        case_id = getattr(result, "case_id", None) or getattr(result, "id", None)
+        if isinstance(case_id, str):
+            self._remember(case_id)
         return result
 
     # --- rules -----------------------------------------------------------------------------
@@ -178,7 +222,9 @@ class CampaignMachine(RuleBasedStateMachine):
         app = unique_app(len(self.apps), prefecture)
         self.apps.append(app)
         actor = right_actor(Event.SURVEY, prefecture)
-        return self.engine.survey(app, actor=actor, at=self.clock.now()).id
+        case_id = self.engine.survey(app, actor=actor, at=self.clock.now()).id
+        self._remember(case_id)
+        return case_id
 
     @rule(
         step=st.one_of(
@@ -397,6 +443,9 @@ class CampaignMachine(RuleBasedStateMachine):
         first = list(sweep(self.engine, at, batch_size=2))
         for status in sorted({o.status for o in first}):
             note(f"sweep: {status}")
+        for outcome in first:
+            if outcome.status == "escalated":
+                self._remember(outcome.case_id)
         after_first = self.snapshot = dump(self.path)
         again = list(sweep(self.engine, at, batch_size=2))
         assert not [o for o in again if o.status == "escalated"]
@@ -439,6 +488,40 @@ class CampaignMachine(RuleBasedStateMachine):
                     _check_event(ev, last_admin, pledge_events)
                     if ev.track == "administrative":
                         last_admin = ev
+                for count, fields in self.stored.get(row.id, {}).items():
+                    prefix, problem = replay(events[:count])
+                    assert problem is None
+                    assert _folded(prefix) == fields, f"{row.id}: replay of {count} events"
+
+
+def _fields(view: Any) -> tuple[Any, ...]:
+    """What a case's chain determines, as the engine stored it."""
+    return (
+        view.state,
+        view.judicial_state,
+        view.event_count,
+        view.head_hash,
+        view.prefecture,
+        view.disposition,
+        view.suspected_illegal,
+        view.pledge_deadline,
+        view.last_occurred_at,
+    )
+
+
+def _folded(case: Any) -> tuple[Any, ...]:
+    """The same fields, as a fold rebuilt them."""
+    return (
+        case.state,
+        case.judicial_state,
+        case.event_count,
+        case.head_hash,
+        case.prefecture,
+        case.disposition,
+        case.suspected_illegal,
+        case.pledge_deadline,
+        case.last_occurred_at,
+    )
 
 
 def _iso(value: date | None) -> str | None:
