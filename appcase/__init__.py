@@ -17,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from appcase.bootstrap import init_database, open_engine
     from appcase.clock import Clock, FixedClock, SystemClock
     from appcase.errors import (
         AppcaseError,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from appcase.policies.campaign import Campaign, builtin_campaign, load_campaign
     from appcase.states import Disposition, EscalationGround, Event, JudicialState, Severity, State
     from appcase.workflow.audit import verify
-    from appcase.workflow.bootstrap import init_database, open_engine
     from appcase.workflow.commands import (
         AppIdentity,
         CommitmentCheck,
@@ -85,9 +85,9 @@ _EXPORTS: dict[str, str] = {
     "UnknownActor": "appcase.errors",
     "VerifyReport": "appcase.workflow.views",
     "builtin_campaign": "appcase.policies.campaign",
-    "init_database": "appcase.workflow.bootstrap",
+    "init_database": "appcase.bootstrap",
     "load_campaign": "appcase.policies.campaign",
-    "open_engine": "appcase.workflow.bootstrap",
+    "open_engine": "appcase.bootstrap",
     "sweep": "appcase.workflow.sweep",
     "verify": "appcase.workflow.audit",
 }

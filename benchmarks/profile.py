@@ -127,7 +127,7 @@ def raw_sweep(work: Path, out: Path) -> None:
         "raw_sweep",
         out,
         lambda: raw.sweep(
-            engine.store.engine,
+            engine.storage.engine,
             engine.campaign.id,
             at=lifecycle.SWEEP_AT,
             now=engine.clock.now(),

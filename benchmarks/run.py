@@ -134,24 +134,24 @@ def alternate(r: int, pair: tuple[str, str]) -> tuple[str, str]:
 
 @contextlib.contextmanager
 def without_checks() -> Iterator[None]:
-    """An experiment, never a configuration: stub ``CaseEngine._transition`` so that a
+    """An experiment, never a configuration: stub ``Pipeline.transition`` so that a
     command moves the state to its table row's destination with no guard and no state
     machine. What the rest of the engine costs, and so what the checks cost."""
     from appcase.states import Track
-    from appcase.workflow.engine import CaseEngine
+    from appcase.workflow.pipeline import Pipeline
     from appcase.workflow.table import spec_for
 
-    real = CaseEngine._transition
+    real = Pipeline.transition
 
     def moved(self: Any, ctx: Any, row: Any, case_id: Any) -> None:
         spec = spec_for(ctx.command.event)
         setattr(row, "judicial_state" if spec.track is Track.JUDICIAL else "state", str(spec.dest))
 
-    CaseEngine._transition = moved  # type: ignore[method-assign]
+    Pipeline.transition = moved  # type: ignore[method-assign]
     try:
         yield
     finally:
-        CaseEngine._transition = real  # type: ignore[method-assign]
+        Pipeline.transition = real  # type: ignore[method-assign]
 
 
 def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
@@ -165,7 +165,7 @@ def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
     }
     s = lifecycle.ESCALATE
     now = engine.clock.now()
-    db = engine.store.engine
+    db = engine.storage.engine
 
     def fire(cid: str) -> Any:
         return engine.fire(cid, s.event, actor=s.actor, payload=s.payload, at=s.at, reason=s.reason)
@@ -282,7 +282,7 @@ def bench_sweep(work: Path, size: Size) -> list[Row]:
                     done = summarise(at, sweep(engine, at)).escalated
             else:
                 done = raw.sweep(
-                    engine.store.engine,
+                    engine.storage.engine,
                     engine.campaign.id,
                     at=at,
                     now=engine.clock.now(),
@@ -291,8 +291,8 @@ def bench_sweep(work: Path, size: Size) -> list[Row]:
             seconds = time.perf_counter() - start
             cpu[v].append(time.process_time() - start_cpu)
             assert done == n, f"{v} sweep escalated {done} of {n}"
-            with engine.store.transaction() as repo:
-                sample = [c.id for c, _ in repo.cases(engine.campaign.id, _every(n))]
+            with engine.storage.reading() as repo:
+                sample = [c.id for c in repo.case_states(engine.campaign.id, _every(n))]
             seed.check_sample(engine, sample)
             engine.close()
             rates[v].append(n / seconds)
@@ -334,7 +334,7 @@ def bench_sweep(work: Path, size: Size) -> list[Row]:
 
 
 def _every(n: int) -> Any:
-    from appcase.persistence.repository import CaseFilter
+    from appcase.ports import CaseFilter
 
     return CaseFilter(limit=min(n, 2000))
 
@@ -474,7 +474,7 @@ def bench_verify(work: Path, size: Size) -> list[Row]:
     path = seeded_file(work, "verify", lifecycle.TO_PLEDGED, cases)
     events = cases * per_case
     engine = seed.reopen(seed.sqlite_url(path))
-    db = engine.store.engine
+    db = engine.storage.engine
 
     def bare_hash_seconds() -> tuple[float, float]:
         total, total_cpu, after = 0.0, 0.0, 0

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from appcase.bootstrap import init_database, open_engine
 from appcase.persistence.chain import GENESIS, event_hash, format_instant
 from appcase.persistence.models import (
     AppRow,
@@ -38,7 +39,6 @@ from appcase.persistence.models import (
     VerificationRow,
 )
 from appcase.workflow.audit import verify
-from appcase.workflow.bootstrap import init_database, open_engine
 from appcase.workflow.engine import CaseEngine
 from benchmarks import lifecycle
 
@@ -200,7 +200,7 @@ def seed(
         The ids of the copies, in order.
     """
     template_id = lifecycle.run_lifecycle(engine, first_app, steps)
-    db = engine.store.engine
+    db = engine.storage.engine
     tpl = _read_template(db, template_id)
     prefix, prefecture, number = template_id.rsplit("-", 2)
     with db.connect() as conn:

@@ -302,8 +302,8 @@ def cli_database(directory: Path) -> tuple[Path, dict[str, str]]:
     Returns:
         The file and the label → case id map of :func:`standard_cases`.
     """
+    from appcase.bootstrap import init_database
     from appcase.clock import FixedClock
-    from appcase.workflow.bootstrap import init_database
 
     path = directory / "template.sqlite"
     engine = init_database(f"sqlite:///{path}", "hunan-2018", FixedClock(local(4, 30, 12)))

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import make_url
 
+from appcase.bootstrap import init_database
 from appcase.clock import FixedClock
-from appcase.workflow.bootstrap import init_database
 from appcase.workflow.engine import CaseEngine
 from tests.builders import SHANGHAI, register_actors
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.orm import Session
 
+from appcase.bootstrap import open_engine
 from appcase.persistence.chain import GENESIS, event_hash, project_case
 from appcase.persistence.db import create_db_engine
 from appcase.persistence.models import (
@@ -27,8 +29,8 @@ from appcase.persistence.models import (
     VerificationRow,
 )
 from appcase.workflow.audit import hashed_record, replay
-from appcase.workflow.bootstrap import open_engine
 from tests.builders import SHANGHAI
+from tests.dbcheck import db
 from tests.strategies import Tamper
 
 RECORDS = (EvidenceRow, FindingRow, InterviewRow, PledgeRow, VerificationRow)
@@ -84,20 +86,24 @@ def apply_tamper(url: str, tamper: Tamper) -> tuple[str, int | None, str]:
     cid = tamper.case_id
     engine = open_engine(url)
     try:
-        with engine.store.transaction() as repo:
-            evs = repo.events(cid)
-            case = repo.case(cid)
+        with Session(db(engine), expire_on_commit=False) as session:
+            evs = list(
+                session.scalars(
+                    select(EventRow).where(EventRow.case_id == cid).order_by(EventRow.seq)
+                )
+            )
+            case = session.get(CaseRow, cid)
             assert case is not None
     finally:
         engine.close()
     n = len(evs)
-    db = create_db_engine(url)
+    bind = create_db_engine(url)
     try:
-        with db.begin() as conn:
+        with bind.begin() as conn:
             drop_triggers(conn)
             expected = _apply(conn, tamper, evs, case.app_id)
     finally:
-        db.dispose()
+        bind.dispose()
     assert n == case.event_count
     return expected
 

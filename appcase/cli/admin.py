@@ -40,7 +40,7 @@ def init_command(app: App, campaign: str) -> None:
       appcase init
       appcase --db cases.sqlite init --campaign-file my-campaign.toml
     """
-    from appcase.workflow.bootstrap import init_database
+    from appcase.bootstrap import init_database
 
     engine = init_database(app.database_url, campaign)
     c = engine.campaign

@@ -56,7 +56,7 @@ class App:
     def engine(self) -> Any:
         """Open the engine on first use (raises ``DatabaseNotReady`` before ``init``)."""
         if self._engine is None:
-            from appcase.workflow.bootstrap import open_engine
+            from appcase.bootstrap import open_engine
 
             self._engine = open_engine(self.database_url, self.settings.campaign)
             click.get_current_context().call_on_close(self._engine.close)

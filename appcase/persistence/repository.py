@@ -48,13 +48,42 @@ from appcase.persistence.models import (
     AppRow,
     CampaignRow,
     CaseRow,
+    CheckpointRow,
     EventRow,
     EvidenceRow,
+    FindingRow,
     InterviewRow,
     PledgeRow,
+    ReporterRow,
+    VerificationRow,
+)
+from appcase.ports import CaseFilter as PortCaseFilter
+from appcase.ports import (
+    EvidenceRecord,
+    FindingRecord,
+    InterviewRecord,
+    PledgeRecord,
+    Record,
+    ReporterRecord,
+    StoredActor,
+    StoredApp,
+    StoredCampaign,
+    StoredCase,
+    StoredCheckpoint,
+    StoredEvent,
+    VerificationRecord,
+    record_fields,
 )
 
-__all__ = ["CASE_MOVED", "CaseFilter", "CaseState", "Repository", "Store"]
+__all__ = [
+    "CASE_MOVED",
+    "CaseFilter",
+    "CaseState",
+    "OrmRepository",
+    "Repository",
+    "SqlStorage",
+    "Store",
+]
 
 
 class CaseFilter:
@@ -181,7 +210,7 @@ def _case_update(columns: tuple[str, ...]) -> Update:
     )
 
 
-def _changed(case: CaseState, read: CaseState) -> tuple[str, ...]:
+def _changed(case: CaseState | StoredCase, read: CaseState | StoredCase) -> tuple[str, ...]:
     """The columns of :data:`CASE_MOVED` in which ``case`` differs from ``read``."""
     return tuple(name for name in CASE_MOVED if getattr(case, name) != getattr(read, name))
 
@@ -191,7 +220,9 @@ def _event_insert() -> Insert:
     return insert(_EVENTS)
 
 
-def _update_params(case: CaseState, read: CaseState, columns: tuple[str, ...]) -> dict[str, Any]:
+def _update_params(
+    case: CaseState | StoredCase, read: CaseState | StoredCase, columns: tuple[str, ...]
+) -> dict[str, Any]:
     params = {f"b_{name}": getattr(case, name) for name in columns}
     params["b_id"] = case.id
     params["b_version"] = read.version
@@ -199,8 +230,9 @@ def _update_params(case: CaseState, read: CaseState, columns: tuple[str, ...]) -
     return params
 
 
-class Repository:
-    """Queries and writes inside one transaction: Core statements on :attr:`conn` for what
+class OrmRepository:
+    """(Being replaced by :class:`Repository`.) Queries and writes inside one transaction:
+    Core statements on :attr:`conn` for what
     every command does (read and update the case, append its event), the ORM
     (:attr:`session`) for the rest.
 
@@ -526,7 +558,7 @@ class Store:
     @contextmanager
     def transaction(
         self, case_id: str | None = None, *, snapshot: bool = False
-    ) -> Iterator[Repository]:
+    ) -> Iterator[OrmRepository]:
         """A unit of work: commit at the end of the block, roll back on any error.
 
         On PostgreSQL it runs at READ COMMITTED; case rows are locked by the commands that
@@ -552,10 +584,10 @@ class Store:
             PersistenceError: any other database error, including a SQLite file that stayed
                 locked longer than the busy timeout.
         """
-        repo: Repository | None = None
+        repo: OrmRepository | None = None
         try:
             with self._connect(self.engine, snapshot) as conn, conn.begin():
-                repo = Repository(conn, case_id)
+                repo = OrmRepository(conn, case_id)
                 try:
                     yield repo
                 except BaseException:
@@ -568,7 +600,7 @@ class Store:
             raise _translate(exc, repo.case_id if repo is not None else case_id) from None
 
     @contextmanager
-    def reading(self, *, snapshot: bool = False) -> Iterator[Repository]:
+    def reading(self, *, snapshot: bool = False) -> Iterator[OrmRepository]:
         """A unit of work that only reads; it is rolled back at the end.
 
         On SQLite it begins deferred: it reads a consistent snapshot and never waits for a
@@ -586,10 +618,10 @@ class Store:
             DatabaseNotReady: the schema is missing.
             PersistenceError: a database error.
         """
-        repo: Repository | None = None
+        repo: OrmRepository | None = None
         try:
             with self._connect(self._readers, snapshot) as conn, conn.begin():
-                repo = Repository(conn)
+                repo = OrmRepository(conn)
                 try:
                     yield repo
                 finally:
@@ -607,7 +639,7 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
     if isinstance(exc, IntegrityError):
         if case_id is not None and _is_race(exc):
             return ConcurrentModification(case_id)
-        return PersistenceError(f"the database refused the write: {exc.orig}")
+        return PersistenceError(f"database error: {exc.orig}")
     if isinstance(exc, OperationalError | ProgrammingError):
         text = str(exc.orig)
         if "no such table" in text or "does not exist" in text:
@@ -630,7 +662,7 @@ CASE_ORDERS = ("id", "state", "prefecture", "last-event")
 """The orders :meth:`Repository.cases` knows."""
 
 
-def _filtered(stmt: _S, campaign_id: str, flt: CaseFilter) -> _S:
+def _filtered(stmt: _S, campaign_id: str, flt: CaseFilter | PortCaseFilter) -> _S:
     """``stmt`` (a select from ``cases``, joined with ``apps`` if ``flt.text`` is set)
     restricted to the campaign and ``flt``, ordered and limited."""
     stmt = stmt.where(CaseRow.campaign_id == campaign_id).order_by(
@@ -679,3 +711,421 @@ def _case_order(order: str) -> tuple[Any, ...]:
 def _is_race(exc: IntegrityError) -> bool:
     text = str(exc.orig).lower()
     return "unique" in text or "duplicate key" in text
+
+
+# --- the ports' implementation ----------------------------------------------------------
+_APPS = cast(Table, AppRow.__table__)
+_CAMPAIGNS = cast(Table, CampaignRow.__table__)
+_CHECKPOINTS = cast(Table, CheckpointRow.__table__)
+_REPORTERS = cast(Table, ReporterRow.__table__)
+_RECORD_TABLES: dict[type, Table] = {
+    EvidenceRecord: cast(Table, EvidenceRow.__table__),
+    FindingRecord: cast(Table, FindingRow.__table__),
+    InterviewRecord: cast(Table, InterviewRow.__table__),
+    PledgeRecord: cast(Table, PledgeRow.__table__),
+    VerificationRecord: cast(Table, VerificationRow.__table__),
+}
+
+
+def _columns(table: Table, names: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(table.c[n] for n in names)
+
+
+_EVENT_NAMES = tuple(f for f in StoredEvent.__dataclass_fields__ if f != "position")
+_EVENT_COLUMNS = (_EVENTS.c.id, *_columns(_EVENTS, _EVENT_NAMES))
+_APP_COLUMNS = _columns(_APPS, tuple(StoredApp.__dataclass_fields__))
+_ACTOR_COLUMNS = _columns(_ACTORS, tuple(StoredActor.__dataclass_fields__))
+_CAMPAIGN_COLUMNS = _columns(_CAMPAIGNS, tuple(StoredCampaign.__dataclass_fields__))
+_CHECKPOINT_COLUMNS = _columns(_CHECKPOINTS, tuple(StoredCheckpoint.__dataclass_fields__))
+_STORED_CASE_COLUMNS = _columns(_CASES, tuple(StoredCase.__dataclass_fields__))
+
+_Q_CASE = select(*_STORED_CASE_COLUMNS).where(_CASES.c.id == bindparam("id"))
+_Q_CASE_FOR_UPDATE = _Q_CASE.with_for_update()
+_Q_APP = select(*_APP_COLUMNS).where(_APPS.c.id == bindparam("id"))
+_Q_ACTOR = select(*_ACTOR_COLUMNS).where(_ACTORS.c.id == bindparam("id"))
+_Q_EVENTS = (
+    select(*_EVENT_COLUMNS).where(_EVENTS.c.case_id == bindparam("case_id")).order_by(_EVENTS.c.seq)
+)
+_Q_EVENT_BY_KEY = select(*_EVENT_COLUMNS).where(_EVENTS.c.idempotency_key == bindparam("key"))
+
+
+def _event(row: Any) -> StoredEvent:
+    return StoredEvent(*row)
+
+
+class Repository:
+    """The ports' implementation: the reads of :class:`~appcase.ports.Queries` and the
+    writes of :class:`~appcase.ports.CaseStore`, as SQLAlchemy Core statements on one
+    connection in one transaction, returning the plain records of :mod:`appcase.ports`.
+
+    Attributes:
+        conn: the SQLAlchemy Core connection, in its transaction.
+        case_id: the case being written, named by a :class:`ConcurrentModification` if the
+            transaction loses a race (a survey sets it once it has a case number).
+    """
+
+    def __init__(self, conn: Connection, case_id: str | None = None) -> None:
+        self.conn = conn
+        self.case_id = case_id
+
+    # reads ------------------------------------------------------------------------------
+    def campaign(self, campaign_id: str) -> StoredCampaign | None:
+        """The stored campaign with this id, or ``None``."""
+        row = self.conn.execute(
+            select(*_CAMPAIGN_COLUMNS).where(_CAMPAIGNS.c.id == campaign_id)
+        ).first()
+        return StoredCampaign(*row) if row is not None else None
+
+    def campaigns(self) -> list[StoredCampaign]:
+        """Every stored campaign, by id."""
+        rows = self.conn.execute(select(*_CAMPAIGN_COLUMNS).order_by(_CAMPAIGNS.c.id))
+        return [StoredCampaign(*r) for r in rows]
+
+    def actor(self, actor_id: str) -> StoredActor | None:
+        """The registered actor with this id, or ``None``."""
+        row = self.conn.execute(_Q_ACTOR, {"id": actor_id}).first()
+        return StoredActor(*row) if row is not None else None
+
+    def actors(self) -> list[StoredActor]:
+        """Every registered actor, by id."""
+        rows = self.conn.execute(select(*_ACTOR_COLUMNS).order_by(_ACTORS.c.id))
+        return [StoredActor(*r) for r in rows]
+
+    def case(self, case_id: str, *, for_update: bool = False) -> StoredCase | None:
+        """The case with this id, or ``None``.
+
+        Args:
+            case_id: the case's id.
+            for_update: lock the row until the transaction ends (PostgreSQL's
+                ``SELECT ... FOR UPDATE``; SQLite's write transaction already excludes
+                other writers).
+        """
+        row = self.conn.execute(_Q_CASE_FOR_UPDATE if for_update else _Q_CASE, {"id": case_id})
+        found = row.first()
+        return StoredCase(*found) if found is not None else None
+
+    def app(self, app_id: int) -> StoredApp:
+        """The ledger entry with this id (it exists: cases reference it)."""
+        row = self.conn.execute(_Q_APP, {"id": app_id}).first()
+        assert row is not None
+        return StoredApp(*row)
+
+    def cases(self, campaign_id: str, flt: PortCaseFilter) -> list[tuple[StoredCase, StoredApp]]:
+        """The campaign's cases matching ``flt``, in ``flt.order``, with their apps."""
+        n = len(_STORED_CASE_COLUMNS)
+        stmt = _filtered(
+            select(*_STORED_CASE_COLUMNS, *_APP_COLUMNS).join(_APPS, _APPS.c.id == _CASES.c.app_id),
+            campaign_id,
+            flt,
+        )
+        if flt.skip_locked and self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
+        return [(StoredCase(*r[:n]), StoredApp(*r[n:])) for r in self.conn.execute(stmt)]
+
+    def case_states(self, campaign_id: str, flt: PortCaseFilter) -> list[StoredCase]:
+        """The campaign's cases matching ``flt`` without their apps, in ``flt.order``; with
+        ``flt.skip_locked`` on PostgreSQL the rows are locked (``FOR UPDATE SKIP LOCKED``)."""
+        stmt = select(*_STORED_CASE_COLUMNS)
+        if flt.text:
+            stmt = stmt.join(_APPS, _APPS.c.id == _CASES.c.app_id)
+        stmt = _filtered(stmt, campaign_id, flt)
+        if flt.skip_locked and self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
+        return [StoredCase(*row) for row in self.conn.execute(stmt)]
+
+    def events(self, case_id: str) -> list[StoredEvent]:
+        """The case's events in chain order."""
+        return [_event(r) for r in self.conn.execute(_Q_EVENTS, {"case_id": case_id})]
+
+    def events_of(self, case_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
+        """The events of many cases, in chain order, keyed by case id (one query)."""
+        out: dict[str, list[StoredEvent]] = {c: [] for c in case_ids}
+        if not case_ids:
+            return out
+        stmt = (
+            select(*_EVENT_COLUMNS)
+            .where(_EVENTS.c.case_id.in_(list(case_ids)))
+            .order_by(_EVENTS.c.case_id, _EVENTS.c.seq)
+        )
+        for row in self.conn.execute(stmt):
+            ev = _event(row)
+            out[ev.case_id].append(ev)
+        return out
+
+    def event_by_key(self, key: str) -> StoredEvent | None:
+        """The event written with this idempotency key, or ``None``."""
+        row = self.conn.execute(_Q_EVENT_BY_KEY, {"key": key}).first()
+        return _event(row) if row is not None else None
+
+    def reporter(self, ref: str) -> ReporterRecord | None:
+        """The confidential reporter record behind a reference, or ``None``."""
+        t = _REPORTERS
+        row = self.conn.execute(
+            select(t.c.ref, t.c.case_id, t.c.name, t.c.contact, t.c.created_at).where(
+                t.c.ref == ref
+            )
+        ).first()
+        return ReporterRecord(*row) if row is not None else None
+
+    def checkpoints(self, campaign_id: str) -> list[StoredCheckpoint]:
+        """The campaign's checkpoints in order."""
+        rows = self.conn.execute(
+            select(*_CHECKPOINT_COLUMNS)
+            .where(_CHECKPOINTS.c.campaign_id == campaign_id)
+            .order_by(_CHECKPOINTS.c.seq)
+        )
+        return [StoredCheckpoint(*r) for r in rows]
+
+    # what commands read -----------------------------------------------------------------
+    def find_app(self, campaign_id: str, uscc: str, name: str) -> StoredApp | None:
+        """The campaign's ledger entry with this credit code and name, or ``None``."""
+        row = self.conn.execute(
+            select(*_APP_COLUMNS).where(
+                _APPS.c.campaign_id == campaign_id, _APPS.c.uscc == uscc, _APPS.c.name == name
+            )
+        ).first()
+        return StoredApp(*row) if row is not None else None
+
+    def next_case_number(self, campaign_id: str, prefecture: str) -> int:
+        """1 + the number of cases of this prefecture in the campaign."""
+        count = self.conn.scalar(
+            select(func.count())
+            .select_from(_CASES)
+            .where(_CASES.c.campaign_id == campaign_id, _CASES.c.prefecture == prefecture)
+        )
+        return int(count or 0) + 1
+
+    def ledger_identities(self, campaign_id: str) -> set[tuple[str, str]]:
+        """``(uscc, name)`` of every app in the campaign's ledger (one query)."""
+        rows = self.conn.execute(
+            select(_APPS.c.uscc, _APPS.c.name).where(_APPS.c.campaign_id == campaign_id)
+        )
+        return {(uscc, name) for uscc, name in rows}
+
+    def case_counts_by_prefecture(self, campaign_id: str) -> dict[str, int]:
+        """Number of cases per prefecture code in the campaign (one query)."""
+        rows = self.conn.execute(
+            select(_CASES.c.prefecture, func.count())
+            .where(_CASES.c.campaign_id == campaign_id)
+            .group_by(_CASES.c.prefecture)
+        )
+        return {code: int(n) for code, n in rows}
+
+    def prior_judgments(
+        self,
+        *,
+        uscc: str,
+        name: str,
+        icp_filing: str | None,
+        before: datetime,
+        dispositions: Sequence[str],
+    ) -> int:
+        """How many judgments with one of ``dispositions`` the same app (same name or ICP
+        filing) or operator (same credit code) received before ``before`` (aware), in any
+        campaign stored -- an earlier round of the case itself included."""
+        same = [_APPS.c.uscc == uscc, _APPS.c.name == name]
+        if icp_filing:
+            same.append(_APPS.c.icp_filing == icp_filing)
+        count = self.conn.scalar(
+            select(func.count())
+            .select_from(_EVENTS)
+            .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
+            .join(_APPS, _APPS.c.id == _CASES.c.app_id)
+            .where(
+                or_(*same),
+                _EVENTS.c.event == "judge",
+                _EVENTS.c.occurred_at < before,
+                _EVENTS.c.payload["disposition"].as_string().in_(list(dispositions)),
+            )
+        )
+        return int(count or 0)
+
+    def evidence_numbers(self, case_id: str) -> frozenset[int]:
+        """Numbers of the case's evidence items."""
+        t = _RECORD_TABLES[EvidenceRecord]
+        return frozenset(self.conn.scalars(select(t.c.number).where(t.c.case_id == case_id)))
+
+    def latest_interview(self, case_id: str) -> InterviewRecord | None:
+        """The case's most recent interview record, or ``None``."""
+        return self._latest(InterviewRecord, case_id)
+
+    def latest_pledge(self, case_id: str) -> PledgeRecord | None:
+        """The case's most recent pledge, or ``None``."""
+        return self._latest(PledgeRecord, case_id)
+
+    def _latest(self, kind: type[_R], case_id: str) -> _R | None:
+        t = _RECORD_TABLES[kind]
+        cols = _columns(t, tuple(kind.__dataclass_fields__))
+        row = self.conn.execute(
+            select(*cols).where(t.c.case_id == case_id).order_by(t.c.id.desc()).limit(1)
+        ).first()
+        return kind(*row) if row is not None else None
+
+    # writes -----------------------------------------------------------------------------
+    def add_actor(self, actor: StoredActor, created_at: datetime) -> None:
+        """Register an actor."""
+        self.conn.execute(insert(_ACTORS), {**record_fields(actor), "created_at": created_at})
+
+    def add_campaign(self, campaign: StoredCampaign) -> None:
+        """Store a campaign."""
+        self.conn.execute(insert(_CAMPAIGNS), record_fields(campaign))
+
+    def add_app(self, app: StoredApp) -> int:
+        """Write a ledger entry (its ``id`` is ignored); returns the id given to it."""
+        values = record_fields(app)
+        del values["id"]
+        key = self.conn.execute(insert(_APPS), values).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def add_case(self, case: StoredCase) -> None:
+        """Write a new case."""
+        self.conn.execute(insert(_CASES), record_fields(case))
+
+    def save_case(self, case: StoredCase, read: StoredCase) -> None:
+        """Write a command's changes of ``case`` (the fields of :data:`CASE_MOVED` in which
+        it differs from ``read``, the case as it was read), if the stored case is still at
+        ``read.version``; then ``case.version`` is ``read.version + 1``.
+
+        Raises:
+            ConcurrentModification: the case moved on since it was read; nothing of this
+                update was written (the caller's transaction is to be rolled back).
+        """
+        columns = _changed(case, read)
+        params = _update_params(case, read, columns)
+        done = self.conn.execute(_case_update(columns), params)
+        if done.rowcount != 1:
+            raise ConcurrentModification(case.id)
+        case.version = read.version + 1
+
+    def save_cases(self, cases: Sequence[tuple[StoredCase, StoredCase]]) -> bool:
+        """Write many cases as :meth:`save_case` does, with one statement.
+
+        Returns:
+            ``True`` if every case was still at its read version and is written; ``False``
+            if any was not (then the caller must roll back: the others were written).
+        """
+        if not cases:
+            return True
+        changed = set().union(*(_changed(c, r) for c, r in cases))
+        columns = tuple(name for name in CASE_MOVED if name in changed)
+        params = [_update_params(c, r, columns) for c, r in cases]
+        done = self.conn.execute(_case_update(columns), params)
+        if done.rowcount != len(params):
+            return False
+        for c, r in cases:
+            c.version = r.version + 1
+        return True
+
+    def append_event(self, columns: dict[str, Any]) -> int:
+        """Insert one event (``columns`` as :class:`~appcase.ports.StoredEvent` names them,
+        without ``position``); returns its position (the row id)."""
+        key = self.conn.execute(_event_insert(), columns).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert many events with one statement (positions are not returned)."""
+        if rows:
+            self.conn.execute(_event_insert(), list(rows))
+
+    def add_records(self, records: Sequence[Record]) -> None:
+        """Write an event's records (one statement per kind)."""
+        by_kind: dict[type, list[dict[str, Any]]] = {}
+        for rec in records:
+            by_kind.setdefault(type(rec), []).append(record_fields(rec))
+        for kind, rows in by_kind.items():
+            self.conn.execute(insert(_RECORD_TABLES[kind]), rows)
+
+    def add_reporter(self, reporter: ReporterRecord) -> None:
+        """Write a hotline reporter's confidential details."""
+        self.conn.execute(insert(_REPORTERS), record_fields(reporter))
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint: if the block raises, what it wrote is undone, the error propagates
+        (a database error as the appcase error for it), and the transaction goes on as it
+        was before the block."""
+        try:
+            with self.conn.begin_nested():
+                yield
+        except SQLAlchemyError as exc:
+            raise _translate(exc, self.case_id) from None
+
+
+_R = TypeVar("_R", InterviewRecord, PledgeRecord)
+
+
+class SqlStorage:
+    """The :class:`~appcase.ports.Storage` on a SQLAlchemy engine: hands out units of work.
+
+    Args:
+        engine: an engine from :func:`appcase.persistence.db.create_db_engine`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._readers = engine.execution_options(**{READ_ONLY: True})
+
+    def close(self) -> None:
+        """Close the engine's database connections."""
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(
+        self, case_id: str | None = None, *, snapshot: bool = False
+    ) -> Iterator[Repository]:
+        """A unit of work: commit at the end of the block, roll back on any error.
+
+        On PostgreSQL it runs at READ COMMITTED; case rows are locked by the commands that
+        write them (``SELECT ... FOR UPDATE``) and every case update is version-checked. On
+        SQLite it begins with ``BEGIN IMMEDIATE``, so writers queue (up to
+        :data:`~appcase.persistence.db.SQLITE_BUSY_TIMEOUT_MS`) instead of failing.
+
+        Args:
+            case_id: the case being written, named in a :class:`ConcurrentModification`
+                (the block may set ``repo.case_id`` later instead).
+            snapshot: read one consistent snapshot throughout (REPEATABLE READ on
+                PostgreSQL; SQLite transactions always do).
+
+        Yields:
+            The transaction's :class:`Repository`.
+
+        Raises:
+            ConcurrentModification: a version check or a unique key lost a race against
+                another transaction on a case, or (PostgreSQL) the case stayed locked by
+                another command beyond the lock timeout; nothing was written, retrying is
+                safe.
+            DatabaseNotReady: the schema is missing.
+            PersistenceError: any other database error, including a SQLite file that stayed
+                locked longer than the busy timeout.
+        """
+        repo: Repository | None = None
+        try:
+            with Store._connect(self.engine, snapshot) as conn, conn.begin():
+                repo = Repository(conn, case_id)
+                yield repo
+        except AppcaseError:
+            raise
+        except SQLAlchemyError as exc:
+            raise _translate(exc, repo.case_id if repo is not None else case_id) from None
+
+    @contextmanager
+    def reading(self, *, snapshot: bool = False) -> Iterator[Repository]:
+        """A unit of work that only reads; it is rolled back at the end.
+
+        On SQLite it begins deferred: it reads a consistent snapshot and never waits for a
+        writer (nor holds one up). On PostgreSQL it is an ordinary READ COMMITTED
+        transaction (REPEATABLE READ with ``snapshot``).
+
+        Raises:
+            DatabaseNotReady: the schema is missing.
+            PersistenceError: a database error.
+        """
+        try:
+            with Store._connect(self._readers, snapshot) as conn, conn.begin():
+                yield Repository(conn)
+        except AppcaseError:
+            raise
+        except SQLAlchemyError as exc:
+            raise _translate(exc, None) from None

@@ -37,7 +37,15 @@ from typing import Any
 from appcase.policies.campaign import DispositionParams
 from appcase.states import Disposition, Severity
 
-__all__ = ["RULES", "DispositionResult", "Factors", "FindingInput", "RuleFired", "evaluate"]
+__all__ = [
+    "PRIOR_CASE_DISPOSITIONS",
+    "RULES",
+    "DispositionResult",
+    "Factors",
+    "FindingInput",
+    "RuleFired",
+    "evaluate",
+]
 
 RULES: dict[str, tuple[str, str]] = {
     "D1": ("no finding: no violation", "三(二) 对取证信息组织开展研判"),
@@ -68,6 +76,15 @@ class FindingInput:
     harm_category: str
     severity: Severity
     suspected_illegal: bool = False
+
+
+PRIOR_CASE_DISPOSITIONS: tuple[Disposition, ...] = (
+    Disposition.INTERVIEW_RECTIFY,
+    Disposition.TAKEDOWN,
+)
+"""Rule D3: the dispositions of an earlier judgment that make the app or operator a repeat
+offender (an earlier ``no_violation`` does not count) -- CAC interview rules (2015): a
+repeat offender is treated more severely."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ from sqlalchemy import select
 from appcase.clock import ensure_aware
 from appcase.errors import CaseNotFound, InvalidInput
 from appcase.persistence.models import AppRow, CaseRow, EventRow
-from appcase.persistence.repository import CaseFilter, Repository
+from appcase.persistence.repository import OrmRepository as Repository
+from appcase.ports import CaseFilter
 from appcase.states import JudicialState, State
 from appcase.workflow.audit import replay
 from appcase.workflow.engine import CaseEngine

@@ -50,7 +50,7 @@ from appcase.persistence.checkpoints import (
     take_checkpoint,
 )
 from appcase.persistence.models import AppRow, CaseRow, EventRow
-from appcase.persistence.repository import CaseFilter
+from appcase.ports import CaseFilter
 from appcase.states import Event, JudicialState, State
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.machine import machines

@@ -24,7 +24,7 @@ from appcase.persistence.bundle_verify import BUNDLE_FILES, FORMAT
 from appcase.persistence.chain import canonical_bytes, format_instant, heads_digest
 from appcase.persistence.checkpoints import checkpoint_dict, events_of, load_checkpoints
 from appcase.persistence.models import AppRow, CaseRow
-from appcase.persistence.repository import CaseFilter
+from appcase.ports import CaseFilter
 from appcase.states import JudicialState, State
 from appcase.workflow.audit import _log, hashed_record
 from appcase.workflow.engine import CaseEngine

@@ -25,14 +25,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, Rejection
-from appcase.persistence.models import ReporterRow
-from appcase.persistence.repository import CaseState, Repository
+from appcase.ports import CaseStore, StoredCase
 from appcase.states import Event, State
 from appcase.states.identifiers import validate_uscc
 from appcase.workflow.commands import Evidence, FlagPayload, Override
-from appcase.workflow.context import Command
-from appcase.workflow.engine import CaseEngine, _event_view
-from appcase.workflow.views import CaseView, EventView
+from appcase.workflow.engine import CaseEngine
+from appcase.workflow.pipeline import parse_override
+from appcase.workflow.views import CaseView, EventView, event_view
 
 __all__ = ["find_case", "report_hotline"]
 
@@ -131,23 +130,24 @@ def report_hotline(
     if item.source != "hotline":
         item = item.model_copy(update={"source": "hotline"})
     payload = FlagPayload(evidence=(item,))
-    ovr = engine._override(override)
-    when = engine._when(at)
+    ovr = parse_override(override)
+    pipe = engine.pipeline
+    when = pipe.when(at)
     try:
-        with engine.store.transaction(case_id) as repo:
+        with engine.storage.transaction(case_id) as store:
             # Lock the case first: a racing retry with the same key then waits here and
             # finds the winner's event below instead of firing again.
-            row = engine._case_state(repo, case_id, for_update=True)
-            done = _replayed_report(engine, repo, idempotency_key, case_id, actor, item)
+            case = pipe.load(store, case_id, for_update=True)
+            done = _replayed_report(engine, store, idempotency_key, case_id, actor, item)
             if done is not None:
                 return done
-            return _fire_report(engine, repo, row, payload, actor, when, ovr, idempotency_key)
+            return _fire_report(engine, store, case, payload, actor, when, ovr, idempotency_key)
     except ConcurrentModification:
         # Lost a race on the key's unique index: if the winner ran this very report, its
         # event is the answer.
         if idempotency_key:
-            with engine.store.transaction(case_id) as repo:
-                done = _replayed_report(engine, repo, idempotency_key, case_id, actor, item)
+            with engine.storage.transaction(case_id) as store:
+                done = _replayed_report(engine, store, idempotency_key, case_id, actor, item)
                 if done is not None:
                     return done
         raise
@@ -155,7 +155,7 @@ def report_hotline(
 
 def _replayed_report(
     engine: CaseEngine,
-    repo: Repository,
+    store: CaseStore,
     key: str | None,
     case_id: str,
     actor: str,
@@ -169,16 +169,16 @@ def _replayed_report(
     if not key:
         return None
     payload = FlagPayload(evidence=(item,))
-    done = engine._replayed(
-        repo, key, case_id, (Event.FLAG, Event.ADD_EVIDENCE), actor, payload, None
+    done = engine.pipeline.replayed(
+        store, key, case_id, (Event.FLAG, Event.ADD_EVIDENCE), actor, payload, None
     )
     if done is None:
         return None
-    _same_reporter(repo, key, item, done.payload)
-    return _event_view(done)
+    _same_reporter(store, key, item, done.payload)
+    return event_view(done)
 
 
-def _same_reporter(repo: Repository, key: str, item: Evidence, stored: dict[str, Any]) -> None:
+def _same_reporter(store: CaseStore, key: str, item: Evidence, stored: dict[str, Any]) -> None:
     """Refuse a retry whose reporter is not the one stored with the first report (the event
     holds only an opaque reference, so the payloads alone cannot tell).
 
@@ -187,7 +187,7 @@ def _same_reporter(repo: Repository, key: str, item: Evidence, stored: dict[str,
     """
     refs = [e.get("reporter_ref") for e in stored.get("evidence", [])]
     ref = refs[0] if refs else None
-    found = repo.session.get(ReporterRow, ref) if ref else None
+    found = store.reporter(ref) if isinstance(ref, str) else None
     given = item.reporter
     same = (found is None and given is None) or (
         found is not None
@@ -203,34 +203,32 @@ def _same_reporter(repo: Repository, key: str, item: Evidence, stored: dict[str,
 
 def _fire_report(
     engine: CaseEngine,
-    repo: Repository,
-    row: CaseState,
+    store: CaseStore,
+    case: StoredCase,
     payload: FlagPayload,
     actor: str,
     when: datetime,
     ovr: Override | None,
     idempotency_key: str | None,
 ) -> EventView:
-    """Flag the case, or add to its open flag, in ``repo``'s transaction."""
-    state = State(row.state)
+    """Flag the case, or add to its open flag, in ``store``'s transaction."""
+    state = State(case.state)
     if state is State.FLAGGED:
         event = Event.ADD_EVIDENCE
     elif state in (State.SURVEYED, State.RECTIFIED):
         event = Event.FLAG
     else:
         raise GuardRejected(
-            row.id,
-            row.state,
+            case.id,
+            case.state,
             "flag",
             [
                 Rejection(
                     "state",
-                    f"a case in state {row.state} takes no hotline report: a report flags "
+                    f"a case in state {case.state} takes no hotline report: a report flags "
                     "a surveyed or rectified case, or joins a flagged case's evidence",
                 )
             ],
         )
-    who = engine._actor(repo, actor)
-    ovr_actor = engine._actor(repo, ovr.authorised_by) if ovr and ovr.authorised_by else None
-    cmd = Command(event, who, payload, when, None, ovr, ovr_actor)
-    return engine._fire_loaded(repo, row, cmd, idempotency_key)
+    cmd = engine.pipeline.command(store, event, actor, payload, when, None, ovr)
+    return event_view(engine.pipeline.run(store, case, cmd, idempotency_key))

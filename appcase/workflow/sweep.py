@@ -27,21 +27,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.clock import ensure_aware
-from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput
-from appcase.persistence.repository import CaseFilter, CaseState, Repository
+from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, PersistenceError
 from appcase.policies import deadlines, permissions
 from appcase.policies.campaign import Campaign
+from appcase.ports import CaseFilter, CaseStore, StoredCase
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload
 from appcase.workflow.context import ActorInfo, Command
-from appcase.workflow.engine import SYSTEM_ACTOR, CaseEngine
+from appcase.workflow.engine import CaseEngine
+from appcase.workflow.pipeline import SYSTEM_ACTOR, Prepared
 from appcase.workflow.views import SweepOutcome, SweepReport
 
 __all__ = ["OVERDUE_REASON", "judgment_deadline", "summarise", "sweep"]
@@ -110,8 +108,8 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
     cmd = Command(Event.ESCALATE, system, payload, at, OVERDUE_REASON, via_sweep=True)
     after: str | None = None
     while True:
-        with engine.store.transaction() as repo:
-            cases = repo.case_states(
+        with engine.storage.transaction() as store:
+            cases = store.case_states(
                 campaign.id,
                 CaseFilter(
                     states=(State.PLEDGED.value,),
@@ -121,9 +119,9 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
                     skip_locked=True,
                 ),
             )
-            outcomes = _batch(engine, repo, cases, cmd)
+            outcomes = _batch(engine, store, cases, cmd)
             if outcomes is None:
-                outcomes = [_one(engine, repo, case, cmd) for case in cases]
+                outcomes = [_one(engine, store, case, cmd) for case in cases]
         yield from outcomes
         if len(cases) < batch_size:
             return
@@ -135,7 +133,7 @@ class _BatchLost(Exception):
 
 
 def _batch(
-    engine: CaseEngine, repo: Repository, cases: list[CaseState], cmd: Command
+    engine: CaseEngine, store: CaseStore, cases: list[StoredCase], cmd: Command
 ) -> list[SweepOutcome] | None:
     """Fire ``cmd`` on every case of ``cases`` and write the batch with two statements.
 
@@ -144,36 +142,33 @@ def _batch(
         (then nothing of it was written, and the caller redoes it case by case).
     """
     outcomes: list[SweepOutcome] = []
-    events: list[dict[str, Any]] = []
-    moved: list[tuple[CaseState, CaseState]] = []
+    ready: list[Prepared] = []
     for case in cases:
         try:
-            after, event = engine._fire_detached(repo, case, cmd)
+            ready.append(engine.pipeline.prepare(store, case, cmd))
         except Exception as exc:  # reported per case, as _one does
             outcomes.append(_failure(case.id, exc))
             continue
-        events.append(event)
-        moved.append((after, case))
         outcomes.append(SweepOutcome(case_id=case.id, status="escalated"))
-    if not moved:
+    if not ready:
         return outcomes
     try:
-        with repo.savepoint():
-            repo.append_events(events)
-            if not repo.save_cases(moved):
+        with store.savepoint():
+            store.append_events([p.columns for p in ready])
+            if not store.save_cases([(p.case, p.read) for p in ready]):
                 raise _BatchLost
-    except (_BatchLost, SQLAlchemyError):
-        log.info("sweep_batch_redone_per_case", cases=len(cases), exc_info=True)
+    except Exception:  # any failure of the batch write: redone case by case, each reported
+        log.info("sweep_batch_redone_per_case", cases=len(cases))
         return None
     return outcomes
 
 
-def _one(engine: CaseEngine, repo: Repository, case: CaseState, cmd: Command) -> SweepOutcome:
+def _one(engine: CaseEngine, store: CaseStore, case: StoredCase, cmd: Command) -> SweepOutcome:
     """Fire ``cmd`` on one case in its own savepoint (a batch that could not be written)."""
     case_id = case.id
     try:
-        with repo.savepoint():
-            engine._fire_loaded(repo, case, cmd, None)
+        with store.savepoint():
+            engine.pipeline.run(store, case, cmd)
     except Exception as exc:  # one failing case never stops the others
         return _failure(case_id, exc)
     return SweepOutcome(case_id=case_id, status="escalated")
@@ -184,12 +179,11 @@ def _failure(case_id: str, exc: Exception) -> SweepOutcome:
     if isinstance(exc, GuardRejected):
         detail = "; ".join(f"[{r.code}] {r.message}" for r in exc.rejections)
         return SweepOutcome(case_id=case_id, status="refused", detail=detail)
-    if isinstance(exc, ConcurrentModification | StaleDataError):
+    if isinstance(exc, ConcurrentModification):
         return SweepOutcome(case_id=case_id, status="conflict")
-    if isinstance(exc, SQLAlchemyError):
-        # Never the statement or its parameters (they may hold confidential input).
-        orig = getattr(exc, "orig", None)
-        detail = f"database error: {orig if orig is not None else type(exc).__name__}"
+    if isinstance(exc, PersistenceError):
+        # The store's words: never the statement or its parameters.
+        detail = str(exc)
         log.error("sweep_case_failed", case_id=case_id, error=detail)
         return SweepOutcome(case_id=case_id, status="failed", detail=detail)
     log.error("sweep_case_failed", case_id=case_id, exc_info=exc)
@@ -203,12 +197,12 @@ def _unjudged(engine: CaseEngine, at: datetime, batch_size: int) -> Iterator[Swe
         return
     after: str | None = None
     while True:
-        with engine.store.transaction() as repo:
-            flagged = repo.cases(
+        with engine.storage.reading() as store:
+            flagged = store.case_states(
                 campaign.id,
                 CaseFilter(states=(State.FLAGGED.value,), after_id=after, limit=batch_size),
             )
-        for row, _app in flagged:
+        for row in flagged:
             yield SweepOutcome(
                 case_id=row.id,
                 status="unjudged",
@@ -216,7 +210,7 @@ def _unjudged(engine: CaseEngine, at: datetime, batch_size: int) -> Iterator[Swe
             )
         if len(flagged) < batch_size:
             return
-        after = flagged[-1][0].id
+        after = flagged[-1].id
 
 
 def summarise(at: datetime, outcomes: Iterable[SweepOutcome]) -> SweepReport:

@@ -31,7 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
+from appcase.audit.fold import Transitions
 from appcase.errors import TransitionTableError
 from appcase.states import Event, JudicialState, State, Track
 
@@ -42,7 +45,9 @@ __all__ = [
     "POST_JUDGMENT_STATES",
     "TABLE",
     "TransitionSpec",
+    "fold_transitions",
     "spec_for",
+    "transitions_table",
     "validate_table",
 ]
 
@@ -196,6 +201,37 @@ FINAL_STATES: dict[Track, frozenset[str]] = {
     Track.JUDICIAL: frozenset({JudicialState.REFERRED_TO_JUDICIARY}),
 }
 """States with no way out, on purpose."""
+
+
+def transitions_table() -> dict[str, Any]:
+    """The state machine as data (a bundle's manifest, the fold's table): the initial
+    states and one row per event (``event``, ``track``, ``sources``, ``dest``).
+
+    Returns:
+        ``{"initial": {"administrative": str, "judicial": str}, "rows": [{"event": str,
+        "track": str, "sources": [str, ...], "dest": str}, ...]}``.
+    """
+    return {
+        "initial": {
+            "administrative": State.NEW.value,
+            "judicial": JudicialState.NOT_REFERRED.value,
+        },
+        "rows": [
+            {
+                "event": spec.event.value,
+                "track": spec.track.value,
+                "sources": [str(s) for s in spec.sources],
+                "dest": str(spec.dest),
+            }
+            for spec in TABLE
+        ],
+    }
+
+
+@cache
+def fold_transitions() -> Transitions:
+    """The table in the form :func:`appcase.audit.fold.fold` reads (built once)."""
+    return Transitions.from_table(transitions_table())
 
 
 def spec_for(event: Event) -> TransitionSpec:

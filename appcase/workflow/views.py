@@ -17,6 +17,8 @@ __all__ = [
     "SweepOutcome",
     "SweepReport",
     "VerifyReport",
+    "case_view",
+    "event_view",
     "identity_of",
 ]
 
@@ -159,4 +161,48 @@ def identity_of(app: Any) -> AppIdentity:
         target_users=app.target_users,
         used_by_schools=app.used_by_schools,
         prefecture=app.prefecture,
+    )
+
+
+def case_view(case: Any, app: Any) -> CaseView:
+    """The view of a stored case (:class:`~appcase.ports.StoredCase`) and its ledger entry
+    (:class:`~appcase.ports.StoredApp`)."""
+    return CaseView(
+        id=case.id,
+        campaign_id=case.campaign_id,
+        prefecture=case.prefecture,
+        app=identity_of(app),
+        state=case.state,
+        judicial_state=case.judicial_state,
+        version=case.version,
+        disposition=case.disposition,
+        suspected_illegal=case.suspected_illegal,
+        pledge_deadline=case.pledge_deadline,
+        event_count=case.event_count,
+        head_hash=case.head_hash,
+        created_at=case.created_at,
+        last_occurred_at=case.last_occurred_at,
+    )
+
+
+def event_view(event: Any) -> EventView:
+    """The view of a stored event (:class:`~appcase.ports.StoredEvent`)."""
+    return EventView(
+        case_id=event.case_id,
+        seq=event.seq,
+        track=event.track,
+        event=event.event,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        actor=event.actor_id,
+        role=event.role,
+        jurisdiction=event.jurisdiction,
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        payload=event.payload,
+        reason=event.reason,
+        override=event.override,
+        idempotency_key=event.idempotency_key,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
     )

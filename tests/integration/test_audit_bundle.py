@@ -18,12 +18,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
 from appcase.persistence.bundle_verify import BUNDLE_FILES, verify_bundle
 from appcase.persistence.chain import canonical_bytes, load_public_key
 from appcase.persistence.checkpoints import generate_key, load_signer
 from appcase.workflow.audit import checkpoint
-from appcase.workflow.bootstrap import open_engine
 from appcase.workflow.bundle import export_bundle
 from tests.builders import local, run_cli
 

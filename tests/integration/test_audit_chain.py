@@ -24,6 +24,7 @@ from appcase.states import State
 from appcase.workflow.audit import checkpoint, verify
 from appcase.workflow.engine import CaseEngine
 from tests.builders import drive, local
+from tests.dbcheck import db
 from tests.strategies import Tamper
 from tests.tampering import apply_tamper
 
@@ -42,7 +43,7 @@ def recorded(engine: CaseEngine) -> dict[str, str]:
 
 
 def _raw(engine: CaseEngine, sql: str) -> None:
-    with engine.store.engine.begin() as conn:
+    with db(engine).begin() as conn:
         conn.execute(text(sql))
 
 
@@ -67,7 +68,7 @@ def test_triggers_refuse_updates_and_deletes(
 
 
 def test_postgresql_refuses_truncate(engine: CaseEngine, recorded: dict[str, str]) -> None:
-    if engine.store.engine.dialect.name != "postgresql":
+    if db(engine).dialect.name != "postgresql":
         pytest.skip("TRUNCATE is PostgreSQL's")
     for table in ("events", "checkpoints"):
         with pytest.raises(DBAPIError, match="append-only"):
@@ -144,7 +145,7 @@ def test_a_forged_checkpoint_breaks_the_chain(
     engine: CaseEngine, recorded: dict[str, str], db_url: str
 ) -> None:
     checkpoint(engine)
-    if engine.store.engine.dialect.name == "sqlite":
+    if db(engine).dialect.name == "sqlite":
         _raw(engine, "DROP TRIGGER checkpoints_no_update")
     else:
         _raw(engine, "DROP TRIGGER checkpoints_append_only ON checkpoints")
@@ -193,7 +194,7 @@ def test_a_signature_over_another_digest_fails(
     generate_key(key)
     checkpoint(engine, signer=load_signer(key_file=key))
     checkpoint(engine, signer=load_signer(key_file=key))
-    if engine.store.engine.dialect.name == "sqlite":
+    if db(engine).dialect.name == "sqlite":
         _raw(engine, "DROP TRIGGER checkpoints_no_update")
     else:
         _raw(engine, "DROP TRIGGER checkpoints_append_only ON checkpoints")
@@ -270,7 +271,7 @@ def test_the_checkpoints_model_matches_its_migration(engine: CaseEngine) -> None
 
     from appcase.persistence.models import Base
 
-    with engine.store.engine.connect() as conn:
+    with db(engine).connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = compare_metadata(context, Base.metadata)
     assert [d for d in diffs if "checkpoints" in repr(d)] == []
@@ -282,14 +283,14 @@ def test_migration_0003_goes_down_and_up(sqlite_engine: CaseEngine) -> None:
 
     from appcase.persistence.db import _alembic_config, current_revision, upgrade
 
-    db = sqlite_engine.store.engine
+    bind = db(sqlite_engine)
     drive(sqlite_engine, State.FLAGGED)
     checkpoint(sqlite_engine)
-    command.downgrade(_alembic_config(db), "0002")
-    assert current_revision(db) == "0002"
-    assert "checkpoints" not in inspect(db).get_table_names()
-    upgrade(db)
-    assert current_revision(db) == "0004"
+    command.downgrade(_alembic_config(bind), "0002")
+    assert current_revision(bind) == "0002"
+    assert "checkpoints" not in inspect(bind).get_table_names()
+    upgrade(bind)
+    assert current_revision(bind) == "0004"
     checkpoint(sqlite_engine)
     with pytest.raises(DBAPIError, match="append-only"):
         _raw(sqlite_engine, "DELETE FROM checkpoints")

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
 from appcase.errors import CaseNotFound, InvalidInput, NaiveDatetimeError
 from appcase.states import State
 from appcase.workflow.audit import compare, replay, replay_all, verify
-from appcase.workflow.bootstrap import open_engine
 from appcase.workflow.engine import CaseEngine
 from tests.builders import app, drive, evidence, judgment, local
+from tests.dbcheck import db
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_replay_equals_the_stored_state_of_every_demo_case(demo: CaseEngine) -> 
     assert (cases, problems) == (300, [])
     states: set[tuple[str, str]] = set()
     for case_id in demo.iter_case_ids():
-        with demo.store.transaction() as repo:
+        with demo.storage.reading() as repo:
             row = repo.case(case_id)
             assert row is not None
             replayed = replay(repo.events(case_id))
@@ -45,7 +46,7 @@ def test_replay_equals_the_stored_state_of_every_demo_case(demo: CaseEngine) -> 
 
 def test_replay_names_a_case_whose_stored_state_was_changed(demo: CaseEngine) -> None:
     case_id = next(demo.iter_case_ids())
-    with demo.store.engine.begin() as conn:
+    with db(demo).begin() as conn:
         conn.exec_driver_sql("UPDATE cases SET state = 'taken_down' WHERE id = ?", (case_id,))
     cases, problems = replay_all(demo)
     assert cases == 300

@@ -17,26 +17,27 @@ import psycopg
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
 
 from appcase.cli.exits import exit_code
 from appcase.clock import FixedClock
 from appcase.errors import ConcurrentModification, GuardRejected, PersistenceError
 from appcase.persistence.db import create_db_engine
 from appcase.persistence.models import ActorRow, AppRow, CaseRow
-from appcase.persistence.repository import Repository, Store
+from appcase.persistence.repository import Repository, SqlStorage
+from appcase.ports import StoredActor
 from appcase.workflow.audit import verify
 from appcase.workflow.engine import SURVEY_ATTEMPTS, CaseEngine
 from appcase.workflow.sweep import sweep
 from appcase.workflow.views import CaseView
 from tests.builders import app, drive, evidence, local
+from tests.dbcheck import db, orm
 
 SWEEP_AT = local(4, 1, 0, 0)
 
 
 def count(engine: CaseEngine, model: Any) -> int:
-    with engine.store.transaction() as repo:
-        return int(repo.session.scalar(select(func.count()).select_from(model)) or 0)
+    with orm(engine) as repo:
+        return int(repo.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def patch_calls(
@@ -146,10 +147,10 @@ def test_every_case_update_is_version_checked(engine: CaseEngine) -> None:
     case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
 
     def write_after_another_writer() -> None:
-        with engine.store.transaction(case.id) as repo:
-            state = repo.case_state(case.id)
+        with engine.storage.transaction(case.id) as repo:
+            state = repo.case(case.id)
             assert state is not None
-            repo.session.execute(  # another writer's update, behind the command's back
+            repo.conn.execute(  # another writer's update, behind the command's back
                 text("UPDATE cases SET version = version + 1 WHERE id = :id"), {"id": case.id}
             )
             read = dataclasses.replace(state)
@@ -169,16 +170,16 @@ def test_a_command_whose_case_moved_after_the_read_writes_nothing(
     case; the event insert already ran when the update finds the version moved, and the
     command still leaves nothing (no event, no evidence, the case as it was)."""
     case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
-    real = Repository.case_state
+    real = Repository.case
 
     def read_then_overtaken(self: Repository, case_id: str, **kwargs: Any) -> Any:
         state = real(self, case_id, **kwargs)
-        self.session.execute(
+        self.conn.execute(
             text("UPDATE cases SET version = version + 1 WHERE id = :id"), {"id": case_id}
         )
         return state
 
-    monkeypatch.setattr(Repository, "case_state", read_then_overtaken)
+    monkeypatch.setattr(Repository, "case", read_then_overtaken)
     with pytest.raises(ConcurrentModification):
         engine.fire(case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21))
     monkeypatch.undo()
@@ -197,8 +198,8 @@ def test_a_stale_unlocked_write_loses_on_postgres(
     case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
 
     def write_stale() -> None:
-        with engine.store.transaction(case.id) as repo:
-            state = repo.case_state(case.id)
+        with engine.storage.transaction(case.id) as repo:
+            state = repo.case(case.id)
             assert state is not None
             assert state.version == 1
             engine.fire(case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21))
@@ -227,8 +228,8 @@ def held(url: str, sql: str) -> Iterator[None]:
 
 
 def engine_with(url: str, engine: CaseEngine, lock_timeout_ms: int) -> CaseEngine:
-    db = create_db_engine(url, lock_timeout_ms=lock_timeout_ms)
-    return CaseEngine(Store(db), engine.campaign, FixedClock(local(4, 30, 12)))
+    bind = create_db_engine(url, lock_timeout_ms=lock_timeout_ms)
+    return CaseEngine(SqlStorage(bind), engine.campaign, FixedClock(local(4, 30, 12)))
 
 
 @pytest.mark.postgres
@@ -299,7 +300,7 @@ def test_readers_do_not_wait_for_a_writer_on_sqlite(sqlite_engine: CaseEngine) -
     """Reads begin deferred and read the last committed state; were they to queue for the
     write lock, they would fail after the busy timeout instead."""
     case = sqlite_engine.survey(app(0), actor="cs-cac", at=local(2, 20))
-    with sqlite_writer(str(sqlite_engine.store.engine.url)):
+    with sqlite_writer(str(db(sqlite_engine).url)):
         assert sqlite_engine.get(case.id) == case
         assert [c.id for c in sqlite_engine.list_cases()] == [case.id]
         assert len(sqlite_engine.history(case.id)) == 1
@@ -313,7 +314,7 @@ def test_a_writer_held_up_beyond_the_busy_timeout_is_told_so_on_sqlite(
     monkeypatch.setattr("appcase.persistence.db.SQLITE_BUSY_TIMEOUT_MS", 200)
     monkeypatch.setattr("appcase.persistence.repository.SQLITE_BUSY_TIMEOUT_MS", 200)
     with (
-        sqlite_writer(str(sqlite_engine.store.engine.url)),
+        sqlite_writer(str(db(sqlite_engine).url)),
         pytest.raises(PersistenceError) as busy,
     ):
         sqlite_engine.fire(case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21))
@@ -325,54 +326,53 @@ def test_a_writer_held_up_beyond_the_busy_timeout_is_told_so_on_sqlite(
 # --- savepoints ----------------------------------------------------------------------------------
 
 
-def actor_row(actor_id: str) -> ActorRow:
-    return ActorRow(
-        id=actor_id, role="cac_prefecture", jurisdiction="430100", created_at=local(2, 20)
-    )
+def actor(actor_id: str) -> StoredActor:
+    return StoredActor(id=actor_id, role="cac_prefecture", jurisdiction="430100")
 
 
-def test_a_failed_savepoint_leaves_neither_core_nor_orm_writes(engine: CaseEngine) -> None:
-    """What a savepoint's block wrote, with Core or with the ORM (even not yet flushed), is
-    gone when the block raises; what came before it and after it is committed."""
+def test_a_failed_savepoint_leaves_no_write_of_its_block(engine: CaseEngine) -> None:
+    """What a savepoint's block wrote is gone when the block raises; what came before it
+    and after it is committed."""
     case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
     actors_before = count(engine, ActorRow)
-    with engine.store.transaction() as repo:
-        state = repo.case_state(case.id)
+    with engine.storage.transaction() as repo:
+        state = repo.case(case.id)
         assert state is not None
 
         def fails_in_a_savepoint() -> None:
             with repo.savepoint():
                 read = dataclasses.replace(state)
                 state.disposition = "takedown"
-                repo.save_case(state, read)  # Core
-                repo.add(actor_row("ghost"))  # ORM, not flushed
+                repo.save_case(state, read)
+                repo.add_actor(actor("ghost"), local(2, 20))
                 raise KeyError("the block fails")
 
         with pytest.raises(KeyError):
             fails_in_a_savepoint()
-        repo.add(actor_row("kept"))
+        repo.add_actor(actor("kept"), local(2, 20))
     assert engine.get(case.id) == case
-    with engine.store.reading() as repo:
+    with engine.storage.reading() as repo:
         assert repo.actor("ghost") is None
         assert repo.actor("kept") is not None
     assert count(engine, ActorRow) == actors_before + 1
 
 
-def test_an_orm_error_in_a_savepoint_undoes_only_the_block(engine: CaseEngine) -> None:
-    """A failed ORM flush inside the block (here a duplicate key) undoes the block alone:
-    what came before and after it is committed."""
-    with engine.store.transaction() as repo:
-        repo.add(actor_row("before"))
+def test_a_database_error_in_a_savepoint_undoes_only_the_block(engine: CaseEngine) -> None:
+    """A write the database refuses inside the block (here a duplicate key) undoes the block
+    alone, as a :class:`PersistenceError` (never SQLAlchemy's own error): what came before
+    and after it is committed."""
+    with engine.storage.transaction() as repo:
+        repo.add_actor(actor("before"), local(2, 20))
 
         def duplicate_in_a_savepoint() -> None:
             with repo.savepoint():
-                repo.add(actor_row("inside"))
-                repo.add(actor_row("before"))  # the flush at the block's end fails
+                repo.add_actor(actor("inside"), local(2, 20))
+                repo.add_actor(actor("before"), local(2, 20))  # a duplicate key
 
-        with pytest.raises(IntegrityError):
+        with pytest.raises(PersistenceError):
             duplicate_in_a_savepoint()
-        repo.add(actor_row("after"))
-    with engine.store.reading() as repo:
+        repo.add_actor(actor("after"), local(2, 20))
+    with engine.storage.reading() as repo:
         assert repo.actor("before") is not None
         assert repo.actor("inside") is None
         assert repo.actor("after") is not None

@@ -21,11 +21,11 @@ import pytest
 from click.testing import CliRunner
 from structlog.testing import capture_logs
 
+from appcase.bootstrap import open_engine
 from appcase.cli import cli
 from appcase.clock import FixedClock
 from appcase.errors import AppcaseError
 from appcase.workflow.audit import checkpoint, replay_all, verify
-from appcase.workflow.bootstrap import open_engine
 from appcase.workflow.bundle import export_bundle
 from tests.builders import cli_database, local
 

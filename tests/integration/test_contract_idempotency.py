@@ -20,6 +20,7 @@ from appcase.persistence.models import EventRow
 from appcase.persistence.repository import Repository
 from appcase.workflow.engine import CaseEngine
 from tests.builders import app, evidence, local
+from tests.dbcheck import db, orm
 
 
 class ReplyLost(ConnectionError):
@@ -31,7 +32,7 @@ def lose_next_reply(engine: CaseEngine, monkeypatch: pytest.MonkeyPatch) -> list
     """Set ``[0]`` to 1 to make the next commit raise :class:`ReplyLost` after the database
     has committed."""
     armed = [0]
-    dialect = engine.store.engine.dialect
+    dialect = db(engine).dialect
     commit = dialect.do_commit
 
     def commit_then_drop(dbapi_connection: Any) -> None:
@@ -45,8 +46,8 @@ def lose_next_reply(engine: CaseEngine, monkeypatch: pytest.MonkeyPatch) -> list
 
 
 def events_with_key(engine: CaseEngine, key: str) -> list[tuple[str, int]]:
-    with engine.store.transaction() as repo:
-        rows = repo.session.execute(
+    with orm(engine) as repo:
+        rows = repo.execute(
             select(EventRow.case_id, EventRow.seq).where(EventRow.idempotency_key == key)
         )
         return [(c, s) for c, s in rows]

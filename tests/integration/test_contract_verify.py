@@ -10,6 +10,7 @@ from appcase.states import State
 from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
 from tests.builders import drive
+from tests.dbcheck import orm
 
 
 def test_every_case_verifies(engine: CaseEngine) -> None:
@@ -26,11 +27,9 @@ def test_a_case_row_changed_outside_the_engine_is_named(engine: CaseEngine) -> N
     moved = drive(engine, "pledged", n=0).id
     headless = drive(engine, "flagged", n=1).id
     intact = drive(engine, "judged", n=2).id
-    with engine.store.transaction() as repo:
-        repo.session.execute(update(CaseRow).where(CaseRow.id == moved).values(state="rectified"))
-        repo.session.execute(
-            update(CaseRow).where(CaseRow.id == headless).values(head_hash="0" * 64)
-        )
+    with orm(engine) as repo:
+        repo.execute(update(CaseRow).where(CaseRow.id == moved).values(state="rectified"))
+        repo.execute(update(CaseRow).where(CaseRow.id == headless).values(head_hash="0" * 64))
     found = {(case_id, kind) for case_id, _seq, kind, _detail in verify(engine).problems}
     assert found == {(moved, "state_mismatch"), (headless, "head_mismatch")}
     assert verify(engine, intact).ok

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from appcase.bootstrap import open_engine
 from appcase.cli import cli
 from appcase.errors import InvalidInput
 from appcase.persistence.bundle_verify import verify_bundle
@@ -45,7 +46,7 @@ def test_verify_names_an_edited_projection(
     assert verify(sqlite_engine).ok
     sqlite_engine.close()
     _tamper(sqlite_url, statement)
-    engine = CaseEngine(sqlite_engine.store, sqlite_engine.campaign, sqlite_engine.clock)
+    engine = open_engine(sqlite_url, clock=sqlite_engine.clock)
     report = verify(engine)
     assert [(p[0], p[2]) for p in report.problems] == [(case.id, "state_mismatch")]
     assert field in report.problems[0][3]

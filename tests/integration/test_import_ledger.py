@@ -19,6 +19,7 @@ from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.ledger import import_ledger
 from tests.builders import SHANGHAI, local
+from tests.dbcheck import orm
 
 ROWS = 10_000
 HEADER = [c.name_zh for c in COLUMNS]  # the Chinese headers, as officers write them
@@ -98,8 +99,8 @@ def ledger_file(
 
 
 def _case_count(engine: CaseEngine) -> int:
-    with engine.store.transaction() as repo:
-        return int(repo.session.scalar(select(func.count()).select_from(CaseRow)) or 0)
+    with orm(engine) as repo:
+        return int(repo.scalar(select(func.count()).select_from(CaseRow)) or 0)
 
 
 def test_ten_thousand_rows_with_25_bad_ones(

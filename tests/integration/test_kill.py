@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from appcase.persistence.models import AppRow, CaseRow, EventRow
 from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from tests.dbcheck import orm
 from tests.integration.workers import killable, processes
 
 KILL_LOOPS = int(os.environ.get("APPCASE_KILL_LOOPS", "50"))
@@ -83,8 +84,8 @@ def assert_consistent(engine: CaseEngine, journal: Path) -> dict[str, int]:
     done = [e for e in entries if "done" in e]
     intents = {e["intent"] for e in entries if "intent" in e}
     assert len({e["done"] for e in done}) == len(done), "a command was marked done twice"
-    with engine.store.transaction() as repo:
-        s = repo.session
+    with orm(engine) as repo:
+        s = repo
         stored = {
             (c, n): h
             for c, n, h in s.execute(select(EventRow.case_id, EventRow.seq, EventRow.hash))

@@ -31,6 +31,7 @@ from appcase.persistence.db import (
 from appcase.persistence.models import Base
 from appcase.workflow.engine import CaseEngine
 from tests.builders import app, local
+from tests.dbcheck import db
 
 APPEND_ONLY = "appcase: events are append-only"
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +122,7 @@ def test_events_refuse_update_and_delete(
     case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
     with (
         pytest.raises(DBAPIError, match=re.escape(APPEND_ONLY)),
-        engine.store.engine.begin() as conn,
+        db(engine).begin() as conn,
     ):
         conn.execute(text(statement))
     assert [e.hash for e in engine.history(case.id)] == [case.head_hash]
@@ -135,7 +136,7 @@ def test_events_refuse_truncate_on_postgres(
     engine.survey(app(0), actor="cs-cac", at=local(2, 20))
     with (
         pytest.raises(DBAPIError, match=re.escape(APPEND_ONLY)),
-        engine.store.engine.begin() as conn,
+        db(engine).begin() as conn,
     ):
         conn.execute(text("TRUNCATE events CASCADE"))
     assert len(engine.list_cases()) == 1
@@ -167,24 +168,33 @@ def test_the_sweep_reads_each_batch_by_the_keyset_index(make_engine: Any, sqlite
     """Migration 0004: a sweep batch (pledged, overdue, ``id > :after``, by id) walks the
     ``(campaign, state, id)`` index and needs no sort, so a batch costs its own rows rather
     than every remaining overdue case (the sweep was quadratic in the number of cases)."""
-    from sqlalchemy import select
+    from sqlalchemy import event
 
-    from appcase.persistence.repository import _CASE_COLUMNS, CaseFilter, _filtered
+    from appcase.ports import CaseFilter
 
     engine: CaseEngine = make_engine(sqlite_url)
     flt = CaseFilter(
         states=("pledged",), pledge_due_before=local(4, 1), after_id="HN2018-430100-0001", limit=500
     )
-    stmt = _filtered(select(*_CASE_COLUMNS), engine.campaign.id, flt)
-    with engine.store.engine.connect() as conn:
-        compiled = stmt.compile(conn, compile_kwargs={"render_postcompile": True})
-        params = tuple(compiled.params[k] for k in compiled.positiontup or ())
-        sql = "EXPLAIN QUERY PLAN " + str(compiled)
-        plan = " / ".join(r[3] for r in conn.exec_driver_sql(sql, params))
+    issued: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        issued.append((statement, params))
+
+    event.listen(db(engine), "before_cursor_execute", capture)
+    try:
+        with engine.storage.reading() as repo:
+            repo.case_states(engine.campaign.id, flt)
+    finally:
+        event.remove(db(engine), "before_cursor_execute", capture)
+    [(statement, params)] = [(s, p) for s, p in issued if "FROM cases" in s]
+    with db(engine).connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+        plan = " / ".join(r[3] for r in rows)
     assert "USING INDEX ix_cases_keyset" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
-    db = engine.store.engine
-    downgrade(db, "0003")
-    assert "ix_cases_keyset" not in {i["name"] for i in inspect(db).get_indexes("cases")}
-    upgrade(db)
-    assert "ix_cases_keyset" in {i["name"] for i in inspect(db).get_indexes("cases")}
+    bind = db(engine)
+    downgrade(bind, "0003")
+    assert "ix_cases_keyset" not in {i["name"] for i in inspect(bind).get_indexes("cases")}
+    upgrade(bind)
+    assert "ix_cases_keyset" in {i["name"] for i in inspect(bind).get_indexes("cases")}

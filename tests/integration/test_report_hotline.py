@@ -18,6 +18,7 @@ from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.hotline import find_case, report_hotline
 from tests.builders import app, drive, local
+from tests.dbcheck import db, orm
 
 REPORTER = {"name": "王小明", "contact": "13912345678"}
 
@@ -39,9 +40,9 @@ def test_a_report_flags_a_surveyed_case_then_joins_its_open_flag(engine: CaseEng
     )
     assert engine.get(case.id).state == State.FLAGGED.value
     assert [e.event for e in engine.history(case.id)] == ["survey", "flag", "add_evidence"]
-    with engine.store.transaction() as repo:
-        evidence = list(repo.session.scalars(select(EvidenceRow).order_by(EvidenceRow.number)))
-        reporters = list(repo.session.scalars(select(ReporterRow)))
+    with orm(engine) as repo:
+        evidence = list(repo.scalars(select(EvidenceRow).order_by(EvidenceRow.number)))
+        reporters = list(repo.scalars(select(ReporterRow)))
     assert [(e.number, e.source, e.harm_category) for e in evidence] == [
         (1, "hotline", "vulgar_pornographic"),
         (2, "hotline", "other"),
@@ -147,8 +148,8 @@ def test_a_key_reused_with_another_reporter_is_refused(engine: CaseEngine) -> No
         report_hotline(
             engine, case.id, anonymous, actor="cs-cac", at=local(3, 1), idempotency_key="k"
         )
-    with engine.store.reading() as repo:
-        names = list(repo.session.scalars(select(ReporterRow.name)))
+    with orm(engine) as repo:
+        names = list(repo.scalars(select(ReporterRow.name)))
     assert names == [REPORTER["name"]]
 
 
@@ -189,7 +190,7 @@ def test_racing_retries_of_a_report_return_one_event(
         except Exception as exc:  # collected, then asserted absent
             results.append(exc)
 
-    with engine.store.engine.connect() as holder, holder.begin():
+    with db(engine).connect() as holder, holder.begin():
         holder.execute(text("SELECT 1 FROM cases WHERE id = :i FOR UPDATE"), {"i": case.id})
         threads = [threading.Thread(target=retry) for _ in range(2)]
         for t in threads:

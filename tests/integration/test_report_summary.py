@@ -15,12 +15,13 @@ import pytest
 from sqlalchemy import select
 
 from appcase.adapters.render import render
+from appcase.bootstrap import open_engine
 from appcase.demo import run_demo
 from appcase.persistence.models import EventRow, ReporterRow
-from appcase.workflow.bootstrap import open_engine
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.reports import SummaryData, gather_summary, typical_rank
 from tests.builders import SHANGHAI
+from tests.dbcheck import orm
 
 AS_OF = datetime(2018, 4, 5, 18, tzinfo=SHANGHAI)
 HEADINGS_ZH = ["一、教育类移动应用程序基本情况", "二、存在问题", "三、典型案例",
@@ -70,8 +71,8 @@ def test_json_carries_the_facts(province: SummaryData) -> None:
 
 
 def test_counts_agree_with_the_events(demo_engine: CaseEngine, province: SummaryData) -> None:
-    with demo_engine.store.transaction() as repo:
-        events = list(repo.session.scalars(select(EventRow)))
+    with orm(demo_engine) as repo:
+        events = list(repo.scalars(select(EventRow)))
     pledged = {e.case_id for e in events if e.event == "pledge"}
     rectified = {e.case_id for e in events if e.event == "rectify"}
     assert (province.pledged_cases, province.rectified_cases) == (len(pledged), len(rectified))
@@ -106,8 +107,8 @@ def test_a_prefecture_report_covers_only_its_cases(demo_engine: CaseEngine) -> N
 
 
 def test_reporters_never_appear(demo_engine: CaseEngine, province: SummaryData) -> None:
-    with demo_engine.store.transaction() as repo:
-        reporters = list(repo.session.scalars(select(ReporterRow)))
+    with orm(demo_engine) as repo:
+        reporters = list(repo.scalars(select(ReporterRow)))
     assert reporters
     outputs = [
         render(province, fmt, lang) for fmt in ("md", "json", "docx") for lang in ("zh", "en")

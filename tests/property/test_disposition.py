@@ -14,12 +14,12 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from appcase.bootstrap import init_database
 from appcase.clock import FixedClock
 from appcase.errors import GuardRejected
 from appcase.policies.campaign import DispositionParams
 from appcase.policies.disposition import RULES, DispositionResult, Factors, FindingInput, evaluate
 from appcase.states import Disposition, Severity
-from appcase.workflow.bootstrap import init_database
 from appcase.workflow.engine import CaseEngine
 from tests.builders import local, register_actors, unique_app
 from tests.strategies import (

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from appcase.bootstrap import init_database
 from appcase.clock import FixedClock
 from appcase.errors import GuardRejected, InvalidInput
 from appcase.policies.campaign import Campaign, RoleSpec
 from appcase.policies.permissions import SYSTEM_ROLE, check_permission, check_posting
 from appcase.states import Event
-from appcase.workflow.bootstrap import init_database
 from appcase.workflow.engine import CaseEngine
 from tests.builders import RECTIFIED, evidence, interview, judgment, local, pledge, unique_app
 from tests.strategies import HUNAN, events

@@ -43,17 +43,18 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
+from appcase.bootstrap import init_database, open_engine
 from appcase.clock import FixedClock
 from appcase.errors import AppcaseError
 from appcase.persistence.models import PledgeRow
-from appcase.persistence.repository import CaseFilter
 from appcase.policies import deadlines
+from appcase.ports import CaseFilter
 from appcase.states import Disposition, EscalationGround, Event, State
 from appcase.workflow.audit import replay, verify_events
-from appcase.workflow.bootstrap import init_database, open_engine
 from appcase.workflow.sweep import OVERDUE_REASON, sweep
 from appcase.workflow.table import spec_for
 from tests.builders import SHANGHAI, USCC, unique_app
+from tests.dbcheck import orm
 from tests.strategies import HUNAN, disposition_rank, harm_categories, severities, zones
 
 ACTORS: dict[str, tuple[str, str]] = {
@@ -404,8 +405,9 @@ class CampaignMachine(RuleBasedStateMachine):
     @invariant()
     def cases_are_consistent(self) -> None:
         campaign = self.engine.campaign
-        with self.engine.store.transaction() as repo:
-            pledge_events = set(repo.session.scalars(select(PledgeRow.event_id)))
+        with orm(self.engine) as session:
+            pledge_events = set(session.scalars(select(PledgeRow.event_id)))
+        with self.engine.storage.reading() as repo:
             for row, _app in repo.cases(campaign.id, CaseFilter()):
                 events = repo.events(row.id)
                 assert verify_events(row, events) is None
@@ -455,7 +457,7 @@ def _check_event(ev: Any, last_admin: Any, pledge_events: set[int]) -> None:
     if event is Event.RECTIFY:
         assert last_admin is not None, "rectified first"
         assert last_admin.event == "pledge", "rectified without a pledge just before"
-        assert last_admin.id in pledge_events
+        assert last_admin.position in pledge_events
     if event is Event.TAKE_DOWN:
         assert last_admin is not None, "taken down first"
         assert last_admin.event == "escalate", "taken down without an escalation"

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
 from appcase.workflow.audit import checkpoint, verify
-from appcase.workflow.bootstrap import open_engine
 from tests.builders import checkpoint as wal_checkpoint
 from tests.builders import cli_database, local
 from tests.strategies import Tamper, tampers

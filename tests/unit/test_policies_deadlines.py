@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from appcase.bootstrap import init_database
 from appcase.clock import FixedClock
 from appcase.errors import GuardRejected, InvalidInput
 from appcase.persistence.models import EventRow, InterviewRow, PledgeRow
 from appcase.policies import deadlines
 from appcase.policies.campaign import DeadlineParams
-from appcase.workflow.bootstrap import init_database
 from appcase.workflow.engine import CaseEngine
 from tests.builders import RECTIFIED, advance, interview, local, pledge, register_actors, unique_app
+from tests.dbcheck import orm
 from tests.strategies import campaign_with
 
 
@@ -41,9 +42,9 @@ def test_an_interview_without_a_deadline_gets_the_default(sqlite_engine: CaseEng
     view = engine.fire(case, "pledge", actor="cs-cac", payload=signed, at=local(3, 14, 13))
     assert view.payload["deadline"] == "2018-03-24"  # the interview's
     assert engine.get(case).pledge_deadline == date(2018, 3, 24)
-    with engine.store.transaction() as repo:
-        assert repo.session.scalar(select(InterviewRow.rectification_deadline)) == date(2018, 3, 24)
-        assert repo.session.scalar(select(PledgeRow.deadline)) == date(2018, 3, 24)
+    with orm(engine) as repo:
+        assert repo.scalar(select(InterviewRow.rectification_deadline)) == date(2018, 3, 24)
+        assert repo.scalar(select(PledgeRow.deadline)) == date(2018, 3, 24)
 
 
 def test_a_late_interview_defaults_to_the_cap(sqlite_engine: CaseEngine) -> None:
@@ -133,9 +134,9 @@ def test_overrides_are_queryable_and_only_recorded_when_used(sqlite_engine: Case
     engine.fire(on_time.id, "flag", actor="cs-cac", payload=flag, at=local(3, 1), override=ovr)
     late = engine.survey(unique_app(2), actor="cs-cac", at=local(2, 20, 9))
     engine.fire(late.id, "flag", actor="cs-cac", payload=flag, at=local(3, 12), override=ovr)
-    with engine.store.transaction() as repo:
-        rows = list(repo.session.scalars(select(EventRow).where(EventRow.override.is_not(None))))
-        counts = repo.session.execute(
+    with orm(engine) as repo:
+        rows = list(repo.scalars(select(EventRow).where(EventRow.override.is_not(None))))
+        counts = repo.execute(
             select(EventRow.event, func.count())
             .where(EventRow.override.is_not(None))
             .group_by(EventRow.event)

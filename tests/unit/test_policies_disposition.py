@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from appcase.bootstrap import init_database
 from appcase.policies import disposition
 from appcase.policies.campaign import Campaign, builtin_campaign
 from appcase.policies.disposition import RULES, Factors, FindingInput, evaluate
 from appcase.states import Disposition, Severity
-from appcase.workflow.bootstrap import init_database
 from appcase.workflow.engine import CaseEngine
 from tests.builders import RECTIFIED, SHANGHAI, interview, local, pledge, unique_app
 

@@ -16,8 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from appcase.clock import FixedClock
 from appcase.errors import InvalidInput, NaiveDatetimeError
 from appcase.persistence.models import CaseRow
-from appcase.persistence.repository import CaseState
-from appcase.workflow.context import Command
+from appcase.persistence.repository import Repository
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.sweep import OVERDUE_REASON, judgment_deadline, summarise, sweep
 from tests.builders import SHANGHAI, advance, local, unique_app
@@ -93,24 +92,24 @@ def test_a_refused_case_does_not_stop_the_others(sqlite_engine: CaseEngine) -> N
 def _failing(
     engine: CaseEngine, monkeypatch: pytest.MonkeyPatch, case_id: str, error: Exception
 ) -> None:
-    real: Callable[..., Any] = engine._fire_loaded
+    """The store fails on ``case_id``: its batch's write fails (the batch is redone case by
+    case), then its own write raises ``error`` after it ran (the savepoint undoes it)."""
+    real_batch: Callable[..., Any] = Repository.append_events
+    real_save: Callable[..., Any] = Repository.save_case
 
-    def fire_loaded(repo: Any, row: CaseRow, cmd: Command, key: str | None) -> Any:
-        result = real(repo, row, cmd, key)  # written, then the error: the savepoint undoes it
-        if row.id == case_id:
+    def append_events(self: Repository, rows: Any) -> Any:
+        if any(r["case_id"] == case_id for r in rows):
+            raise error
+        return real_batch(self, rows)
+
+    def save_case(self: Repository, case: Any, read: Any) -> Any:
+        result = real_save(self, case, read)  # written, then the error
+        if case.id == case_id:
             raise error
         return result
 
-    monkeypatch.setattr(engine, "_fire_loaded", fire_loaded)
-    detached: Callable[..., Any] = engine._fire_detached
-
-    def fire_detached(repo: Any, row: CaseState, cmd: Command) -> Any:
-        result = detached(repo, row, cmd)  # the batch path: evaluated, then the error
-        if row.id == case_id:
-            raise error
-        return result
-
-    monkeypatch.setattr(engine, "_fire_detached", fire_detached)
+    monkeypatch.setattr(Repository, "append_events", append_events)
+    monkeypatch.setattr(Repository, "save_case", save_case)
 
 
 @pytest.mark.parametrize(
@@ -158,18 +157,18 @@ def test_a_batch_that_loses_a_version_check_is_redone_case_by_case(
     rolled back and redone case by case, so only that case reports a conflict."""
     first, middle, last = _cases(engine, "pledged", 3)
     before = {c: engine.get(c) for c in (first, middle, last)}
-    detached: Callable[..., Any] = engine._fire_detached
+    real: Callable[..., Any] = engine.pipeline.prepare
 
-    def fire_detached(repo: Any, row: CaseState, cmd: Command) -> Any:
-        if row.id == middle:  # the other writer's update, in the sweep's transaction
-            repo.session.execute(
+    def prepare(store: Any, case: Any, cmd: Any, key: Any = None) -> Any:
+        if case.id == middle:  # the other writer's update, in the sweep's transaction
+            store.conn.execute(
                 update(CaseRow.__table__)
                 .where(CaseRow.__table__.c.id == middle)
                 .values(version=CaseRow.__table__.c.version + 1)
             )
-        return detached(repo, row, cmd)
+        return real(store, case, cmd, key)
 
-    monkeypatch.setattr(engine, "_fire_detached", fire_detached)
+    monkeypatch.setattr(engine.pipeline, "prepare", prepare)
     outcomes = {o.case_id: o.status for o in sweep(engine, NEXT_DAY, batch_size=3)}
     assert outcomes == {first: "escalated", middle: "conflict", last: "escalated"}
     for case_id in (first, last):

@@ -12,8 +12,8 @@ import multiprocessing
 from datetime import datetime
 from multiprocessing.context import ForkServerContext
 
+from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
-from appcase.workflow.bootstrap import open_engine
 from appcase.workflow.engine import CaseEngine
 from tests.builders import SHANGHAI
 

@@ -60,7 +60,7 @@ def read(journal: Path) -> list[dict[str, Any]]:
 
 
 def _stored_hash(engine: CaseEngine, key: str) -> tuple[str, int, str] | None:
-    with engine.store.transaction() as repo:
+    with engine.storage.reading() as repo:
         row = repo.event_by_key(key)
         return None if row is None else (row.case_id, row.seq, row.hash)
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import event
 
 from tests.builders import evidence, local
+from tests.dbcheck import db
 from tests.integration.workers import open_worker_engine
 
 
@@ -26,7 +27,7 @@ def main(url: str, case_id: str, key: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     # The command's connection goes back to the pool once its transaction has committed.
-    event.listen(engine.store.engine.pool, "checkin", die)
+    event.listen(db(engine).pool, "checkin", die)
     engine.fire(
         case_id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21), idempotency_key=key
     )

@@ -1,4 +1,6 @@
-"""The one wiring function: build a :class:`CaseEngine` from a URL, a campaign and a clock."""
+"""The wiring: build a :class:`~appcase.workflow.engine.CaseEngine` from a database URL, a
+campaign and a clock -- the one place that knows both the workflow and the persistence that
+implements its ports (:mod:`appcase.ports`)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from appcase.persistence.db import (
     normalise_url,
     upgrade,
 )
-from appcase.persistence.models import CampaignRow
-from appcase.persistence.repository import Store
+from appcase.persistence.repository import SqlStorage, Store
 from appcase.policies.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
+from appcase.ports import StoredCampaign
 from appcase.workflow.engine import CaseEngine
 
 __all__ = ["init_database", "open_engine"]
@@ -56,21 +58,27 @@ def init_database(
     engine = create_db_engine(url or default_database_url())
     try:
         upgrade(engine)
-        store = Store(engine)
+        storage = SqlStorage(engine)
         clock = clock or SystemClock()
-        _store_campaign(store, camp, clock)
+        _store_campaign(storage, camp, clock)
     except BaseException:
         engine.dispose()
         raise
-    return CaseEngine(store, camp, clock)
+    return _engine(storage, camp, clock)
 
 
-def _store_campaign(store: Store, camp: Campaign, clock: Clock) -> None:
-    with store.transaction() as repo:
+def _engine(storage: SqlStorage, camp: Campaign, clock: Clock) -> CaseEngine:
+    built = CaseEngine(storage, camp, clock)
+    built.store = Store(storage.engine)
+    return built
+
+
+def _store_campaign(storage: SqlStorage, camp: Campaign, clock: Clock) -> None:
+    with storage.transaction() as repo:
         row = repo.campaign(camp.id)
         if row is None:
-            repo.add(
-                CampaignRow(
+            repo.add_campaign(
+                StoredCampaign(
                     id=camp.id,
                     title=camp.title_zh,
                     document_number=camp.document_number,
@@ -122,12 +130,12 @@ def open_engine(
     except BaseException:
         engine.dispose()
         raise
-    return CaseEngine(Store(engine), stored, clock or SystemClock())
+    return _engine(SqlStorage(engine), stored, clock or SystemClock())
 
 
 def _stored_campaign(engine: Engine, campaign: Campaign | str | None) -> Campaign:
     ensure_current(engine)
-    with Store(engine).reading() as repo:
+    with SqlStorage(engine).reading() as repo:
         rows = repo.campaigns()
         if campaign is None:
             if not rows:

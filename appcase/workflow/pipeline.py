@@ -1,0 +1,740 @@
+"""THE command pipeline: what happens when an event fires, from start to end, once.
+
+Every write of appcase -- :meth:`~appcase.workflow.engine.CaseEngine.fire` and
+:meth:`~appcase.workflow.engine.CaseEngine.survey`, hotline reports, the sweep's
+escalations, the ledger import's surveys, the demo -- runs through :class:`Pipeline`, in a
+unit of work of the :class:`~appcase.ports.CaseStore` port:
+
+1. **load the facts** the event's guards need (:meth:`Pipeline.facts`): the case, and for
+   some events its records (evidence numbers, the pledge, prior cases);
+2. **run the guards and move the machine** (:meth:`Pipeline.transition`): the
+   ``transitions`` machine of the event's track fires on the case, its one condition runs
+   every guard of the row and collects every rejection (:class:`~appcase.errors.GuardRejected`);
+3. **build the hashed record** of the event (:func:`appcase.audit.records.seal`);
+4. **fold the event into the case** (:func:`appcase.audit.fold.fold`), the very fold that
+   replay, as-of and both verifiers use;
+5. **write** the event, the case (version-checked) and the event's records through the store.
+
+Steps 1-4 write nothing (:meth:`Pipeline.prepare`), so a caller can check many commands and
+write them together (the sweep, the ledger import); :meth:`Pipeline.run` does all five.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from appcase.audit.fold import CaseFold, fold
+from appcase.audit.records import GENESIS, seal
+from appcase.clock import Clock, ensure_aware
+from appcase.errors import (
+    CaseNotFound,
+    GuardRejected,
+    InvalidInput,
+    Rejection,
+    UnknownActor,
+)
+from appcase.policies import deadlines, disposition, permissions
+from appcase.policies.campaign import Campaign
+from appcase.ports import (
+    CaseStore,
+    EvidenceRecord,
+    FindingRecord,
+    InterviewRecord,
+    PledgeRecord,
+    Queries,
+    Record,
+    ReporterRecord,
+    StoredApp,
+    StoredCase,
+    StoredEvent,
+    VerificationRecord,
+)
+from appcase.states import Disposition, Event, JudicialState, State, Track
+from appcase.workflow.commands import (
+    PAYLOADS,
+    AppIdentity,
+    FlagPayload,
+    InterviewPayload,
+    JudgePayload,
+    Override,
+    PledgePayload,
+    RectifyPayload,
+    SurveyPayload,
+)
+from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
+from appcase.workflow.guards import run_guards
+from appcase.workflow.machine import machines
+from appcase.workflow.table import COMMON_GUARDS, fold_transitions, spec_for
+
+__all__ = [
+    "SYSTEM_ACTOR",
+    "Pipeline",
+    "Prepared",
+    "parse_event",
+    "parse_override",
+    "parse_payload",
+    "same_payload",
+]
+
+SYSTEM_ACTOR = "system"
+"""The actor id of the engine itself (role ``system``), used by the sweep."""
+
+
+def parse_payload(event: Event, payload: BaseModel | Mapping[str, Any] | None) -> BaseModel:
+    """Validate a payload for ``event``.
+
+    Args:
+        event: the event.
+        payload: the payload model, a mapping of its fields, or ``None`` for an empty one.
+
+    Returns:
+        An instance of ``PAYLOADS[event]``.
+
+    Raises:
+        InvalidInput: naming every malformed field.
+    """
+    model = PAYLOADS[event]
+    if isinstance(payload, model):
+        return payload
+    if isinstance(payload, BaseModel):
+        raise InvalidInput(
+            f"{event.value} takes a {model.__name__}, not a {type(payload).__name__}"
+        )
+    try:
+        return model.model_validate(dict(payload or {}))
+    except ValidationError as exc:
+        raise InvalidInput(describe_invalid(f"{event.value} payload", exc)) from None
+
+
+def describe_invalid(what: str, exc: ValidationError) -> str:
+    """One line per malformed field of a pydantic validation error, under a heading."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(whole)"
+        lines.append(f"  - {loc}: {err['msg']}")
+    return f"{what} is not valid:\n" + "\n".join(lines)
+
+
+def parse_event(event: Event | str) -> Event:
+    """An :class:`~appcase.states.Event` from itself or its name (``take-down`` works).
+
+    Raises:
+        InvalidInput: no such event (the message lists them).
+    """
+    try:
+        return Event(str(event).replace("-", "_"))
+    except ValueError:
+        known = ", ".join(e.value for e in Event)
+        raise InvalidInput(f"unknown event {str(event)[:80]!r}; events are: {known}") from None
+
+
+def parse_override(value: Override | Mapping[str, Any] | None) -> Override | None:
+    """An :class:`~appcase.workflow.commands.Override` from itself or a mapping of fields.
+
+    Raises:
+        InvalidInput: a malformed override.
+    """
+    if value is None or isinstance(value, Override):
+        return value
+    try:
+        return Override.model_validate(dict(value))
+    except ValidationError as exc:
+        raise InvalidInput(describe_invalid("override", exc)) from None
+
+
+def same_payload(given: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether a retried command's payload is the one stored (what the engine added -- the
+    policy's answer, reporter references, default deadlines -- is not compared)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if k != "reporter_ref"}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    kept = clean({k: v for k, v in stored.items() if k != "policy"})
+    return all(kept.get(k) == v for k, v in clean(given).items() if v is not None)
+
+
+_RECORD_PAYLOADS = (FlagPayload, JudgePayload, InterviewPayload, PledgePayload, RectifyPayload)
+"""Payloads whose events write records (evidence, findings, ...) that reference the event's
+id; the others write none."""
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A command checked and folded, nothing written yet.
+
+    Attributes:
+        case: the case after the event (its ``version`` still the one read).
+        read: the case before the event (for the version check).
+        columns: the event's columns, hashed (``hash`` set).
+        command: the command as fired (defaults filled in).
+        reporters: hotline reporters' details to keep apart from the event.
+        new: the case is new (a survey): it is added, not updated.
+    """
+
+    case: StoredCase
+    read: StoredCase
+    columns: dict[str, Any]
+    command: Command
+    reporters: list[ReporterRecord] = field(default_factory=list)
+    new: bool = False
+
+
+class Pipeline:
+    """Runs commands of one campaign: facts, guards, machine, hashed record, fold, write.
+
+    Args:
+        campaign: the campaign whose rules apply.
+        clock: where "now" comes from (aware instants).
+    """
+
+    def __init__(self, campaign: Campaign, clock: Clock) -> None:
+        self.campaign = campaign
+        self.clock = clock
+        self._system = ActorInfo(SYSTEM_ACTOR, permissions.SYSTEM_ROLE, campaign.province.code)
+
+    # --- inputs ------------------------------------------------------------------------
+    def when(self, at: datetime | None) -> datetime:
+        """``at`` checked aware, or the clock's now.
+
+        Raises:
+            NaiveDatetimeError: ``at`` is naive.
+        """
+        return ensure_aware(at, "event time") if at is not None else self.clock.now()
+
+    def actor(self, store: Queries, actor_id: str) -> ActorInfo:
+        """The registered actor (or the built-in ``system`` actor).
+
+        Raises:
+            UnknownActor: no such actor.
+        """
+        if actor_id == SYSTEM_ACTOR:
+            return self._system
+        found = store.actor(actor_id)
+        if found is None:
+            raise UnknownActor(actor_id)
+        return ActorInfo(found.id, found.role, found.jurisdiction)
+
+    def command(
+        self,
+        store: Queries,
+        event: Event,
+        actor: str,
+        payload: BaseModel,
+        at: datetime,
+        reason: str | None = None,
+        override: Override | None = None,
+    ) -> Command:
+        """A command with its actor and its override's authoriser resolved.
+
+        Raises:
+            UnknownActor: the actor or the authoriser is not registered.
+        """
+        who = self.actor(store, actor)
+        by = None
+        if override is not None and override.authorised_by:
+            by = self.actor(store, override.authorised_by)
+        return Command(event, who, payload, at, reason, override, by)
+
+    @staticmethod
+    def with_payload(cmd: Command, payload: BaseModel, at: datetime) -> Command:
+        """``cmd`` with another payload and instant (the same actor, reason, override)."""
+        return Command(
+            cmd.event, cmd.actor, payload, at, cmd.reason, cmd.override, cmd.override_actor
+        )
+
+    def load(self, store: Queries, case_id: str, *, for_update: bool = False) -> StoredCase:
+        """Read the campaign's case ``case_id`` (locked until the end of the transaction
+        with ``for_update``).
+
+        Raises:
+            CaseNotFound: no such case in this campaign.
+        """
+        case = store.case(case_id, for_update=for_update)
+        if case is None or case.campaign_id != self.campaign.id:
+            raise CaseNotFound(case_id)
+        return case
+
+    def replayed(
+        self,
+        store: Queries,
+        key: str,
+        case_id: str | None,
+        event: Event | tuple[Event, ...],
+        actor: str | None = None,
+        body: BaseModel | None = None,
+        reason: str | None = None,
+    ) -> StoredEvent | None:
+        """The event an earlier command with this idempotency key wrote, if any.
+
+        Raises:
+            InvalidInput: the key is malformed, or was used for a different command (another
+                event, case, actor, reason or payload).
+        """
+        if not key or len(key) > 200 or not key.isprintable():
+            raise InvalidInput("an idempotency key is 1-200 printable characters")
+        done = store.event_by_key(key)
+        if done is None:
+            return None
+        events = event if isinstance(event, tuple) else (event,)
+        same = (
+            done.event in {e.value for e in events}
+            and (case_id is None or done.case_id == case_id)
+            and (actor is None or done.actor_id == actor)
+            and (body is None or done.reason == reason)
+            and (body is None or same_payload(body.model_dump(mode="json"), done.payload))
+        )
+        if not same:
+            raise InvalidInput(
+                f"idempotency key {key!r} was already used for {done.event} on case "
+                f"{done.case_id} by {done.actor_id}; a retry repeats that command exactly "
+                "(same event, case, actor, reason and payload); use a new key for a new command"
+            )
+        return done
+
+    # --- 1. facts ----------------------------------------------------------------------
+    def facts(self, store: CaseStore, case: StoredCase, event: Event, at: datetime) -> CaseFacts:
+        """Read what the guards of ``event`` at instant ``at`` need, and nothing more.
+
+        The ledger entry (school use, prior cases) is read for ``judge`` only, the one event
+        whose policy weighs it; for every other event ``used_by_schools`` is ``False``.
+        """
+        prior = 0
+        used_by_schools = False
+        if event is Event.JUDGE:
+            app = store.app(case.app_id)
+            used_by_schools = app.used_by_schools
+            prior = store.prior_judgments(
+                uscc=app.uscc,
+                name=app.name,
+                icp_filing=app.icp_filing,
+                before=at,
+                dispositions=[d.value for d in disposition.PRIOR_CASE_DISPOSITIONS],
+            )
+        pledge = store.latest_pledge(case.id) if event is Event.RECTIFY else None
+        return CaseFacts(
+            case_id=case.id,
+            prefecture=case.prefecture,
+            state=State(case.state),
+            judicial_state=JudicialState(case.judicial_state),
+            last_occurred_at=case.last_occurred_at,
+            used_by_schools=used_by_schools,
+            evidence_numbers=(
+                store.evidence_numbers(case.id) if event is Event.JUDGE else frozenset()
+            ),
+            disposition=Disposition(case.disposition) if case.disposition else None,
+            suspected_illegal=case.suspected_illegal,
+            pledge_commitments=tuple(pledge.commitments) if pledge else (),
+            pledge_deadline=case.pledge_deadline,
+            prior_cases=prior,
+        )
+
+    def policy(self, ctx: GuardContext) -> disposition.DispositionResult:
+        """The disposition policy's answer for a ``judge`` command's findings and facts."""
+        body = ctx.command.payload
+        assert isinstance(body, JudgePayload)
+        return disposition.evaluate(
+            [
+                disposition.FindingInput(f.harm_category, f.severity, f.suspected_illegal)
+                for f in body.findings
+            ],
+            disposition.Factors(
+                prior_cases=ctx.case.prior_cases,
+                seriously_lacking_responsibility=body.seriously_lacking_responsibility,
+                used_by_schools=ctx.case.used_by_schools,
+            ),
+            self.campaign.policy.disposition,
+            self.campaign.policy.version,
+        )
+
+    def explain(
+        self, store: CaseStore, case: StoredCase, body: JudgePayload, at: datetime
+    ) -> disposition.DispositionResult:
+        """What the policy says of a judgment of ``case`` at ``at``, writing nothing."""
+        facts = self.facts(store, case, Event.JUDGE, at)
+        cmd = Command(Event.JUDGE, self._system, body, at)
+        return self.policy(GuardContext(facts, cmd, self.campaign, self.clock.now()))
+
+    def with_default_deadline(self, store: CaseStore, case: StoredCase, cmd: Command) -> Command:
+        """Fill a missing rectification deadline with the campaign's default (rules P1, P2
+        of :mod:`appcase.policies.deadlines`): an interview's from the local day it was
+        held, a pledge's from the latest interview. The event records the date used."""
+        body = cmd.payload
+        if isinstance(body, InterviewPayload) and body.rectification_deadline is None:
+            if body.held_at is None:
+                return cmd
+            day = deadlines.local_day(self.campaign, body.held_at)
+            default = deadlines.default_rectification_deadline(self.campaign, day)
+            body = body.model_copy(update={"rectification_deadline": default})
+        elif isinstance(body, PledgePayload) and body.deadline is None:
+            interview = store.latest_interview(case.id)
+            if interview is None:
+                return cmd
+            body = body.model_copy(update={"deadline": interview.rectification_deadline})
+        else:
+            return cmd
+        return Command(
+            cmd.event,
+            cmd.actor,
+            body,
+            cmd.at,
+            cmd.reason,
+            cmd.override,
+            cmd.override_actor,
+            cmd.via_sweep,
+        )
+
+    # --- 2. guards and machine -----------------------------------------------------------
+    def transition(self, ctx: GuardContext, case: StoredCase, case_id: str | None) -> None:
+        """Fire the machine on ``case`` (its state moves); every guard of the row runs.
+
+        Raises:
+            GuardRejected: with every failed guard (and ``state`` if the event cannot fire
+                from the case's state at all); ``case`` is unchanged.
+        """
+        ms = machines()
+        event = ctx.command.event
+        machine = ms.for_event(event)
+        state = case.judicial_state if machine is ms.judicial else case.state
+        if not ms.can_fire(event, state):
+            spec = spec_for(event)
+            allowed = ", ".join(str(s) for s in spec.sources)
+            rejections = [
+                Rejection(
+                    "state", f"{event.value} is not allowed from {state} (only from {allowed})"
+                ),
+                *run_guards((*COMMON_GUARDS, *spec.guards), ctx),
+            ]
+            raise GuardRejected(case_id, case.state, event.value, rejections)
+        if not machine.events[event.value].trigger(case, ctx=ctx):
+            raise GuardRejected(case_id, case.state, event.value, ctx.rejections)
+
+    # --- 3. the hashed record ------------------------------------------------------------
+    def event_columns(
+        self,
+        case: StoredCase,
+        read: StoredCase,
+        ctx: GuardContext,
+        key: str | None,
+        reporters: list[ReporterRecord],
+    ) -> dict[str, Any]:
+        """The columns of the event ``ctx``'s command appends to ``case``'s chain, hashed.
+
+        Args:
+            case: the case after the machine moved it.
+            read: the case before.
+            ctx: the command's guard context (its policy answer, waived guards).
+            key: the caller's idempotency key.
+            reporters: hotline reporters' details are moved here; the event keeps a ref.
+        """
+        cmd = ctx.command
+        track = spec_for(cmd.event).track
+        judicial = track is Track.JUDICIAL
+        payload = cmd.payload.model_dump(mode="json")
+        if isinstance(cmd.payload, FlagPayload):
+            self._keep_reporters_apart(case.id, cmd.payload, payload, ctx.now, reporters)
+        if ctx.policy is not None:
+            payload["policy"] = ctx.policy.as_record()
+        override = None
+        if cmd.override is not None and ctx.waived:
+            override = {
+                "reason": cmd.override.reason,
+                "authorised_by": (cmd.override_actor or cmd.actor).id,
+                "waived": list(ctx.waived),
+            }
+        columns: dict[str, Any] = {
+            "case_id": case.id,
+            "seq": read.event_count + 1,
+            "track": track.value,
+            "event": cmd.event.value,
+            "from_state": read.judicial_state if judicial else read.state,
+            "to_state": case.judicial_state if judicial else case.state,
+            "actor_id": cmd.actor.id,
+            "role": cmd.actor.role,
+            "jurisdiction": cmd.actor.jurisdiction,
+            "occurred_at": cmd.at,
+            "recorded_at": ctx.now,
+            "payload": payload,
+            "reason": cmd.reason,
+            "override": override,
+            "idempotency_key": key,
+            "prev_hash": read.head_hash,
+        }
+        return columns
+
+    @staticmethod
+    def _keep_reporters_apart(
+        case_id: str,
+        body: FlagPayload,
+        payload: dict[str, Any],
+        now: datetime,
+        reporters: list[ReporterRecord],
+    ) -> None:
+        for item, dumped in zip(body.evidence, payload["evidence"], strict=True):
+            if item.reporter is not None:
+                ref = f"R-{uuid.uuid4().hex}"
+                dumped["reporter_ref"] = ref
+                reporters.append(
+                    ReporterRecord(ref, case_id, item.reporter.name, item.reporter.contact, now)
+                )
+
+    # --- 4. the fold ---------------------------------------------------------------------
+    def fold(
+        self, case: StoredCase, read: StoredCase, record: Mapping[str, Any], hash: str
+    ) -> None:
+        """Fold the event (its hashed ``record`` and ``hash``) into ``case``, from the case
+        as ``read`` (:func:`appcase.audit.fold.fold`, the fold replay uses too)."""
+        after = fold(
+            CaseFold(
+                read.state,
+                read.judicial_state,
+                read.event_count,
+                read.head_hash,
+                read.prefecture,
+                None,
+                read.disposition,
+                read.suspected_illegal,
+                read.flagged_at,
+                read.pledge_deadline,
+                read.pledge_due_at,
+                read.last_occurred_at,
+                read.updated_at,
+            ),
+            record,
+            hash,
+            fold_transitions(),
+            self.campaign.zone,
+        )
+        case.state = after.state
+        case.judicial_state = after.judicial_state
+        case.event_count = after.event_count
+        case.head_hash = after.head_hash
+        case.disposition = after.disposition
+        case.suspected_illegal = after.suspected_illegal
+        case.flagged_at = after.flagged_at
+        case.pledge_deadline = after.pledge_deadline
+        case.pledge_due_at = after.pledge_due_at
+        assert after.last_occurred_at is not None and after.updated_at is not None
+        case.last_occurred_at = after.last_occurred_at
+        case.updated_at = after.updated_at
+
+    # --- 1-4 together --------------------------------------------------------------------
+    def prepare(
+        self, store: CaseStore, case: StoredCase, cmd: Command, key: str | None = None
+    ) -> Prepared:
+        """Check ``cmd`` on ``case`` and fold its event into a copy; nothing is written.
+
+        Raises:
+            GuardRejected: every failed guard; ``case`` is unchanged.
+        """
+        read, case = case, case.copy()
+        cmd = self.with_default_deadline(store, case, cmd)
+        facts = self.facts(store, case, cmd.event, cmd.at)
+        ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
+        if cmd.event is Event.JUDGE:
+            ctx.policy = self.policy(ctx)
+        self.transition(ctx, case, case_id=case.id)
+        reporters: list[ReporterRecord] = []
+        columns = self.event_columns(case, read, ctx, key, reporters)
+        self.fold(case, read, seal(columns), columns["hash"])
+        return Prepared(case, read, columns, cmd, reporters)
+
+    # --- 5. write ------------------------------------------------------------------------
+    def write(self, store: CaseStore, prepared: Prepared) -> StoredEvent:
+        """Write a prepared command: its event, the case (version-checked against the case
+        as read; a new case is added) and the event's records.
+
+        Raises:
+            ConcurrentModification: the case moved on since it was read.
+        """
+        case, columns = prepared.case, prepared.columns
+        if prepared.new:
+            store.add_case(case)
+            position = store.append_event(columns)
+        else:
+            position = store.append_event(columns)
+            store.save_case(case, prepared.read)
+        if prepared.reporters:
+            for reporter in prepared.reporters:
+                store.add_reporter(reporter)
+        if isinstance(prepared.command.payload, _RECORD_PAYLOADS):
+            store.add_records(self.records(store, case.id, position, columns, prepared.command))
+        return StoredEvent(position=position, **columns)
+
+    def run(
+        self, store: CaseStore, case: StoredCase, cmd: Command, key: str | None = None
+    ) -> StoredEvent:
+        """Run ``cmd`` on ``case`` from start to end in ``store``'s transaction.
+
+        Raises:
+            GuardRejected: every failed guard; nothing was written.
+            ConcurrentModification: the case moved on since it was read.
+        """
+        return self.write(store, self.prepare(store, case, cmd, key))
+
+    def records(
+        self,
+        store: CaseStore,
+        case_id: str,
+        event_id: int,
+        columns: Mapping[str, Any],
+        cmd: Command,
+    ) -> list[Record]:
+        """The records the event ``event_id`` writes beside itself (evidence, findings, the
+        interview, the pledge, the verification), from its command and stored payload."""
+        body, payload = cmd.payload, columns["payload"]
+        if isinstance(body, FlagPayload):
+            start = max(store.evidence_numbers(case_id), default=0)
+            return [
+                EvidenceRecord(
+                    case_id,
+                    event_id,
+                    start + i,
+                    e.harm_category,
+                    e.description,
+                    e.source,
+                    e.locator,
+                    e.captured_at,
+                    e.attachment_sha256,
+                    dumped.get("reporter_ref"),
+                )
+                for i, (e, dumped) in enumerate(
+                    zip(body.evidence, payload["evidence"], strict=True), 1
+                )
+            ]
+        if isinstance(body, JudgePayload):
+            return [
+                FindingRecord(
+                    case_id,
+                    event_id,
+                    f.harm_category,
+                    f.severity.value,
+                    f.suspected_illegal,
+                    list(f.evidence_refs),
+                    f.note,
+                )
+                for f in body.findings
+            ]
+        if isinstance(body, InterviewPayload):
+            assert body.notice_given_at and body.held_at and body.rectification_deadline
+            return [
+                InterviewRecord(
+                    case_id,
+                    event_id,
+                    body.notice_given_at,
+                    body.held_at,
+                    body.place,
+                    list(body.officers),
+                    list(body.operator_representatives),
+                    list(body.problems),
+                    body.rectification_deadline,
+                )
+            ]
+        if isinstance(body, PledgePayload):
+            assert body.signed_at and body.deadline
+            return [
+                PledgeRecord(
+                    case_id,
+                    event_id,
+                    body.signed_by,
+                    body.signed_at,
+                    list(body.commitments),
+                    body.deadline,
+                )
+            ]
+        if isinstance(body, RectifyPayload):
+            return [
+                VerificationRecord(
+                    case_id,
+                    event_id,
+                    [c.model_dump(mode="json") for c in body.checks],
+                    all(c.verified for c in body.checks),
+                )
+            ]
+        return []
+
+    # --- a new case ----------------------------------------------------------------------
+    def prepare_survey(
+        self, cmd: Command, number: int, already_in_ledger: bool, key: str | None = None
+    ) -> tuple[StoredApp, Prepared]:
+        """Check a survey and fold its first event into a new case; nothing is written.
+
+        Args:
+            cmd: the survey command (its payload a :class:`SurveyPayload`).
+            number: the case number to give (``<prefix>-<prefecture>-<number:04d>``).
+            already_in_ledger: whether the app is already listed (the guard refuses it).
+            key: the caller's idempotency key.
+
+        Returns:
+            The ledger entry to write (``id`` 0) and the prepared case and event.
+
+        Raises:
+            GuardRejected: every failed guard.
+        """
+        payload = cmd.payload
+        assert isinstance(payload, SurveyPayload)
+        ident: AppIdentity = payload.app
+        case_id = f"{self.campaign.case_prefix}-{ident.prefecture}-{number:04d}"
+        facts = CaseFacts(
+            case_id=None,
+            prefecture=ident.prefecture,
+            state=State.NEW,
+            judicial_state=JudicialState.NOT_REFERRED,
+            already_in_ledger=already_in_ledger,
+        )
+        ctx = GuardContext(facts, cmd, self.campaign, self.clock.now())
+        now = ctx.now
+        app = StoredApp(
+            0,
+            self.campaign.id,
+            ident.name,
+            ident.operator,
+            ident.uscc,
+            ident.icp_filing,
+            list(ident.platforms),
+            ident.target_users,
+            ident.used_by_schools,
+            ident.prefecture,
+        )
+        read = StoredCase(
+            id=case_id,
+            campaign_id=self.campaign.id,
+            app_id=0,
+            prefecture=ident.prefecture,
+            state=State.NEW.value,
+            judicial_state=JudicialState.NOT_REFERRED.value,
+            version=1,
+            event_count=0,
+            head_hash=GENESIS,
+            disposition=None,
+            suspected_illegal=False,
+            flagged_at=None,
+            pledge_deadline=None,
+            pledge_due_at=None,
+            created_at=now,
+            last_occurred_at=cmd.at,
+            updated_at=now,
+        )
+        case = read.copy()
+        self.transition(ctx, case, case_id=None)
+        columns = self.event_columns(case, read, ctx, key, [])
+        self.fold(case, read, seal(columns), columns["hash"])
+        return app, Prepared(case, read, columns, cmd, new=True)
+
+    def write_survey(self, store: CaseStore, app: StoredApp, prepared: Prepared) -> StoredEvent:
+        """Write a prepared survey: the ledger entry, the case and its first event.
+
+        Raises:
+            ConcurrentModification: a racing survey took the case number or listed the app.
+        """
+        prepared.case.app_id = store.add_app(app)
+        return self.write(store, prepared)
