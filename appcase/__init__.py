@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     )
     from appcase.policies.campaign import Campaign, builtin_campaign, load_campaign
     from appcase.states import Disposition, EscalationGround, Event, JudicialState, Severity, State
-    from appcase.workflow.audit import verify
     from appcase.workflow.commands import (
         AppIdentity,
         CommitmentCheck,
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     )
     from appcase.workflow.engine import CaseEngine
     from appcase.workflow.sweep import sweep
+    from appcase.workflow.verify import verify
     from appcase.workflow.views import CaseView, EventView, SweepOutcome, VerifyReport
 
 _EXPORTS: dict[str, str] = {
@@ -89,7 +89,7 @@ _EXPORTS: dict[str, str] = {
     "load_campaign": "appcase.policies.campaign",
     "open_engine": "appcase.bootstrap",
     "sweep": "appcase.workflow.sweep",
-    "verify": "appcase.workflow.audit",
+    "verify": "appcase.workflow.verify",
 }
 """Public name → the module that defines it; imported on first use (PEP 562), so that
 ``import appcase`` -- and ``appcase --help`` -- loads nothing it does not need."""

@@ -7,16 +7,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-
 from appcase.clock import Clock, SystemClock
 from appcase.errors import DatabaseNotReady, InvalidInput
 from appcase.persistence.db import (
+    DbEngine,
     create_db_engine,
+    current_revision,
     default_database_url,
     ensure_current,
+    head_revision,
     normalise_url,
+    sqlite_file,
     upgrade,
 )
 from appcase.persistence.repository import SqlStorage, Store
@@ -24,7 +25,13 @@ from appcase.policies.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign
 from appcase.ports import StoredCampaign
 from appcase.workflow.engine import CaseEngine
 
-__all__ = ["init_database", "open_engine"]
+__all__ = [
+    "database_url",
+    "init_database",
+    "open_engine",
+    "schema_revision",
+    "upgrade_database",
+]
 
 
 def _resolve(campaign: Campaign | str) -> Campaign:
@@ -119,11 +126,10 @@ def open_engine(
             campaign differs from the stored one.
     """
     url = normalise_url(url or default_database_url())
-    parsed = make_url(url)
-    sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    if sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
+    path = sqlite_file(url)
+    if path is not None and not Path(path).exists():
         # refuse before connecting: SQLite would leave an empty file behind a mistyped path
-        raise DatabaseNotReady(f"there is no database at {sqlite_file}")
+        raise DatabaseNotReady(f"there is no database at {path}")
     engine = create_db_engine(url)
     try:
         stored = _stored_campaign(engine, campaign)
@@ -133,7 +139,49 @@ def open_engine(
     return _engine(SqlStorage(engine), stored, clock or SystemClock())
 
 
-def _stored_campaign(engine: Engine, campaign: Campaign | str | None) -> Campaign:
+def database_url(url: str | None = None) -> str:
+    """The database URL in force: ``url`` checked (a bare path is a SQLite file), or the
+    embedded default (a SQLite file in the user data directory).
+
+    Raises:
+        InvalidInput: the URL cannot be parsed or names an unsupported database.
+    """
+    return normalise_url(url or default_database_url())
+
+
+def upgrade_database(url: str | None = None) -> str:
+    """Migrate a database to the newest schema (creating it if empty); load no campaign.
+
+    Returns:
+        The schema revision reached.
+
+    Raises:
+        InvalidInput: a malformed URL.
+        PersistenceError: the database cannot be reached or migrated.
+    """
+    engine = create_db_engine(database_url(url))
+    try:
+        upgrade(engine)
+        return current_revision(engine) or ""
+    finally:
+        engine.dispose()
+
+
+def schema_revision(url: str | None = None) -> tuple[str | None, str]:
+    """The database's schema revision (``None`` for an empty database) and the newest one.
+
+    Raises:
+        InvalidInput: a malformed URL.
+        PersistenceError: the database cannot be reached.
+    """
+    engine = create_db_engine(database_url(url))
+    try:
+        return current_revision(engine), head_revision()
+    finally:
+        engine.dispose()
+
+
+def _stored_campaign(engine: DbEngine, campaign: Campaign | str | None) -> Campaign:
     ensure_current(engine)
     with SqlStorage(engine).reading() as repo:
         rows = repo.campaigns()

@@ -385,7 +385,21 @@ class Queries(Protocol):
     def checkpoints(self, campaign_id: str) -> list[StoredCheckpoint]:
         """The campaign's checkpoints in order."""
 
-    # the ledger import's and the summary report's reads --------------------------------
+    # --- the audit's reads (verify, checkpoints, as-of) ------------------------------------
+    def latest_checkpoint(self, campaign_id: str) -> StoredCheckpoint | None:
+        """The campaign's checkpoint of the highest ``seq``, or ``None``."""
+
+    def heads(self, campaign_id: str) -> list[tuple[str, int, str]]:
+        """``(case_id, event_count, head_hash)`` of every case of the campaign, by case id
+        (code points)."""
+
+    def events_until(
+        self, case_ids: Sequence[str], at: datetime, *, recorded: bool = False
+    ) -> dict[str, list[StoredEvent]]:
+        """The events of many cases that occurred at or before ``at`` (aware) -- with
+        ``recorded``, that were recorded by then -- in chain order, keyed by case id."""
+
+    # --- the ledger import's and the summary report's reads ------------------------------
     def ledger_apps(self, campaign_id: str) -> list[tuple[StoredApp, str]]:
         """Every app in the campaign's ledger with its case id, by case id (one query)."""
 
@@ -480,6 +494,14 @@ class CaseStore(Queries, Protocol):
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A block whose writes are undone, alone, if it raises."""
+
+    # --- the audit's writes --------------------------------------------------------------
+    def lock_checkpoints(self) -> None:
+        """Hold other checkpoints off until the transaction ends, so that two taken at once
+        queue and the second follows the first (readers are not blocked)."""
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        """Write a checkpoint (append-only: it is never changed)."""
 
 
 class Storage(Protocol):

@@ -92,7 +92,7 @@ def sweep(work: Path, out: Path) -> None:
 
 def verify(work: Path, out: Path) -> None:
     """``appcase.verify`` over 10,000 cases (50,000 events)."""
-    from appcase.workflow.audit import verify as run_verify
+    from appcase.workflow.verify import verify as run_verify
 
     engine = seed.new_engine(seed.sqlite_url(work / "verify.sqlite"))
     seed.seed(engine, lifecycle.TO_PLEDGED, 9_999)
@@ -188,7 +188,7 @@ ROOTS = {
     "fire_pg": "CaseEngine.fire (",
     "sweep": "summarise (appcase/workflow/sweep.py",
     "raw_sweep": "sweep (benchmarks/raw.py",
-    "verify": "verify (appcase/workflow/audit.py",
+    "verify": "verify (appcase/workflow/verify.py",
     "import": "import_ledger (",
     "lifecycle": "run_lifecycle (",
 }

@@ -2,7 +2,7 @@
 
 They use the engine's own tables (so values are bound by the same column types) and the
 same SQLAlchemy ``Engine`` (same connection settings), and hash with the same
-:func:`appcase.persistence.chain.event_hash`. What they leave out is everything that is not
+:func:`appcase.audit.records.event_hash`. What they leave out is everything that is not
 a write: payload models, guards, the state machine, the ORM unit of work. Their output
 verifies with :func:`appcase.verify` (checked by the runner on a sample).
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from appcase.persistence.chain import event_hash, format_instant
+from appcase.audit.records import event_hash, format_instant
 from appcase.persistence.models import ActorRow
 from benchmarks.seed import CASES, EVENTS
 

@@ -466,8 +466,9 @@ def bench_verify(work: Path, size: Size) -> list[Row]:
 
     from sqlalchemy import select
 
-    from appcase.persistence.chain import canonical_bytes
-    from appcase.workflow.audit import hashed_record, verify
+    from appcase.audit.canonical import canonical_bytes
+    from appcase.audit.records import hashed_record
+    from appcase.workflow.verify import verify
 
     per_case = 1 + len(lifecycle.TO_PLEDGED)
     cases = size.verify_events // per_case

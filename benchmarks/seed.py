@@ -5,7 +5,7 @@ its rows in every table are read back and copied ``count`` times with Core bulk 
 A copy differs from the template only where a different case must: its ids (case, app,
 events, records), its app's name, operator and credit code (unique per app; they are also
 inside the ``survey`` event's payload) and therefore every event hash, recomputed with
-:func:`appcase.persistence.chain.event_hash` along the copy's chain. Everything else --
+:func:`appcase.audit.records.event_hash` along the copy's chain. Everything else --
 states, versions, projections, timestamps, payloads -- is the engine's own output.
 :func:`check_sample` runs :func:`appcase.verify` on a sample of the copies.
 """
@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from appcase.audit.records import GENESIS, event_hash, format_instant
 from appcase.bootstrap import init_database, open_engine
-from appcase.persistence.chain import GENESIS, event_hash, format_instant
 from appcase.persistence.models import (
     AppRow,
     CaseRow,
@@ -38,8 +38,8 @@ from appcase.persistence.models import (
     ReporterRow,
     VerificationRow,
 )
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from benchmarks import lifecycle
 
 APPS: Table = AppRow.__table__  # type: ignore[assignment]

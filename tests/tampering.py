@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from appcase.audit.records import GENESIS, event_hash, hashed_record
 from appcase.bootstrap import open_engine
-from appcase.persistence.chain import GENESIS, event_hash, project_case
 from appcase.persistence.db import create_db_engine
 from appcase.persistence.models import (
     AppRow,
@@ -28,7 +28,7 @@ from appcase.persistence.models import (
     ReporterRow,
     VerificationRow,
 )
-from appcase.workflow.audit import hashed_record, replay
+from appcase.workflow.verify import replay
 from tests.builders import SHANGHAI
 from tests.dbcheck import db
 from tests.strategies import Tamper
@@ -146,8 +146,8 @@ def _apply(
         return (cid, None, "checkpoint_mismatch")
     if kind == "truncate":
         _delete_event(conn, evs[-1].id)
-        r = replay(evs[:-1])
-        flagged = project_case([hashed_record(e) for e in evs[:-1]])["flagged_at"]
+        r, problem = replay(evs[:-1])
+        assert problem is None
         due = (
             datetime.combine(r.pledge_deadline + timedelta(days=1), time.min, SHANGHAI)
             if r.state == "pledged" and r.pledge_deadline is not None
@@ -165,7 +165,7 @@ def _apply(
                 suspected_illegal=r.suspected_illegal,
                 pledge_deadline=r.pledge_deadline,
                 pledge_due_at=due,
-                flagged_at=datetime.fromisoformat(flagged) if flagged else None,
+                flagged_at=r.flagged_at,
                 last_occurred_at=r.last_occurred_at,
             )
         )

@@ -13,11 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PEERS = {"8a": "transitions", "8b": "statemachine", "8c": "SpiffWorkflow"}
 
 
+@pytest.mark.slow
 def test_tiny_run_reports_every_item(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     committed = ROOT / "benchmarks" / "RESULTS.md"

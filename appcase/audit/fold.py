@@ -27,11 +27,11 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 try:
-    from appcase.audit.records import GENESIS
+    from appcase.audit.records import GENESIS, format_instant
 except ImportError:  # pragma: no cover - copied beside records.py, outside appcase
-    from records import GENESIS  # type: ignore[import-not-found,no-redef]
+    from records import GENESIS, format_instant  # type: ignore[import-not-found,no-redef]
 
-__all__ = ["CaseFold", "FoldError", "Transitions", "fold", "replay", "start"]
+__all__ = ["CaseFold", "FoldError", "Transitions", "differences", "fold", "replay", "start"]
 
 PLEDGED = "pledged"
 """The administrative state in which a pledge's deadline runs."""
@@ -230,7 +230,12 @@ def fold(
             raise FoldError(seq, f"pledge deadline {str(text)[:40]!r} is not a date")
     due = None
     if zone is not None and state == PLEDGED and deadline is not None:
-        due = datetime.combine(deadline + timedelta(days=1), time.min, tzinfo=zone)
+        try:
+            due = datetime.combine(deadline + timedelta(days=1), time.min, tzinfo=zone)
+        except OverflowError:
+            raise FoldError(
+                seq, f"pledge deadline {deadline} is the last day of the calendar"
+            ) from None
     count = seq if isinstance(seq, int) and not isinstance(seq, bool) else case.event_count + 1
     return CaseFold(
         state,
@@ -272,3 +277,85 @@ def replay(
         except FoldError as exc:
             return case, exc
     return case, None
+
+
+REPLAYED_FIELDS = (
+    "state",
+    "judicial_state",
+    "event_count",
+    "head_hash",
+    "disposition",
+    "suspected_illegal",
+    "pledge_deadline",
+    "last_occurred_at",
+    "updated_at",
+)
+"""Fields :func:`differences` describes as ``replay gives X, the case stores Y``."""
+
+PROJECTED_FIELDS = ("prefecture", "app", "flagged_at")
+"""Fields :func:`differences` describes as ``the events give X, the case stores Y``, as
+JSON values (an app key by key)."""
+
+_ORDER = (*REPLAYED_FIELDS[:-1], *PROJECTED_FIELDS, "pledge_due_at", "updated_at")
+
+
+def _json(value: Any) -> Any:
+    """A value as the hashed records and bundles write it (instants in UTC, dates ISO)."""
+    if isinstance(value, datetime):
+        return format_instant(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _shown(value: Any, like: Any) -> Any:
+    """A replayed value for a message, written as the stored value it differs from is."""
+    return _json(value) if isinstance(like, str) else value
+
+
+def differences(case: CaseFold, stored: Mapping[str, Any]) -> list[str]:
+    """Describe every field a case stores that differs from what its events give.
+
+    Only the fields present in ``stored`` are compared, so a caller states what it holds
+    (a bundle's cases.jsonl, say, has no ``flagged_at``). Values compare as JSON: a stored
+    instant (an aware datetime, or text as :func:`~appcase.audit.records.format_instant`
+    writes it) equals the replayed one at the same instant, a date equals its ISO text.
+
+    Args:
+        case: the case as its events give it (:func:`replay`).
+        stored: field name (of :class:`CaseFold`) to the value the case stores.
+
+    Returns:
+        One line per difference, tracks first (``updated_at`` last):
+        ``state: replay gives X, the case stores Y`` for the tracks, counters and the
+        judgment's fields; ``prefecture: the events give 'X', the case stores 'Y'`` (as
+        JSON) for what the survey and the flag set, an app key by key (``app.name: ...``);
+        ``pledge_due_at: the pledge gives X, the case stores Y``.
+    """
+    out: list[str] = []
+    for name in _ORDER:
+        if name not in stored:
+            continue
+        want, have = getattr(case, name), stored[name]
+        if _json(want) == _json(have):
+            continue
+        if name in PROJECTED_FIELDS:
+            want, have = _json(want), _json(have)
+            if isinstance(want, Mapping) and isinstance(have, Mapping):
+                for key in sorted(set(want) | set(have)):
+                    if want.get(key) != have.get(key):
+                        out.append(
+                            f"{name}.{key}: the events give {want.get(key)!r}, "
+                            f"the case stores {have.get(key)!r}"
+                        )
+            else:
+                out.append(f"{name}: the events give {want!r}, the case stores {have!r}")
+        elif name == "pledge_due_at":
+            out.append(
+                f"pledge_due_at: the pledge gives {_shown(want, have)}, the case stores {have}"
+            )
+        else:
+            out.append(f"{name}: replay gives {_shown(want, have)}, the case stores {have}")
+    return out

@@ -70,11 +70,9 @@ def db_upgrade(app: App) -> None:
     Example:
       appcase --db postgresql://appcase@db/appcase db upgrade
     """
-    from appcase.persistence.db import create_db_engine, current_revision, upgrade
+    from appcase.bootstrap import upgrade_database
 
-    engine = create_db_engine(app.database_url)
-    upgrade(engine)
-    rev = current_revision(engine)
+    rev = upgrade_database(app.database_url)
     emit(app, {"revision": rev}, f"database at revision {rev}")
 
 
@@ -87,14 +85,10 @@ def db_current(app: App) -> None:
     Example:
       appcase db current
     """
-    from appcase.persistence.db import create_db_engine, current_revision, head_revision
+    from appcase.bootstrap import schema_revision
 
-    rev = current_revision(create_db_engine(app.database_url))
-    emit(
-        app,
-        {"revision": rev, "head": head_revision()},
-        f"at {rev or '(empty)'}; newest {head_revision()}",
-    )
+    rev, head = schema_revision(app.database_url)
+    emit(app, {"revision": rev, "head": head}, f"at {rev or '(empty)'}; newest {head}")
 
 
 @click.group("actor")

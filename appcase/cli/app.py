@@ -49,9 +49,9 @@ class App:
     @property
     def database_url(self) -> str:
         """The database URL in force (flag, then ``APPCASE_DATABASE_URL``, then default)."""
-        from appcase.persistence.db import default_database_url
+        from appcase.bootstrap import database_url
 
-        return self.settings.database_url or default_database_url()
+        return self.settings.database_url or database_url()
 
     def engine(self) -> Any:
         """Open the engine on first use (raises ``DatabaseNotReady`` before ``init``)."""

@@ -15,7 +15,7 @@ __all__ = ["COMMANDS"]
 
 
 def _verify_key(public_key: str | None, hmac_key: str | None) -> Any:
-    from appcase.persistence.chain import AuditInputError, load_hmac_key, load_public_key
+    from appcase.audit.keys import AuditInputError, load_hmac_key, load_public_key
 
     if public_key and hmac_key:
         raise InvalidInput("give either --public-key or --hmac-key, not both")
@@ -30,9 +30,12 @@ def _verify_key(public_key: str | None, hmac_key: str | None) -> Any:
 
 
 def _signer(key: str | None, hmac_key: str | None) -> Any:
-    from appcase.persistence.checkpoints import load_signer
+    from appcase.audit.keys import AuditInputError, load_signer
 
-    return load_signer(key_file=key, hmac_key_file=hmac_key)
+    try:
+        return load_signer(key_file=key, hmac_key_file=hmac_key)
+    except AuditInputError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def _notes(app: App, notes: list[str]) -> None:
@@ -101,7 +104,7 @@ def audit_verify(
     if bundle is not None:
         _verify_bundle(app, bundle, key, case_id)
         return
-    from appcase.workflow.audit import verify
+    from appcase.workflow.verify import verify
 
     report = verify(app.engine(), case_id, key=key)
     if not report.ok:
@@ -117,7 +120,7 @@ def audit_verify(
 
 
 def _verify_bundle(app: App, bundle: Path, key: Any, case_id: str | None) -> None:
-    from appcase.persistence.bundle_verify import BundleError, verify_bundle
+    from appcase.audit.bundle import BundleError, verify_bundle
 
     if case_id is not None:
         raise InvalidInput("--case cannot be combined with --bundle: a bundle is verified whole")
@@ -161,7 +164,7 @@ def audit_checkpoint(app: App, key: str | None, hmac_key: str | None) -> None:
       appcase audit keygen --out operator.key
       appcase audit checkpoint --key operator.key
     """
-    from appcase.workflow.audit import checkpoint
+    from appcase.workflow.verify import checkpoint
 
     view = checkpoint(app.engine(), signer=_signer(key, hmac_key))
     signed = f", signed {view.signature_alg} key {view.key_id}" if view.signature_alg else ""
@@ -191,9 +194,12 @@ def audit_keygen(app: App, out: Path) -> None:
     Example:
       appcase audit keygen --out operator.key
     """
-    from appcase.persistence.checkpoints import generate_key
+    from appcase.audit.keys import AuditInputError, generate_key
 
-    pem, raw, key_id = generate_key(out)
+    try:
+        pem, raw, key_id = generate_key(out)
+    except AuditInputError as exc:
+        raise InvalidInput(str(exc)) from None
     emit(
         app,
         {
@@ -228,15 +234,15 @@ def audit_keygen(app: App, out: Path) -> None:
 def audit_export(app: App, out: Path, take: bool, key: str | None, hmac_key: str | None) -> None:
     """Write an audit bundle: events.jsonl, cases.jsonl, manifest.json, campaign.json and
     CANONICALIZATION.md. Anyone can verify it offline with
-    'python -m appcase.persistence.bundle_verify DIR'. Reporters are never exported.
+    'python -m appcase.audit.bundle DIR'. Reporters are never exported.
 
     \b
     Examples:
       appcase audit export --out bundle-2018-04-05
       appcase audit export --out bundle-2018-04-05 --checkpoint --key operator.key
     """
-    from appcase.workflow.audit import checkpoint
-    from appcase.workflow.bundle import export_bundle
+    from appcase.workflow.export import export_bundle
+    from appcase.workflow.verify import checkpoint
 
     if (key or hmac_key) and not take:
         raise InvalidInput("--key and --hmac-key sign a checkpoint: add --checkpoint")
@@ -251,7 +257,7 @@ def audit_export(app: App, out: Path, take: bool, key: str | None, hmac_key: str
         f"bundle written to {result.path}: {result.cases} cases, {result.events} events, "
         f"{result.checkpoints} checkpoints\n"
         f"  manifest digest {result.manifest_digest}\n"
-        f"  verify with: python -m appcase.persistence.bundle_verify {result.path}",
+        f"  verify with: python -m appcase.audit.bundle {result.path}",
     )
 
 
@@ -267,7 +273,7 @@ def audit_replay(app: App, case_id: str | None) -> None:
     Example:
       appcase audit replay
     """
-    from appcase.workflow.audit import replay_all
+    from appcase.workflow.verify import replay_all
 
     cases, problems = replay_all(app.engine(), case_id)
     if problems:

@@ -27,6 +27,7 @@ __all__ = [
     "READ_ONLY",
     "SQLITE_BUSY_TIMEOUT_MS",
     "SQLITE_POOL_SIZE",
+    "DbEngine",
     "create_db_engine",
     "current_revision",
     "default_database_url",
@@ -34,8 +35,12 @@ __all__ = [
     "ensure_current",
     "head_revision",
     "normalise_url",
+    "sqlite_file",
     "upgrade",
 ]
+
+DbEngine = Engine
+"""The SQLAlchemy engine type, named for the wiring's annotations (it imports no SQLAlchemy)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite connection waits for a lock before failing (milliseconds;
@@ -89,6 +94,14 @@ def normalise_url(url: str) -> str:
             "or postgresql://USER@HOST/DB"
         )
     return parsed.render_as_string(hide_password=False)
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file a normalised SQLite URL names (``None`` for another database or memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
 
 
 def create_db_engine(

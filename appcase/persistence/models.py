@@ -286,16 +286,16 @@ class VerificationRow(_Record, Base):
 class CheckpointRow(Base):
     """A checkpoint of the whole campaign: every case's head at an instant, chained to the
     previous checkpoint and optionally signed; append-only (triggers refuse UPDATE and
-    DELETE). See :mod:`appcase.persistence.checkpoints` for the digest's exact input.
+    DELETE). See :mod:`appcase.audit.checkpoints` for the digest's exact input.
 
     Attributes:
         seq: 1, 2, ... within the campaign.
         created_at: when it was taken (UTC).
         campaign_digest: SHA-256 of the campaign file in force (canonical JSON).
         heads: ``[case_id, events, head]`` per case, sorted by case id.
-        heads_digest / prev_digest / digest: see :mod:`appcase.persistence.chain`.
+        heads_digest / prev_digest / digest: see :mod:`appcase.audit.checkpoints`.
         signature_alg: ``ed25519``, ``hmac-sha256`` or ``None`` (unsigned).
-        key_id: which key signed (see :mod:`appcase.persistence.checkpoints`).
+        key_id: which key signed (see :mod:`appcase.audit.keys`).
         signature: the signature, hex.
     """
 

@@ -1052,6 +1052,46 @@ class Repository:
         except SQLAlchemyError as exc:
             raise _translate(exc, self.case_id) from None
 
+    # --- audit: checkpoints, heads, events up to an instant ------------------------------
+    # The statements are in appcase.persistence.audit_queries, imported where used so that
+    # this section, which ends the class, is all the audit adds to this module.
+    def latest_checkpoint(self, campaign_id: str) -> StoredCheckpoint | None:
+        """The campaign's checkpoint of the highest ``seq``, or ``None``."""
+        from appcase.persistence import audit_queries
+
+        return audit_queries.latest_checkpoint(self.conn, campaign_id)
+
+    def heads(self, campaign_id: str) -> list[tuple[str, int, str]]:
+        """``(case_id, event_count, head_hash)`` of every case of the campaign, by case id
+        (code points)."""
+        from appcase.persistence import audit_queries
+
+        return audit_queries.heads(self.conn, campaign_id)
+
+    def events_until(
+        self, case_ids: Sequence[str], at: datetime, *, recorded: bool = False
+    ) -> dict[str, list[StoredEvent]]:
+        """The events of many cases that occurred (with ``recorded``: were recorded) at or
+        before ``at`` (aware), in chain order, keyed by case id (one query)."""
+        from appcase.persistence import audit_queries
+
+        return audit_queries.events_until(self.conn, case_ids, at, recorded=recorded)
+
+    def lock_checkpoints(self) -> None:
+        """Hold other checkpoints off until the transaction ends (a table lock on
+        PostgreSQL that readers pass; SQLite's write transaction excludes them already)."""
+        from appcase.persistence import audit_queries
+
+        audit_queries.lock_checkpoints(self.conn)
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        """Write a checkpoint row."""
+        from appcase.persistence import audit_queries
+
+        audit_queries.add_checkpoint(self.conn, checkpoint)
+
+    # --- end of the audit section --------------------------------------------------------
+
     # --- the ledger import's and the summary report's reads ----------------------------
     # (Queries.ledger_apps, events_in, evidence_in, findings_in; kept together, here at the
     # end of the class.)

@@ -22,19 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Literal
 
 from appcase.clock import ensure_aware
 from appcase.errors import CaseNotFound, InvalidInput
-from appcase.persistence.models import AppRow, CaseRow, EventRow
-from appcase.persistence.repository import OrmRepository as Repository
-from appcase.ports import CaseFilter
+from appcase.ports import CaseFilter, Queries, StoredApp, StoredCase, StoredEvent
 from appcase.states import JudicialState, State
-from appcase.workflow.audit import replay
-from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import replay
 from appcase.workflow.views import CaseView, identity_of
+
+if TYPE_CHECKING:
+    from appcase.workflow.engine import CaseEngine
 
 __all__ = ["CaseAsOf", "get_as_of", "list_as_of"]
 
@@ -57,8 +55,8 @@ class CaseAsOf(CaseView):
     basis: Basis
 
 
-def _prefix(events: Iterable[EventRow], at: datetime, basis: Basis) -> list[EventRow]:
-    kept: list[EventRow] = []
+def _prefix(events: Iterable[StoredEvent], at: datetime, basis: Basis) -> list[StoredEvent]:
+    kept: list[StoredEvent] = []
     for ev in events:
         when = ev.recorded_at if basis == "recorded" else ev.occurred_at
         if when > at or ev.seq != len(kept) + 1:
@@ -68,9 +66,9 @@ def _prefix(events: Iterable[EventRow], at: datetime, basis: Basis) -> list[Even
 
 
 def _view(
-    case: CaseRow, app: AppRow, events: list[EventRow], at: datetime, basis: Basis
+    case: StoredCase, app: StoredApp, events: list[StoredEvent], at: datetime, basis: Basis
 ) -> CaseAsOf:
-    r = replay(events)
+    r, _ = replay(events)
     assert r.last_occurred_at is not None
     return CaseAsOf(
         id=case.id,
@@ -93,18 +91,10 @@ def _view(
 
 
 def _events_until(
-    repo: Repository, case_ids: list[str], at: datetime, basis: Basis
-) -> dict[str, list[EventRow]]:
-    column = EventRow.recorded_at if basis == "recorded" else EventRow.occurred_at
-    stmt = (
-        select(EventRow)
-        .where(EventRow.case_id.in_(case_ids), column <= at)
-        .order_by(EventRow.case_id, EventRow.seq)
-    )
-    found: dict[str, list[EventRow]] = {c: [] for c in case_ids}
-    for ev in repo.session.scalars(stmt):
-        found[ev.case_id].append(ev)
-    return {c: _prefix(evs, at, basis) for c, evs in found.items()}
+    q: Queries, case_ids: list[str], at: datetime, basis: Basis
+) -> dict[str, list[StoredEvent]]:
+    found = q.events_until(case_ids, at, recorded=basis == "recorded")
+    return {c: _prefix(found.get(c, []), at, basis) for c in case_ids}
 
 
 def get_as_of(
@@ -129,17 +119,17 @@ def get_as_of(
     """
     at = ensure_aware(at, "as-of time")
     basis: Basis = "recorded" if as_recorded else "occurred"
-    with engine.store.transaction() as repo:
-        case = repo.case(case_id)
+    with engine.storage.reading() as q:
+        case = q.case(case_id)
         if case is None or case.campaign_id != engine.campaign.id:
             raise CaseNotFound(case_id)
-        events = _events_until(repo, [case_id], at, basis)[case_id]
+        events = _events_until(q, [case_id], at, basis)[case_id]
         if not events:
             raise InvalidInput(
                 f"case {case_id} was not yet in the ledger at {at.isoformat()} "
                 f"(by {basis} time); it was surveyed later"
             )
-        return _view(case, repo.app(case.app_id), events, at, basis)
+        return _view(case, q.app(case.app_id), events, at, basis)
 
 
 def list_as_of(
@@ -180,12 +170,12 @@ def list_as_of(
             raise InvalidInput(f"unknown judicial state {s!r}")
     basis: Basis = "recorded" if as_recorded else "occurred"
     out: list[CaseAsOf] = []
-    with engine.store.transaction() as repo:
-        pairs = repo.cases(engine.campaign.id, CaseFilter(prefectures=prefectures, text=text))
+    with engine.storage.reading() as q:
+        pairs = q.cases(engine.campaign.id, CaseFilter(prefectures=prefectures, text=text))
         pairs.sort(key=lambda p: p[0].id)
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]
-            found = _events_until(repo, [c.id for c, _ in chunk], at, basis)
+            found = _events_until(q, [c.id for c, _ in chunk], at, basis)
             for case, app in chunk:
                 events = found[case.id]
                 if not events:

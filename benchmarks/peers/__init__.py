@@ -6,7 +6,7 @@ appcase's own connection settings (:func:`appcase.persistence.db.create_db_engin
 ``synchronous=NORMAL``, one connection per transaction). Each command loads the case,
 moves its state with the peer library (refusing an event that is not allowed from the
 current state or whose payload is empty), and appends a SHA-256 hash-chained event row
-built as appcase builds one (:func:`appcase.persistence.chain.event_hash`) -- so the
+built as appcase builds one (:func:`appcase.audit.records.event_hash`) -- so the
 writes match appcase's, while the checks are far lighter than appcase's guards (no payload
 models, no phase windows, no permissions): the ratios flatter the peers.
 """

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Engine, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from appcase.persistence.chain import GENESIS, event_hash, format_instant
+from appcase.audit.records import GENESIS, event_hash, format_instant
 from appcase.persistence.db import create_db_engine
 from benchmarks import lifecycle
 

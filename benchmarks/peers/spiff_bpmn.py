@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from appcase.persistence.chain import GENESIS
+from appcase.audit.records import GENESIS
 from benchmarks.peers.common import PeerCase, append_event, commands
 
 NAME = "SpiffWorkflow BPMN, workflow serialized per step"

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from appcase.persistence.chain import GENESIS
+from appcase.audit.records import GENESIS
 from benchmarks.peers.common import PeerCase, append_event, commands
 
 NAME = "python-statemachine + SQLAlchemy ORM"

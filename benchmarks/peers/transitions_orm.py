@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from transitions import EventData, Machine, MachineError
 
-from appcase.persistence.chain import GENESIS
+from appcase.audit.records import GENESIS
 from benchmarks.peers.common import STATES, TRANSITIONS, PeerCase, append_event, commands
 
 NAME = "transitions: Machine per case + ORM session per command"

@@ -1,6 +1,6 @@
 """An audit bundle exported from the demo verifies with the database gone -- through the
-library, ``appcase audit verify --bundle``, ``python -m appcase.persistence.bundle_verify``
-and the two verifier files copied alone onto a Python with no site packages -- and editing
+library, ``appcase audit verify --bundle``, ``python -m appcase.audit.bundle`` and the
+audit package's files copied alone onto a Python with no site packages -- and editing
 any one byte of any of its files makes verification fail."""
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from appcase.audit.bundle import BUNDLE_FILES, verify_bundle
+from appcase.audit.canonical import canonical_bytes
+from appcase.audit.keys import generate_key, load_public_key, load_signer
 from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
-from appcase.persistence.bundle_verify import BUNDLE_FILES, verify_bundle
-from appcase.persistence.chain import canonical_bytes, load_public_key
-from appcase.persistence.checkpoints import generate_key, load_signer
-from appcase.workflow.audit import checkpoint
-from appcase.workflow.bundle import export_bundle
+from appcase.workflow.export import export_bundle
+from appcase.workflow.verify import checkpoint
 from tests.builders import local, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +119,7 @@ def test_python_dash_m_verifies_and_reports_damage(
     exported: tuple[Path, Path, list[tuple[str, str]]], tmp_path: Path
 ) -> None:
     bundle, public, _ = exported
-    command = [sys.executable, "-m", "appcase.persistence.bundle_verify"]
+    command = [sys.executable, "-m", "appcase.audit.bundle"]
     good = subprocess.run(
         [*command, str(bundle), "--public-key", str(public)],
         capture_output=True,
@@ -148,15 +148,19 @@ def test_python_dash_m_verifies_and_reports_damage(
     assert "is not a directory" in usage.stderr
 
 
-def test_the_two_verifier_files_alone_verify_on_a_bare_python(
+def test_the_audit_files_alone_verify_on_a_bare_python(
     exported: tuple[Path, Path, list[tuple[str, str]]], tmp_path: Path
 ) -> None:
-    """Standard library only: copied beside each other, run with no site packages (-S), so
-    that neither appcase nor any third-party package can be imported."""
+    """Standard library only: the audit package's modules copied into one directory, run
+    with no site packages (-S), so that neither appcase nor any third-party package can be
+    imported."""
     bundle, public, _ = exported
-    for name in ("chain.py", "bundle_verify.py"):
-        shutil.copyfile(ROOT / "appcase" / "persistence" / name, tmp_path / name)
-    bare = [sys.executable, "-S", "-E", str(tmp_path / "bundle_verify.py"), str(bundle)]
+    copied = sorted(p.name for p in (ROOT / "appcase" / "audit").glob("*.py"))
+    assert "bundle.py" in copied
+    for name in copied:
+        if name != "__init__.py":
+            shutil.copyfile(ROOT / "appcase" / "audit" / name, tmp_path / name)
+    bare = [sys.executable, "-S", "-E", str(tmp_path / "bundle.py"), str(bundle)]
     probe = subprocess.run(
         [sys.executable, "-S", "-E", "-c", "import appcase"],
         capture_output=True,
@@ -200,6 +204,7 @@ def test_no_reporter_appears_in_any_bundle_file(
             assert contact not in text
 
 
+@pytest.mark.slow
 @given(
     file=st.sampled_from(FILES),
     position=st.floats(min_value=0, max_value=1, exclude_max=True),

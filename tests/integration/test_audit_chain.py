@@ -12,17 +12,18 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from appcase.errors import CaseNotFound, InvalidInput
-from appcase.persistence.chain import (
-    MAX_SAFE_INTEGER,
-    canonical_bytes,
+from appcase.audit.canonical import MAX_SAFE_INTEGER, canonical_bytes
+from appcase.audit.keys import (
+    AuditInputError,
+    generate_key,
     load_hmac_key,
     load_public_key,
+    load_signer,
 )
-from appcase.persistence.checkpoints import generate_key, load_signer
+from appcase.errors import CaseNotFound
 from appcase.states import State
-from appcase.workflow.audit import checkpoint, verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import checkpoint, verify
 from tests.builders import drive, local
 from tests.dbcheck import db
 from tests.strategies import Tamper
@@ -182,7 +183,7 @@ def test_ed25519_signatures(engine: CaseEngine, tmp_path: Path) -> None:
     generate_key(other)
     wrong = verify(engine, key=load_public_key(f"{other}.pub"))
     assert [p[2] for p in wrong.problems] == ["bad_signature"]
-    with pytest.raises(InvalidInput, match="exists"):
+    with pytest.raises(AuditInputError, match="exists"):
         generate_key(key)
 
 
@@ -221,18 +222,18 @@ def test_hmac_signatures(engine: CaseEngine, tmp_path: Path) -> None:
     assert [p[2] for p in verify(engine, key=load_hmac_key(other)).problems] == ["bad_signature"]
     short = tmp_path / "short.key"
     short.write_text("too short")
-    with pytest.raises(InvalidInput, match="at least 32"):
+    with pytest.raises(AuditInputError, match="at least 32"):
         load_signer(hmac_key_file=short)
 
 
 def test_bad_key_files_are_refused(tmp_path: Path) -> None:
     junk = tmp_path / "junk.pem"
     junk.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-    with pytest.raises(InvalidInput, match="not an unencrypted PEM private key"):
+    with pytest.raises(AuditInputError, match="not an unencrypted PEM private key"):
         load_signer(key_file=junk)
-    with pytest.raises(InvalidInput, match="cannot read"):
+    with pytest.raises(AuditInputError, match="cannot read"):
         load_signer(key_file=tmp_path / "missing.pem")
-    with pytest.raises(InvalidInput, match="not both"):
+    with pytest.raises(AuditInputError, match="not both"):
         load_signer(key_file=junk, hmac_key_file=junk)
 
 
@@ -278,15 +279,14 @@ def test_the_checkpoints_model_matches_its_migration(engine: CaseEngine) -> None
 
 
 def test_migration_0003_goes_down_and_up(sqlite_engine: CaseEngine) -> None:
-    from alembic import command
     from sqlalchemy import inspect
 
-    from appcase.persistence.db import _alembic_config, current_revision, upgrade
+    from appcase.persistence.db import current_revision, downgrade, upgrade
 
     bind = db(sqlite_engine)
     drive(sqlite_engine, State.FLAGGED)
     checkpoint(sqlite_engine)
-    command.downgrade(_alembic_config(bind), "0002")
+    downgrade(bind, "0002")
     assert current_revision(bind) == "0002"
     assert "checkpoints" not in inspect(bind).get_table_names()
     upgrade(bind)
@@ -304,8 +304,8 @@ def test_migration_0003_goes_down_and_up(sqlite_engine: CaseEngine) -> None:
 def test_a_bundle_exported_from_either_engine_verifies(
     engine: CaseEngine, recorded: dict[str, str], tmp_path: Path
 ) -> None:
-    from appcase.persistence.bundle_verify import verify_bundle
-    from appcase.workflow.bundle import export_bundle
+    from appcase.audit.bundle import verify_bundle
+    from appcase.workflow.export import export_bundle
 
     drive(engine, State.SURVEYED, n=3, prefecture="430200")
     result = export_bundle(engine, tmp_path / "bundle")

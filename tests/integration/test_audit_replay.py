@@ -13,8 +13,8 @@ from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
 from appcase.errors import CaseNotFound, InvalidInput, NaiveDatetimeError
 from appcase.states import State
-from appcase.workflow.audit import compare, replay, replay_all, verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import compare, replay, replay_all, verify
 from tests.builders import app, drive, evidence, judgment, local
 from tests.dbcheck import db
 
@@ -34,7 +34,8 @@ def test_replay_equals_the_stored_state_of_every_demo_case(demo: CaseEngine) -> 
         with demo.storage.reading() as repo:
             row = repo.case(case_id)
             assert row is not None
-            replayed = replay(repo.events(case_id))
+            replayed, problem = replay(repo.events(case_id))
+            assert problem is None
             assert compare(row, replayed) == []
             assert (replayed.state, replayed.judicial_state) == (row.state, row.judicial_state)
             assert replayed.head_hash == row.head_hash

@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from tests.builders import app, drive, local
 from tests.integration.workers import processes, race
 from tests.integration.workers.steps import SWEEP_AT
@@ -124,6 +124,7 @@ def surveyed(engine: CaseEngine, n: int) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_processes_and_threads_race_on_postgres(
     make_engine: Callable[[str], CaseEngine], postgres_url: str
@@ -134,6 +135,7 @@ def test_processes_and_threads_race_on_postgres(
     print(f"postgresql race: {assert_one_winner_per_version(engine, ids, results, raced=True)}")
 
 
+@pytest.mark.slow
 def test_processes_and_threads_race_on_sqlite(
     make_engine: Callable[[str], CaseEngine], sqlite_url: str
 ) -> None:
@@ -181,6 +183,7 @@ def assert_escalated_once(
     return [len(r["outcomes"]) for r in results]
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_several_sweepers_at_once_on_postgres(
     make_engine: Callable[[str], CaseEngine], postgres_url: str
@@ -193,6 +196,7 @@ def test_several_sweepers_at_once_on_postgres(
     print(f"postgresql sweepers: {len(overdue)} overdue cases, escalated per sweeper {shares}")
 
 
+@pytest.mark.slow
 def test_several_sweepers_at_once_on_sqlite(
     make_engine: Callable[[str], CaseEngine], sqlite_url: str
 ) -> None:
@@ -212,6 +216,7 @@ FLAG = ["--category", "vulgar_pornographic", "--description", "低俗图片"]
 FLAG_AT = ["--at", "2018-02-21T10:00+08:00"]
 
 
+@pytest.mark.slow
 def test_cli_processes_deciding_on_the_same_version(
     make_engine: Callable[[str], CaseEngine], db_url: str
 ) -> None:
@@ -242,6 +247,7 @@ def test_cli_processes_deciding_on_the_same_version(
     assert [e.event for e in engine.history(case.id)] == ["survey", "flag"]
 
 
+@pytest.mark.slow
 def test_a_client_killed_after_its_commit_retries_with_its_key(
     make_engine: Callable[[str], CaseEngine], db_url: str
 ) -> None:

@@ -25,9 +25,9 @@ from appcase.persistence.db import create_db_engine
 from appcase.persistence.models import ActorRow, AppRow, CaseRow
 from appcase.persistence.repository import Repository, SqlStorage
 from appcase.ports import StoredActor
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import SURVEY_ATTEMPTS, CaseEngine
 from appcase.workflow.sweep import sweep
+from appcase.workflow.verify import verify
 from appcase.workflow.views import CaseView
 from tests.builders import app, drive, evidence, local
 from tests.dbcheck import db, orm
@@ -307,6 +307,7 @@ def test_readers_do_not_wait_for_a_writer_on_sqlite(sqlite_engine: CaseEngine) -
         assert verify(sqlite_engine).ok
 
 
+@pytest.mark.slow
 def test_a_writer_held_up_beyond_the_busy_timeout_is_told_so_on_sqlite(
     sqlite_engine: CaseEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,8 +25,8 @@ from appcase.bootstrap import open_engine
 from appcase.cli import cli
 from appcase.clock import FixedClock
 from appcase.errors import AppcaseError
-from appcase.workflow.audit import checkpoint, replay_all, verify
-from appcase.workflow.bundle import export_bundle
+from appcase.workflow.export import export_bundle
+from appcase.workflow.verify import checkpoint, replay_all, verify
 from tests.builders import cli_database, local
 
 MARKER = "举报人甲MARKER-5b1e"

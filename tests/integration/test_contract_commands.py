@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+from appcase.audit.records import GENESIS
 from appcase.cli.exits import exit_code
 from appcase.errors import CaseNotFound, ConcurrentModification, GuardRejected, InvalidInput
-from appcase.persistence.chain import GENESIS
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from tests.builders import app, drive, evidence, judgment, local
 
 

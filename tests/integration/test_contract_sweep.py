@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.sweep import OVERDUE_REASON, sweep
+from appcase.workflow.verify import verify
 from tests.builders import drive, local
 
 SWEEP_AT = local(4, 1, 0, 0)

@@ -7,8 +7,8 @@ from sqlalchemy import update
 
 from appcase.persistence.models import CaseRow
 from appcase.states import State
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from tests.builders import drive
 from tests.dbcheck import orm
 

@@ -195,6 +195,7 @@ def test_history_of_a_case_escalated_and_referred_shows_its_whole_chain(
     assert "not_referred → referred_to_judiciary" in shown.stdout
 
 
+@pytest.mark.slow
 def test_the_demo_through_the_command_line(result: DemoResult, tmp_path: Path) -> None:
     """Same seed, same campaign: ``appcase demo --out`` gives the library's counts."""
     out = tmp_path / "cli-demo.sqlite"

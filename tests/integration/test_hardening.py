@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from appcase.audit.bundle import verify_bundle
 from appcase.bootstrap import open_engine
 from appcase.cli import cli
 from appcase.errors import InvalidInput
-from appcase.persistence.bundle_verify import verify_bundle
-from appcase.workflow.audit import verify
-from appcase.workflow.bundle import export_bundle
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.export import export_bundle
+from appcase.workflow.verify import verify
 from tests.builders import app, drive, evidence, local
 
 

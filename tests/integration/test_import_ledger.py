@@ -15,9 +15,9 @@ from appcase.cli.exits import exit_code
 from appcase.errors import ImportRejected
 from appcase.persistence.models import CaseRow
 from appcase.states.identifiers import make_uscc
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.ledger import import_ledger
+from appcase.workflow.verify import verify
 from tests.builders import SHANGHAI, local
 from tests.dbcheck import orm
 
@@ -103,6 +103,7 @@ def _case_count(engine: CaseEngine) -> int:
         return int(repo.scalar(select(func.count()).select_from(CaseRow)) or 0)
 
 
+@pytest.mark.slow
 def test_ten_thousand_rows_with_25_bad_ones(
     sqlite_engine: CaseEngine, ledger_file: tuple[Path, dict[int, tuple[str, str]]]
 ) -> None:

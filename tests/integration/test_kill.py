@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import func, select
 
 from appcase.persistence.models import AppRow, CaseRow, EventRow
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.verify import verify
 from tests.dbcheck import orm
 from tests.integration.workers import killable, processes
 
@@ -113,6 +113,7 @@ def assert_consistent(engine: CaseEngine, journal: Path) -> dict[str, int]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_sigkill_during_fires_and_sweeps_on_postgres(
     make_engine: Callable[[str], CaseEngine], postgres_url: str, tmp_path: Path
@@ -127,6 +128,7 @@ def test_sigkill_during_fires_and_sweeps_on_postgres(
     assert kills["in_command"] > 0, "no kill landed inside a command"
 
 
+@pytest.mark.slow
 def test_sigkill_during_fires_and_sweeps_on_sqlite(
     make_engine: Callable[[str], CaseEngine], sqlite_url: str, tmp_path: Path
 ) -> None:

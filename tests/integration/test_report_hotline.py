@@ -14,9 +14,9 @@ from structlog.testing import capture_logs
 from appcase.errors import GuardRejected, InvalidInput
 from appcase.persistence.models import EvidenceRow, ReporterRow
 from appcase.states import State
-from appcase.workflow.audit import verify
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.hotline import find_case, report_hotline
+from appcase.workflow.verify import verify
 from tests.builders import app, drive, local
 from tests.dbcheck import db, orm
 
@@ -171,6 +171,7 @@ def test_a_malformed_key_is_refused_before_anything_is_written(
     assert [e.event for e in engine.history(case.id)] == ["survey"]
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_racing_retries_of_a_report_return_one_event(
     make_engine: Callable[[str], CaseEngine], postgres_url: str

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from appcase.persistence.chain import event_hash
+from appcase.audit.records import event_hash
 from tests.builders import checkpoint, cli_database, run_cli
 
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
-from appcase.workflow.audit import checkpoint, verify
+from appcase.workflow.verify import checkpoint, verify
 from tests.builders import checkpoint as wal_checkpoint
 from tests.builders import cli_database, local
 from tests.strategies import Tamper, tampers
@@ -65,6 +65,7 @@ def _verify_after(
     return [(c, s, k) for c, s, k, _ in report.problems], expected
 
 
+@pytest.mark.slow
 @given(data=st.data())
 def test_verify_names_every_single_tampering(
     campaign: tuple[Path, dict[str, int]], data: st.DataObject

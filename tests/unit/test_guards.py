@@ -2,8 +2,8 @@
 
 Guards are pure functions of a :class:`GuardContext`; these tests build contexts by hand
 (Hunan 2018, a Changsha case) and call each guard directly, checking the rejection codes and
-that each message says what is wrong. The last tests fire commands through the engine and
-check that a refusal lists every failed guard at once and writes nothing.
+that each message says what is wrong. Through the engine, see
+``tests/integration/test_guards.py``.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ from typing import Any
 
 import pytest
 
-from appcase.cli.exits import exit_code
-from appcase.errors import GuardRejected, Rejection
 from appcase.policies.campaign import builtin_campaign
 from appcase.policies.disposition import Factors, FindingInput, evaluate
 from appcase.states import Disposition, Event, JudicialState, Severity, State, Track
 from appcase.workflow.commands import Override
 from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
-from appcase.workflow.engine import CaseEngine, parse_payload
+from appcase.workflow.engine import parse_payload
 from appcase.workflow.guards import GUARDS, run_guards
 from appcase.workflow.table import POST_JUDGMENT_STATES, spec_for
-from tests.builders import ACTORS, evidence, interview, local, pledge, unique_app
+from tests.builders import ACTORS, evidence, interview, local, pledge
 
 CAMPAIGN = builtin_campaign("hunan-2018")
 NOW = local(4, 30, 12)
@@ -952,48 +950,3 @@ def test_a_guard_that_returns_a_bare_false_is_a_programming_error(
     with pytest.raises(TypeError, match="not a list of Rejection"):
         run_guards(["sloppier"], ctx)
     assert run_guards(["evidence"], ctx) == []
-
-
-# --- through the engine: every failed guard at once, nothing written ----------------------
-
-
-def test_a_refusal_lists_every_failed_guard_and_writes_nothing(engine: CaseEngine) -> None:
-    case = engine.survey(unique_app(1), actor="cs-cac", at=local(2, 20))
-    engine.fire(case.id, Event.FLAG, actor="cs-cac", payload=evidence(), at=local(2, 21))
-    before = engine.get(case.id)
-    history = engine.history(case.id)
-    # wrong state (flagged), wrong role and prefecture, after the window, empty record
-    with pytest.raises(GuardRejected) as refused:
-        engine.fire(
-            case.id,
-            "interview",
-            actor="zz-edu",
-            payload={"officers": ["张伟"]},
-            at=local(4, 10),
-        )
-    exc = refused.value
-    assert (exc.case_id, exc.state, exc.event) == (case.id, "flagged", "interview")
-    assert [r.code for r in exc.rejections] == [
-        "state",
-        "role",
-        "jurisdiction",
-        "phase_window",
-        *["interview_record"] * 6,
-    ]
-    assert exit_code(exc) == 1
-    for r in exc.rejections:
-        assert f"[{r.code}] {r.message}" in str(exc)
-    assert "interview is not allowed from flagged (only from judged)" in str(exc)
-    assert engine.get(case.id) == before
-    assert engine.history(case.id) == history
-
-
-def test_a_guard_refusal_in_the_right_state_lists_only_guard_failures(
-    engine: CaseEngine,
-) -> None:
-    case = engine.survey(unique_app(1), actor="cs-cac", at=local(2, 20))
-    with pytest.raises(GuardRejected) as refused:
-        engine.fire(case.id, "flag", actor="cs-edu", payload={"evidence": []}, at=local(3, 11))
-    assert [r.code for r in refused.value.rejections] == ["phase_window", "evidence"]
-    assert engine.get(case.id).event_count == 1
-    assert isinstance(refused.value.rejections[0], Rejection)

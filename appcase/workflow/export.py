@@ -2,7 +2,7 @@
 histories offline, with no database (``appcase audit export``).
 
 The bundle's format is specified in ``appcase/data/CANONICALIZATION.md``, which is copied
-into every bundle; :mod:`appcase.persistence.bundle_verify` verifies it. Hotline
+into every bundle; :mod:`appcase.audit.bundle` verifies it. Hotline
 reporters' details are never read here: the ``reporters`` table is not exported.
 """
 
@@ -15,22 +15,23 @@ import shutil
 import uuid
 from importlib import metadata, resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from appcase.audit.bundle import BUNDLE_FILES, FORMAT
+from appcase.audit.canonical import canonical_bytes
+from appcase.audit.checkpoints import heads_digest
+from appcase.audit.records import format_instant, hashed_record
 from appcase.errors import InvalidInput
-from appcase.persistence.bundle_verify import BUNDLE_FILES, FORMAT
-from appcase.persistence.chain import canonical_bytes, format_instant, heads_digest
-from appcase.persistence.checkpoints import checkpoint_dict, events_of, load_checkpoints
-from appcase.persistence.models import AppRow, CaseRow
-from appcase.ports import CaseFilter
-from appcase.states import JudicialState, State
-from appcase.workflow.audit import _log, hashed_record
-from appcase.workflow.engine import CaseEngine
-from appcase.workflow.table import TABLE
+from appcase.ports import CaseFilter, StoredApp, StoredCase
+from appcase.workflow.table import transitions_table
+from appcase.workflow.verify import checkpoint_dict, log_event
 
-__all__ = ["ExportResult", "export_bundle", "transitions_table"]
+if TYPE_CHECKING:
+    from appcase.workflow.engine import CaseEngine
+
+__all__ = ["ExportResult", "export_bundle"]
 
 
 class ExportResult(BaseModel):
@@ -55,26 +56,6 @@ class ExportResult(BaseModel):
     latest_checkpoint: str | None
 
 
-def transitions_table() -> dict[str, Any]:
-    """The state machine as data, for a bundle's manifest: initial states and one row per
-    event (``event``, ``track``, ``sources``, ``dest``), from the transition table."""
-    return {
-        "initial": {
-            "administrative": State.NEW.value,
-            "judicial": JudicialState.NOT_REFERRED.value,
-        },
-        "rows": [
-            {
-                "event": spec.event.value,
-                "track": spec.track.value,
-                "sources": [str(s) for s in spec.sources],
-                "dest": str(spec.dest),
-            }
-            for spec in TABLE
-        ],
-    }
-
-
 def _line(value: Any) -> bytes:
     """A canonical JSON line; a value that cannot be canonical (a damaged row) is still
     written, sorted but not canonical, so that verification names it."""
@@ -95,7 +76,7 @@ class _HashingWriter:
         self.sha.update(data)
 
 
-def _case_line(case: CaseRow, app: AppRow) -> dict[str, Any]:
+def _case_line(case: StoredCase, app: StoredApp) -> dict[str, Any]:
     return {
         "case_id": case.id,
         "prefecture": case.prefecture,
@@ -155,11 +136,11 @@ def export_bundle(engine: CaseEngine, out: str | Path, *, batch_size: int = 500)
     tmp = _prepare(out)
     campaign = engine.campaign
     try:
-        with engine.store.transaction(snapshot=True) as repo:
-            stored = repo.campaign(campaign.id)
+        with engine.storage.transaction(snapshot=True) as q:
+            stored = q.campaign(campaign.id)
             definition = stored.definition if stored is not None else campaign.canonical_json()
-            checkpoints = [checkpoint_dict(r) for r in load_checkpoints(repo.session, campaign.id)]
-            pairs = repo.cases(campaign.id, CaseFilter())
+            checkpoints = [checkpoint_dict(c) for c in q.checkpoints(campaign.id)]
+            pairs = q.cases(campaign.id, CaseFilter())
             pairs.sort(key=lambda p: p[0].id)
             files: dict[str, str] = {}
             with (tmp / "cases.jsonl").open("wb") as f:
@@ -172,11 +153,10 @@ def export_bundle(engine: CaseEngine, out: str | Path, *, batch_size: int = 500)
                 w = _HashingWriter(f)
                 for start in range(0, len(pairs), batch_size):
                     ids = [c.id for c, _ in pairs[start : start + batch_size]]
-                    for evs in events_of(repo.session, ids).values():  # in the order of ids
+                    for evs in q.events_of(ids).values():  # in the order of ids
                         for ev in evs:
                             w.write(_line({"hash": ev.hash, "record": hashed_record(ev)}))
                             events += 1
-                    repo.session.expunge_all()
                 files["events.jsonl"] = w.sha.hexdigest()
             heads = [[c.id, c.event_count, c.head_hash] for c, _ in pairs]
         campaign_bytes = definition.encode("utf-8")
@@ -215,7 +195,7 @@ def export_bundle(engine: CaseEngine, out: str | Path, *, batch_size: int = 500)
         manifest_digest=manifest["manifest_digest"],
         latest_checkpoint=checkpoints[-1]["digest"] if checkpoints else None,
     )
-    _log(
+    log_event(
         "audit.export",
         cases=result.cases,
         events=result.events,

@@ -2,15 +2,19 @@
 
 An auditor runs::
 
-    python -m appcase.persistence.bundle_verify DIR [--public-key FILE | --hmac-key FILE]
+    python -m appcase.audit.bundle DIR [--public-key FILE | --hmac-key FILE]
 
 (or ``appcase audit verify --bundle DIR``). This module imports nothing but the standard
-library and :mod:`appcase.persistence.chain` (itself standard library only), so the two
-files can be copied into one directory and run on any machine with Python 3.11, without
-appcase: ``python3 bundle_verify.py DIR``. Ed25519 signatures are checked
+library and the other modules of :mod:`appcase.audit` (standard library only too), so the
+package's ``.py`` files can be copied into one directory and run on any machine with
+Python 3.11, without appcase: ``python3 bundle.py DIR``. Ed25519 signatures are checked
 when the ``cryptography`` package is importable and a public key is given; HMAC signatures
 need the HMAC key itself. ``CANONICALIZATION.md`` in every bundle specifies the format
 precisely enough to write this verifier again in another language.
+
+Every case's events are checked as a chain (:mod:`appcase.audit.chain`) and folded with
+the bundle's own transition table (:mod:`appcase.audit.fold`, the fold the engine writes
+cases with) into the states and projections its cases.jsonl line must hold.
 
 Exit status of ``python -m``: 0 the bundle is intact, 1 damage was found (every damage is
 printed, the first naming the case, the event and the kind), 2 bad usage (no such
@@ -29,34 +33,25 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from appcase.persistence.chain import (
-        AuditInputError,
-        Problem,
-        VerifyKey,
-        canonical_bytes,
-        check_chain,
+    from appcase.audit.canonical import canonical_bytes
+    from appcase.audit.chain import Problem, check_chain
+    from appcase.audit.checkpoints import check_checkpoints, check_heads, heads_digest
+    from appcase.audit.fold import Transitions, differences, replay
+    from appcase.audit.keys import AuditInputError, VerifyKey, load_hmac_key, load_public_key
+except ImportError:  # pragma: no cover - copied beside the audit modules, outside appcase
+    from canonical import canonical_bytes  # type: ignore[import-not-found,no-redef]
+    from chain import Problem, check_chain  # type: ignore[import-not-found,no-redef]
+    from checkpoints import (  # type: ignore[import-not-found,no-redef]
         check_checkpoints,
         check_heads,
         heads_digest,
-        load_hmac_key,
-        load_public_key,
-        project_case,
-        projection_differences,
     )
-except ImportError:  # pragma: no cover - copied beside chain.py, outside appcase
-    from chain import (  # type: ignore[import-not-found,no-redef]
+    from fold import Transitions, differences, replay  # type: ignore[import-not-found,no-redef]
+    from keys import (  # type: ignore[import-not-found,no-redef]
         AuditInputError,
-        Problem,
         VerifyKey,
-        canonical_bytes,
-        check_chain,
-        check_checkpoints,
-        check_heads,
-        heads_digest,
         load_hmac_key,
         load_public_key,
-        project_case,
-        projection_differences,
     )
 
 __all__ = [
@@ -66,7 +61,6 @@ __all__ = [
     "BundleReport",
     "describe",
     "main",
-    "replay_tracks",
     "verify_bundle",
 ]
 
@@ -80,46 +74,17 @@ BUNDLE_FILES = ("events.jsonl", "cases.jsonl", "campaign.json", "CANONICALIZATIO
 """The files a bundle holds besides ``manifest.json``; the manifest lists their SHA-256."""
 
 
-def replay_tracks(
-    records: Sequence[Mapping[str, Any]], transitions: Mapping[str, Any]
-) -> tuple[str, str, str | None]:
-    """Replay records through a bundle's transition table.
-
-    Args:
-        records: hashed records in chain order.
-        transitions: ``{"initial": {"administrative": str, "judicial": str}, "rows":
-            [{"event", "track", "sources", "dest"}, ...]}``.
-
-    Returns:
-        ``(state, judicial_state, problem)``: the states reached and the first event that
-        does not follow from the states before it (or ``None``).
-    """
-    initial = transitions.get("initial") or {}
-    states = {"administrative": initial.get("administrative"), "judicial": initial.get("judicial")}
-    rows = {r.get("event"): r for r in transitions.get("rows") or [] if isinstance(r, Mapping)}
-    for rec in records:
-        row = rows.get(rec.get("event"))
-        if row is None:
-            return (*_pair(states), f"event #{rec.get('seq')}: unknown event {rec.get('event')!r}")
-        track = str(row.get("track"))
-        current = states.get(track)
-        if (
-            current not in (row.get("sources") or [])
-            or rec.get("from") != current
-            or rec.get("to") != row.get("dest")
-            or rec.get("track") != track
-        ):
-            return (
-                *_pair(states),
-                f"event #{rec.get('seq')}: {rec.get('event')} {rec.get('from')}→{rec.get('to')} "
-                f"does not follow from {current}",
-            )
-        states[track] = row.get("dest")
-    return (*_pair(states), None)
-
-
-def _pair(states: Mapping[str, Any]) -> tuple[str, str]:
-    return str(states.get("administrative")), str(states.get("judicial"))
+CASE_FIELDS_FOLDED = (
+    "prefecture",
+    "app",
+    "disposition",
+    "suspected_illegal",
+    "pledge_deadline",
+    "flagged_at",
+    "last_occurred_at",
+)
+"""The fields of a cases.jsonl line that the case's events determine beside its states
+(compared when the line holds them)."""
 
 
 @dataclass
@@ -131,7 +96,7 @@ class BundleReport:
         cases / events / checkpoints: how many the bundle holds.
         signatures_checked: checkpoint signatures verified with the key given.
         problems: ``(case_id or "", seq or None, kind, detail)``, cases first (by id).
-            Kinds: those of :func:`~appcase.persistence.chain.check_chain`, and
+            Kinds: those of :func:`~appcase.audit.chain.check_chain`, and
             ``state_mismatch``, ``checkpoint_mismatch``, ``bad_signature``, ``malformed``
             (a file is not what the format says), ``file_digest`` (a file's SHA-256 is not
             the manifest's), ``manifest`` (the manifest was changed).
@@ -241,7 +206,13 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
                 needed.setdefault(str(head[0]), set()).add(head[1])
     kept: dict[tuple[str, int], str] = {}
     seen: set[str] = set()
-    transitions = manifest.get("transitions") or {}
+    try:
+        transitions: Transitions | None = Transitions.from_table(manifest.get("transitions"))
+    except ValueError as exc:
+        transitions = None
+        campaign_level.append(
+            ("", None, "manifest", f"the manifest's transition table cannot be read: {exc}")
+        )
 
     def finish(case_id: str, entries: list[tuple[dict[str, Any], str]]) -> None:
         seen.add(case_id)
@@ -260,22 +231,8 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
             )
             return
         found = check_chain(case_id, entries, _int(case.get("events")), str(case.get("head")))
-        if found is None:
-            state, judicial, problem = replay_tracks([r for r, _ in entries], transitions)
-            if problem is not None:
-                found = (case_id, None, "state_mismatch", problem)
-            elif (state, judicial) != (case.get("state"), case.get("judicial_state")):
-                found = (
-                    case_id,
-                    None,
-                    "state_mismatch",
-                    f"replay gives {state}/{judicial}, cases.jsonl says "
-                    f"{case.get('state')}/{case.get('judicial_state')}",
-                )
-            else:
-                diffs = projection_differences(project_case([r for r, _ in entries]), case)
-                if diffs:
-                    found = (case_id, None, "state_mismatch", "; ".join(diffs))
+        if found is None and transitions is not None:
+            found = _replayed(case_id, entries, case, transitions)
         if found is not None:
             case_problems[case_id] = found
 
@@ -360,6 +317,30 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
     return report
 
 
+def _replayed(
+    case_id: str,
+    entries: Sequence[tuple[Mapping[str, Any], str]],
+    case: Mapping[str, Any],
+    transitions: Transitions,
+) -> Problem | None:
+    """Fold a case's (intact) chain and compare the result with its cases.jsonl line."""
+    folded, error = replay(entries, transitions)
+    if error is not None:
+        return (case_id, None, "state_mismatch", str(error))
+    if (folded.state, folded.judicial_state) != (case.get("state"), case.get("judicial_state")):
+        return (
+            case_id,
+            None,
+            "state_mismatch",
+            f"replay gives {folded.state}/{folded.judicial_state}, cases.jsonl says "
+            f"{case.get('state')}/{case.get('judicial_state')}",
+        )
+    diffs = differences(folded, {k: case[k] for k in CASE_FIELDS_FOLDED if k in case})
+    if diffs:
+        return (case_id, None, "state_mismatch", "; ".join(diffs))
+    return None
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -423,7 +404,7 @@ def describe(problem: Problem) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m appcase.persistence.bundle_verify DIR``: verify a bundle and print the
+    """``python -m appcase.audit.bundle DIR``: verify a bundle and print the
     result (``--json`` for programs; damage and notes go to standard error as text).
 
     Args:
@@ -433,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 intact, 1 damage found, 2 bad usage.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m appcase.persistence.bundle_verify",
+        prog="python -m appcase.audit.bundle",
         description="Verify an appcase audit bundle offline (no database).",
     )
     parser.add_argument("bundle", help="the bundle directory")

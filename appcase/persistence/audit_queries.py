@@ -1,0 +1,81 @@
+"""The audit's own reads and writes, as SQLAlchemy Core statements on a transaction's
+connection: every case's head, the latest checkpoint, the events up to an instant, and the
+checkpoint write with its lock. :class:`~appcase.persistence.repository.Repository` offers
+them as the methods :class:`~appcase.ports.Queries` and :class:`~appcase.ports.CaseStore`
+name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Connection, Table, insert, select, text
+
+from appcase.persistence.models import CaseRow, CheckpointRow, EventRow
+from appcase.ports import StoredCheckpoint, StoredEvent, record_fields
+
+__all__ = ["add_checkpoint", "events_until", "heads", "latest_checkpoint", "lock_checkpoints"]
+
+_CASES = cast(Table, CaseRow.__table__)
+_EVENTS = cast(Table, EventRow.__table__)
+_CHECKPOINTS = cast(Table, CheckpointRow.__table__)
+_EVENT_COLUMNS = (
+    _EVENTS.c.id,
+    *(_EVENTS.c[name] for name in StoredEvent.__dataclass_fields__ if name != "position"),
+)
+_CHECKPOINT_COLUMNS = tuple(_CHECKPOINTS.c[name] for name in StoredCheckpoint.__dataclass_fields__)
+
+
+def heads(conn: Connection, campaign_id: str) -> list[tuple[str, int, str]]:
+    """``(case_id, event_count, head_hash)`` of every case of the campaign, by case id
+    (code points, whatever the database's collation)."""
+    rows = conn.execute(
+        select(_CASES.c.id, _CASES.c.event_count, _CASES.c.head_hash).where(
+            _CASES.c.campaign_id == campaign_id
+        )
+    )
+    return sorted(((c, int(n), h) for c, n, h in rows), key=lambda r: r[0])
+
+
+def latest_checkpoint(conn: Connection, campaign_id: str) -> StoredCheckpoint | None:
+    """The campaign's checkpoint of the highest ``seq``, or ``None``."""
+    row = conn.execute(
+        select(*_CHECKPOINT_COLUMNS)
+        .where(_CHECKPOINTS.c.campaign_id == campaign_id)
+        .order_by(_CHECKPOINTS.c.seq.desc())
+        .limit(1)
+    ).first()
+    return StoredCheckpoint(*row) if row is not None else None
+
+
+def events_until(
+    conn: Connection, case_ids: Sequence[str], at: datetime, *, recorded: bool
+) -> dict[str, list[StoredEvent]]:
+    """The events of many cases that occurred (or, with ``recorded``, were recorded) at or
+    before ``at`` (aware), in chain order, keyed by case id (one query)."""
+    out: dict[str, list[StoredEvent]] = {c: [] for c in case_ids}
+    if not case_ids:
+        return out
+    column = _EVENTS.c.recorded_at if recorded else _EVENTS.c.occurred_at
+    stmt = (
+        select(*_EVENT_COLUMNS)
+        .where(_EVENTS.c.case_id.in_(list(case_ids)), column <= at)
+        .order_by(_EVENTS.c.case_id, _EVENTS.c.seq)
+    )
+    for row in conn.execute(stmt):
+        ev = StoredEvent(*row)
+        out[ev.case_id].append(ev)
+    return out
+
+
+def lock_checkpoints(conn: Connection) -> None:
+    """Hold other checkpoints off until the transaction ends: on PostgreSQL a lock of the
+    checkpoints table that readers pass; SQLite's write transaction excludes them already."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE checkpoints IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def add_checkpoint(conn: Connection, checkpoint: StoredCheckpoint) -> None:
+    """Write a checkpoint row."""
+    conn.execute(insert(_CHECKPOINTS), record_fields(checkpoint))

@@ -1,0 +1,450 @@
+"""Verifying the case histories in the database: recompute every case's hash chain, fold its
+events into the case they give, check every checkpoint, and take new checkpoints.
+
+:func:`verify_events` is the check for one case: it recomputes each event's hash from its
+stored fields, follows ``prev_hash`` links, compares the head stored on the case and
+replays the transitions, and names the first damage it finds
+(:func:`appcase.audit.chain.check_chain` classifies it):
+
+* ``edited`` -- an event's content no longer matches its hash (or was rewritten with a
+  new hash that its successor was not chained to);
+* ``reordered`` -- an event's hash matches it only at another position of the chain;
+* ``deleted`` -- an event is missing (a gap in the sequence, or a missing tail);
+* ``inserted`` -- an event that the chain does not account for;
+* ``head_mismatch`` -- the case's stored head is not the last event's hash;
+* ``state_mismatch`` -- folding the events (:mod:`appcase.audit.fold`, the fold the engine
+  writes cases with) does not give the case's stored states (both tracks) and projections
+  (disposition, referral flag, pledge deadline and due instant, last event time, the
+  prefecture, the app's identity, the flag's instant).
+
+:func:`verify` adds the campaign's checkpoints (``checkpoint_mismatch``: a case deleted, or
+a history changed, since a checkpoint; the checkpoints' own chain) and, given a key, their
+signatures (``bad_signature``). Everything is read through the storage's named queries
+(:class:`appcase.ports.Queries`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+
+from appcase.audit.chain import Problem, check_chain
+from appcase.audit.checkpoints import check_checkpoints, check_heads, new_checkpoint
+from appcase.audit.fold import CaseFold, FoldError, differences
+from appcase.audit.fold import replay as fold_events
+from appcase.audit.keys import AuditInputError, Signer, VerifyKey
+from appcase.audit.records import format_instant, hashed_record
+from appcase.errors import CaseNotFound, InvalidInput
+from appcase.ports import CaseFilter, StoredApp, StoredCase, StoredCheckpoint, StoredEvent
+from appcase.workflow.table import fold_transitions
+from appcase.workflow.views import VerifyReport, identity_of
+
+if TYPE_CHECKING:
+    from appcase.workflow.engine import CaseEngine
+
+__all__ = [
+    "REPLAYED",
+    "AuditReport",
+    "CheckpointView",
+    "Problem",
+    "checkpoint",
+    "checkpoint_dict",
+    "compare",
+    "log_event",
+    "replay",
+    "replay_all",
+    "verify",
+    "verify_events",
+]
+
+
+def log_event(event: str, **fields: Any) -> None:
+    """Log an audit event (``audit.verify``, ``audit.export``, ...: counts only), once the
+    application has configured structlog (unconfigured, structlog would print to standard
+    output; a library must not).
+
+    Args:
+        event: the event's name.
+        **fields: its fields (never a reporter's details).
+    """
+    if structlog.is_configured():
+        structlog.get_logger("appcase.audit").info(event, **fields)
+
+
+class AuditReport(VerifyReport):
+    """Result of :func:`verify`: a :class:`~appcase.workflow.views.VerifyReport` with the
+    checkpoints.
+
+    Attributes:
+        checkpoints: how many checkpoints were checked.
+        signatures_checked: how many checkpoint signatures were verified with the key given.
+        notes: remarks that are not damage (e.g. signatures not checked for want of a key).
+        problems: also ``checkpoint_mismatch`` and ``bad_signature``; a problem of the
+            campaign as a whole (its checkpoints) has an empty case id. Cases come first,
+            by id.
+    """
+
+    checkpoints: int = 0
+    signatures_checked: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+
+class CheckpointView(BaseModel):
+    """A checkpoint taken (``appcase audit checkpoint``).
+
+    Attributes:
+        seq: 1, 2, ... within the campaign.
+        created_at: when (UTC).
+        cases / events: what it covers.
+        heads_digest / prev_digest / digest: see :mod:`appcase.audit.checkpoints`.
+        signature_alg / key_id: ``ed25519`` or ``hmac-sha256`` and the key's id, or
+            ``None`` if unsigned.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    campaign_id: str
+    seq: int
+    created_at: datetime
+    cases: int
+    events: int
+    heads_digest: str
+    prev_digest: str
+    digest: str
+    signature_alg: str | None
+    key_id: str | None
+
+
+REPLAYED = (
+    "state",
+    "judicial_state",
+    "event_count",
+    "disposition",
+    "suspected_illegal",
+    "pledge_deadline",
+    "last_occurred_at",
+)
+"""The case fields :func:`compare` checks: both tracks, the chain's length, the judgment's
+and the pledge's fields, the last event's instant."""
+
+
+def checkpoint_dict(checkpoint: StoredCheckpoint) -> dict[str, Any]:
+    """A stored checkpoint as the checks and bundles read it.
+
+    Args:
+        checkpoint: the stored checkpoint.
+
+    Returns:
+        ``{"seq", "created_at", "campaign_digest", "cases", "events", "heads_digest",
+        "prev_digest", "digest", "heads", "signature"}`` -- ``created_at`` in UTC as
+        :func:`~appcase.audit.records.format_instant` writes it, ``signature`` ``None`` or
+        ``{"alg", "key_id", "value"}``.
+    """
+    signature = None
+    if checkpoint.signature_alg is not None:
+        signature = {
+            "alg": checkpoint.signature_alg,
+            "key_id": checkpoint.key_id,
+            "value": checkpoint.signature,
+        }
+    return {
+        "seq": checkpoint.seq,
+        "created_at": format_instant(checkpoint.created_at),
+        "campaign_digest": checkpoint.campaign_digest,
+        "cases": checkpoint.case_count,
+        "events": checkpoint.event_count,
+        "heads_digest": checkpoint.heads_digest,
+        "prev_digest": checkpoint.prev_digest,
+        "digest": checkpoint.digest,
+        "heads": checkpoint.heads,
+        "signature": signature,
+    }
+
+
+def replay(
+    events: Iterable[StoredEvent], zone: tzinfo | None = None
+) -> tuple[CaseFold, FoldError | None]:
+    """Fold stored events into the case they give, from the initial states.
+
+    Each event must be a transition of its track out of the state reached so far, to the
+    state it records; the guards are not run again (they were judged at the time, against
+    that time's clock). The rest of the case follows the fold's rules
+    (:mod:`appcase.audit.fold`, the one the engine writes cases with).
+
+    Args:
+        events: the case's stored events in chain order.
+        zone: the campaign's time zone, for ``pledge_due_at`` (``None``: not computed).
+
+    Returns:
+        The case as far as the events follow, and the first event that does not (or
+        ``None``).
+    """
+    entries = ((hashed_record(ev), ev.hash) for ev in events)
+    return fold_events(entries, fold_transitions(), zone)
+
+
+def compare(case: StoredCase, folded: CaseFold) -> list[str]:
+    """Where a stored case differs from its replay on :data:`REPLAYED`.
+
+    Args:
+        case: the stored case.
+        folded: its replay (:func:`replay`).
+
+    Returns:
+        ``"field: replay gives X, the case stores Y"`` per difference, tracks first.
+    """
+    return differences(folded, {name: getattr(case, name) for name in REPLAYED})
+
+
+def _mismatch(case: StoredCase, folded: CaseFold, error: FoldError | None) -> Problem | None:
+    if error is not None:
+        return (case.id, None, "state_mismatch", str(error))
+    diffs = compare(case, folded)
+    if not diffs:
+        return None
+    return (case.id, None, "state_mismatch", "; ".join(diffs))
+
+
+def verify_events(
+    case: StoredCase,
+    events: Sequence[StoredEvent],
+    app: StoredApp | None = None,
+    zone: tzinfo | None = None,
+) -> Problem | None:
+    """Check one case's chain, head, replay and the stored projections of its events.
+
+    Args:
+        case: the stored case.
+        events: its stored events in ``seq`` order.
+        app: its ledger entry: its identity must be the one its survey recorded.
+        zone: the campaign's time zone: the sweep's due instant must follow the pledge's
+            deadline (local midnight after it) while the case is pledged.
+
+    Returns:
+        Its first problem, or ``None``. Edited projections -- the prefecture, the app, the
+        disposition, the deadline the sweep reads -- are ``state_mismatch`` problems.
+    """
+    entries = [(hashed_record(ev), ev.hash) for ev in events]
+    found = check_chain(case.id, entries, case.event_count, case.head_hash)
+    if found is not None:
+        return found
+    folded, error = fold_events(entries, fold_transitions(), zone)
+    found = _mismatch(case, folded, error)
+    if found is not None:
+        return found
+    stored: dict[str, Any] = {"prefecture": case.prefecture, "flagged_at": case.flagged_at}
+    if app is not None:
+        stored["app"] = identity_of(app).model_dump(mode="json")
+    if zone is not None:
+        stored["pledge_due_at"] = case.pledge_due_at
+    diffs = differences(folded, stored)
+    if diffs:
+        return (case.id, None, "state_mismatch", "; ".join(diffs))
+    return None
+
+
+def _batches(
+    engine: CaseEngine, case_id: str | None, batch_size: int
+) -> Iterator[list[tuple[StoredCase, StoredApp, list[StoredEvent]]]]:
+    """Cases with their apps and events, a batch per consistent read."""
+    campaign_id = engine.campaign.id
+    if case_id is not None:
+        with engine.storage.reading(snapshot=True) as q:
+            case = q.case(case_id)
+            if case is None or case.campaign_id != campaign_id:
+                return
+            yield [(case, q.app(case.app_id), q.events(case_id))]
+        return
+    after: str | None = None
+    while True:
+        with engine.storage.reading(snapshot=True) as q:
+            pairs = q.cases(campaign_id, CaseFilter(after_id=after, limit=batch_size))
+            if not pairs:
+                return
+            evs = q.events_of([c.id for c, _ in pairs])
+        yield [(c, a, evs.get(c.id, [])) for c, a in pairs]
+        after = pairs[-1][0].id
+
+
+def verify(
+    engine: CaseEngine,
+    case_id: str | None = None,
+    *,
+    key: VerifyKey | None = None,
+    batch_size: int = 500,
+) -> AuditReport:
+    """Verify one case or the whole campaign: every chain, head and replay, every
+    checkpoint (a case deleted or a history changed since it) and, with ``key``, the
+    checkpoints' signatures.
+
+    Args:
+        engine: the engine.
+        case_id: verify only this case (and the checkpoints' record of it).
+        key: a public (or HMAC) key: the latest checkpoint must be signed with it, and
+            every checkpoint signed with it must verify.
+        batch_size: cases read per transaction (constant memory).
+
+    Returns:
+        The report; ``report.ok`` when nothing is wrong.
+
+    Raises:
+        CaseNotFound: ``case_id`` is given, unknown and in no checkpoint.
+        InvalidInput: Ed25519 asked for but ``cryptography`` is missing.
+    """
+    campaign = engine.campaign
+    with engine.storage.reading() as q:
+        stored = q.campaign(campaign.id)
+        campaign_digest = stored.digest if stored is not None else campaign.digest()
+        cps = [checkpoint_dict(c) for c in q.checkpoints(campaign.id)]
+    try:
+        campaign_level, notes, checked = check_checkpoints(cps, campaign.id, campaign_digest, key)
+    except AuditInputError as exc:
+        raise InvalidInput(str(exc)) from None
+    needed: dict[str, set[int]] = {}
+    for cp in cps:
+        for c, n, _ in cp["heads"]:
+            needed.setdefault(c, set()).add(n)
+    kept: dict[tuple[str, int], str] = {}
+    existing: set[str] = set()
+    problems: dict[str, Problem] = {}
+    cases = events = 0
+    for batch in _batches(engine, case_id, batch_size):
+        for case, app, evs in batch:
+            cases += 1
+            events += len(evs)
+            existing.add(case.id)
+            for n in needed.get(case.id, ()):
+                if 1 <= n <= len(evs):
+                    kept[(case.id, n)] = evs[n - 1].hash
+            found = verify_events(case, evs, app, campaign.zone)
+            if found is not None:
+                problems[case.id] = found
+    if case_id is not None and case_id not in existing and case_id not in needed:
+        raise CaseNotFound(case_id)
+    heads = check_heads(
+        cps, lambda c, n: kept.get((c, n)), lambda c: c in existing, only_case=case_id
+    )
+    for c, problem in heads.items():
+        problems.setdefault(c, problem)
+    if cps and case_id is None:
+        after = events - int(cps[-1]["events"])
+        if after > 0:
+            notes.append(f"{after} event(s) recorded after the latest checkpoint")
+    elif not cps:
+        notes.append("no checkpoint yet: 'appcase audit checkpoint' records one")
+    ordered = [problems[c] for c in sorted(problems)] + campaign_level
+    log_event(
+        "audit.verify",
+        cases=cases,
+        events=events,
+        checkpoints=len(cps),
+        problems=len(ordered),
+    )
+    return AuditReport(
+        cases=cases,
+        events=events,
+        problems=ordered,
+        checkpoints=len(cps),
+        signatures_checked=checked,
+        notes=notes,
+    )
+
+
+def replay_all(
+    engine: CaseEngine, case_id: str | None = None, *, batch_size: int = 500
+) -> tuple[int, list[Problem]]:
+    """Rebuild every case (or one) from its events with the fold and compare it with the
+    stored case on both tracks and the fields of :data:`REPLAYED`.
+
+    Args:
+        engine: the engine.
+        case_id: replay only this case.
+        batch_size: cases read per transaction.
+
+    Returns:
+        ``(cases replayed, problems)``: one ``state_mismatch`` per case that differs,
+        naming every field that does.
+
+    Raises:
+        CaseNotFound: ``case_id`` is given and unknown.
+    """
+    cases = 0
+    problems: list[Problem] = []
+    for batch in _batches(engine, case_id, batch_size):
+        for case, _app, evs in batch:
+            cases += 1
+            found = _mismatch(case, *replay(evs))
+            if found is not None:
+                problems.append(found)
+    if case_id is not None and cases == 0:
+        raise CaseNotFound(case_id)
+    log_event("audit.replay", cases=cases, mismatches=len(problems))
+    return cases, sorted(problems, key=lambda p: p[0])
+
+
+def checkpoint(engine: CaseEngine, *, signer: Signer | None = None) -> CheckpointView:
+    """Record a checkpoint of every case's head now, chained to the previous one.
+
+    Runs in one transaction that first holds other checkpoints off (so that two taken at
+    once queue, and each follows the other).
+
+    Args:
+        engine: the engine (its clock gives the checkpoint's instant, UTC).
+        signer: a key to sign the checkpoint's digest with, or ``None``.
+
+    Returns:
+        The checkpoint.
+
+    Raises:
+        PersistenceError: the database refused the write.
+    """
+    campaign = engine.campaign
+    with engine.storage.transaction() as store:
+        store.lock_checkpoints()
+        now = engine.clock.now()
+        stored = store.campaign(campaign.id)
+        digest = stored.digest if stored is not None else campaign.digest()
+        last = store.latest_checkpoint(campaign.id)
+        previous = None if last is None else {"seq": last.seq, "digest": last.digest}
+        cp = new_checkpoint(campaign.id, digest, store.heads(campaign.id), now, previous, signer)
+        signature = cp["signature"] or {}
+        row = StoredCheckpoint(
+            campaign_id=campaign.id,
+            seq=cp["seq"],
+            created_at=now,
+            campaign_digest=digest,
+            case_count=cp["cases"],
+            event_count=cp["events"],
+            heads=cp["heads"],
+            heads_digest=cp["heads_digest"],
+            prev_digest=cp["prev_digest"],
+            digest=cp["digest"],
+            signature_alg=signature.get("alg"),
+            key_id=signature.get("key_id"),
+            signature=signature.get("value"),
+        )
+        store.add_checkpoint(row)
+    view = CheckpointView(
+        campaign_id=row.campaign_id,
+        seq=row.seq,
+        created_at=row.created_at,
+        cases=row.case_count,
+        events=row.event_count,
+        heads_digest=row.heads_digest,
+        prev_digest=row.prev_digest,
+        digest=row.digest,
+        signature_alg=row.signature_alg,
+        key_id=row.key_id,
+    )
+    log_event(
+        "audit.checkpoint",
+        seq=view.seq,
+        cases=view.cases,
+        events=view.events,
+        signed=view.signature_alg is not None,
+    )
+    return view
