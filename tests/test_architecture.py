@@ -141,7 +141,10 @@ def test_audit_imports_the_standard_library_alone() -> None:
         for imported in sorted(graph.find_modules_directly_imported_by(module)):
             top = imported.split(".")[0]
             if imported not in audit and (top == "appcase" or top not in allowed):
-                lines = [d["line_number"] for d in graph.get_import_details(importer=module, imported=imported)]
+                lines = [
+                    d["line_number"]
+                    for d in graph.get_import_details(importer=module, imported=imported)
+                ]
                 found.append(f"{module} imports {imported} (l.{lines})")
     assert audit, "appcase.audit does not exist"
     assert not found, "\n".join(found)
