@@ -643,7 +643,7 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
     if isinstance(exc, OperationalError | ProgrammingError):
         text = str(exc.orig)
         if "no such table" in text or "does not exist" in text:
-            return DatabaseNotReady("the database has no appcase schema; run 'appcase init' first")
+            return DatabaseNotReady("the database has no appcase schema")
         if "could not serialize" in text or "deadlock" in text or "lock timeout" in text:
             return ConcurrentModification(case_id or "?")
         if "database is locked" in text or "database is busy" in text:
