@@ -399,6 +399,22 @@ class Queries(Protocol):
         """The events of many cases that occurred at or before ``at`` (aware) -- with
         ``recorded``, that were recorded by then -- in chain order, keyed by case id."""
 
+    # --- the ledger import's and the summary report's reads ------------------------------
+    def ledger_apps(self, campaign_id: str) -> list[tuple[StoredApp, str]]:
+        """Every app in the campaign's ledger with its case id, by case id (one query)."""
+
+    def events_in(self, campaign_id: str, prefectures: Sequence[str]) -> list[StoredEvent]:
+        """The events of the campaign's cases in these prefectures (GB/T 2260 codes), by
+        case id, then in chain order (one query)."""
+
+    def evidence_in(self, campaign_id: str, prefectures: Sequence[str]) -> list[EvidenceRecord]:
+        """The evidence items of the campaign's cases in these prefectures, by case id, then
+        by number (one query). Reporters' details are not read: only their references."""
+
+    def findings_in(self, campaign_id: str, prefectures: Sequence[str]) -> list[FindingRecord]:
+        """The findings of every judgment of the campaign's cases in these prefectures, by
+        case id, then in the order they were written (one query)."""
+
 
 class CaseStore(Queries, Protocol):
     """What a command does in its transaction, beside the reads of :class:`Queries`."""

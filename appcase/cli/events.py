@@ -18,7 +18,7 @@ from appcase.states import Disposition, EscalationGround, Event, Severity
 from appcase.workflow.table import spec_for
 from appcase.workflow.views import EventView
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "parse_finding"]
 
 INSTANT = InstantType()
 
@@ -162,7 +162,19 @@ def _flag(kw: dict[str, Any]) -> dict[str, Any]:
     return {"evidence": [{k: v for k, v in item.items() if v is not None}]}
 
 
-def _finding(text: str) -> dict[str, Any]:
+def parse_finding(text: str) -> dict[str, Any]:
+    """Read a ``--finding`` option: ``CATEGORY:SEVERITY[:EVIDENCE,…][:illegal]``.
+
+    Args:
+        text: the option's value, e.g. ``vulgar_pornographic:serious:1,2:illegal``.
+
+    Returns:
+        The finding as a ``judge`` payload writes it: ``harm_category``, ``severity`` and,
+        if given, ``evidence_refs`` and ``suspected_illegal``.
+
+    Raises:
+        InvalidInput: the value is not in that form, or names no known severity.
+    """
     parts = text.split(":")
     if len(parts) < 2:
         raise InvalidInput(
@@ -186,7 +198,7 @@ def _finding(text: str) -> dict[str, Any]:
 
 
 def _judge(kw: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"findings": [_finding(f) for f in kw["finding"]]}
+    out: dict[str, Any] = {"findings": [parse_finding(f) for f in kw["finding"]]}
     if kw["disposition"]:
         out["disposition"] = kw["disposition"]
     if kw["lacking_responsibility"]:

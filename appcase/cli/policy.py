@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, table
-from appcase.cli.events import _finding
+from appcase.cli.events import parse_finding
 from appcase.errors import InvalidInput
 from appcase.policies.campaign import load_campaign
 from appcase.workflow.explain import Explanation, explain_case, explain_findings
@@ -97,7 +97,7 @@ def explain_command(
       appcase policy explain --case HN2018-430100-0001
       appcase --json policy explain --case HN2018-430100-0001 --finding other:minor:2
     """
-    given = [_finding(f) for f in findings]
+    given = [parse_finding(f) for f in findings]
     if case_id is not None:
         if campaign_file is not None:
             raise InvalidInput("--campaign-file cannot be used with --case: the case's is used")

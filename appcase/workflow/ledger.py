@@ -397,10 +397,10 @@ def import_ledger(
     """
     if at is not None:
         ensure_aware(at, "survey time")
-    with engine.store.transaction() as repo:
+    with engine.storage.reading() as q:
         listed = {
             (a.uscc, a.name): (identity_of(a), case_id)
-            for a, case_id in repo.ledger_apps(engine.campaign.id)
+            for a, case_id in q.ledger_apps(engine.campaign.id)
         }
     new, already, problems = validate_rows(ledger, engine.campaign, listed)
     invalid = {p.row for p in problems}

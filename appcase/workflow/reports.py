@@ -4,7 +4,8 @@ Source: 三(三) 总结提升 -- by 2018-04-05 each prefecture reports to the pr
 its campaign: the basic situation of education apps (教育类移动应用程序基本情况), problems
 found (存在问题), typical cases (典型案例), measures taken (专项整治具体做法), main results
 (主要成果) and suggestions (意见建议). :func:`gather_summary` reads those facts from the
-database for one prefecture or the whole province; :mod:`appcase.adapters.render` words them.
+database (through the named reads of :class:`appcase.ports.Queries`) for one prefecture or
+the whole province; :mod:`appcase.adapters.render` words them.
 
 Reporters' personal details (举报人) are never read: the ``reporters`` table is not
 queried, and evidence is summarised by category and source only.
@@ -14,16 +15,24 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from appcase.clock import ensure_aware
 from appcase.errors import InvalidInput
-from appcase.persistence.models import AppRow, CaseRow, EventRow, EvidenceRow, FindingRow
+from appcase.ports import (
+    CaseFilter,
+    EvidenceRecord,
+    FindingRecord,
+    StoredApp,
+    StoredCase,
+    StoredEvent,
+)
 from appcase.states import Disposition, JudicialState, Severity, State
-from appcase.workflow.engine import CaseEngine
+
+if TYPE_CHECKING:
+    from appcase.workflow.engine import CaseEngine
 
 __all__ = [
     "TYPICAL_CASES",
@@ -241,55 +250,24 @@ def gather_summary(
             raise InvalidInput(f"{prefecture!r} is not a prefecture of {campaign.id}: {known}")
         scope, codes = found, [found.code]
     names = {p.code: p.name_zh for p in campaign.prefectures}
-    in_scope = (CaseRow.campaign_id == campaign.id, CaseRow.prefecture.in_(codes))
-    with engine.store.transaction() as repo:
-        s = repo.session
-        cases = [
-            (c, a)
-            for c, a in s.execute(
-                select(CaseRow, AppRow)
-                .join(AppRow, AppRow.id == CaseRow.app_id)
-                .where(*in_scope)
-                .order_by(CaseRow.id)
-            )
-        ]
-        events = list(
-            s.scalars(
-                select(EventRow)
-                .join(CaseRow, CaseRow.id == EventRow.case_id)
-                .where(*in_scope)
-                .order_by(EventRow.case_id, EventRow.seq)
-            )
-        )
-        evidence = list(
-            s.scalars(
-                select(EvidenceRow)
-                .join(CaseRow, CaseRow.id == EvidenceRow.case_id)
-                .where(*in_scope)
-                .order_by(EvidenceRow.case_id, EvidenceRow.number)
-            )
-        )
-        findings = list(
-            s.scalars(
-                select(FindingRow)
-                .join(CaseRow, CaseRow.id == FindingRow.case_id)
-                .where(*in_scope)
-                .order_by(FindingRow.case_id, FindingRow.id)
-            )
-        )
+    with engine.storage.reading(snapshot=True) as q:
+        cases = q.cases(campaign.id, CaseFilter(prefectures=tuple(codes)))
+        events = q.events_in(campaign.id, codes)
+        evidence = q.evidence_in(campaign.id, codes)
+        findings = q.findings_in(campaign.id, codes)
 
-    by_case: dict[str, list[EventRow]] = defaultdict(list)
+    by_case: dict[str, list[StoredEvent]] = defaultdict(list)
     for ev in events:
         by_case[ev.case_id].append(ev)
     latest_judgment: dict[str, int] = {}
     for ev in events:
         if ev.event == "judge":
-            latest_judgment[ev.case_id] = ev.id
-    judged_findings: dict[str, list[FindingRow]] = defaultdict(list)
+            latest_judgment[ev.case_id] = ev.position
+    judged_findings: dict[str, list[FindingRecord]] = defaultdict(list)
     for f in findings:
         if latest_judgment.get(f.case_id) == f.event_id:
             judged_findings[f.case_id].append(f)
-    evidence_by_case: dict[str, list[EvidenceRow]] = defaultdict(list)
+    evidence_by_case: dict[str, list[EvidenceRecord]] = defaultdict(list)
     for e in evidence:
         evidence_by_case[e.case_id].append(e)
 
@@ -441,12 +419,12 @@ def gather_summary(
 
 
 def _typical(
-    case: CaseRow,
-    app: AppRow,
+    case: StoredCase,
+    app: StoredApp,
     names: dict[str, str],
-    findings: list[FindingRow],
-    evidence: list[EvidenceRow],
-    events: list[EventRow],
+    findings: list[FindingRecord],
+    evidence: list[EvidenceRecord],
+    events: list[StoredEvent],
     engine: CaseEngine,
 ) -> TypicalCase:
     zone = engine.campaign.zone
@@ -470,7 +448,7 @@ def _typical(
     )
 
 
-def _detail(ev: EventRow) -> str:
+def _detail(ev: StoredEvent) -> str:
     p: dict[str, Any] = ev.payload
     if ev.event == "judge":
         return str(p.get("disposition") or "")
