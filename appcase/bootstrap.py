@@ -20,7 +20,7 @@ from appcase.persistence.db import (
     sqlite_file,
     upgrade,
 )
-from appcase.persistence.repository import SqlStorage, Store
+from appcase.persistence.repository import SqlStorage
 from appcase.policies.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
 from appcase.ports import StoredCampaign
 from appcase.workflow.engine import CaseEngine
@@ -71,13 +71,7 @@ def init_database(
     except BaseException:
         engine.dispose()
         raise
-    return _engine(storage, camp, clock)
-
-
-def _engine(storage: SqlStorage, camp: Campaign, clock: Clock) -> CaseEngine:
-    built = CaseEngine(storage, camp, clock)
-    built.store = Store(storage.engine)
-    return built
+    return CaseEngine(storage, camp, clock)
 
 
 def _store_campaign(storage: SqlStorage, camp: Campaign, clock: Clock) -> None:
@@ -136,7 +130,7 @@ def open_engine(
     except BaseException:
         engine.dispose()
         raise
-    return _engine(SqlStorage(engine), stored, clock or SystemClock())
+    return CaseEngine(SqlStorage(engine), stored, clock or SystemClock())
 
 
 def database_url(url: str | None = None) -> str:

@@ -1,8 +1,10 @@
-"""The unit of work and the repository: one database transaction per command.
+"""The ports of :mod:`appcase.ports` on SQLAlchemy: one database transaction per command.
 
-:meth:`Store.transaction` opens a session in a transaction and yields a
-:class:`Repository`; it commits when the block ends normally and rolls back on any error,
-so a failed command leaves nothing behind. SQLAlchemy errors are translated here, at the
+:meth:`SqlStorage.transaction` opens a connection in a transaction and yields a
+:class:`Repository` (the :class:`~appcase.ports.CaseStore`); it commits when the block ends
+normally and rolls back on any error, so a failed command leaves nothing behind. Every
+statement is SQLAlchemy Core, built once; rows come back as the plain records of
+:mod:`appcase.ports`, never ORM objects. SQLAlchemy errors are translated here, at the
 persistence boundary, into :mod:`appcase.errors` types.
 """
 
@@ -10,11 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import cache
-from operator import attrgetter
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
@@ -32,7 +32,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
-from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.errors import (
@@ -57,8 +56,10 @@ from appcase.persistence.models import (
     ReporterRow,
     VerificationRow,
 )
-from appcase.ports import CaseFilter as PortCaseFilter
 from appcase.ports import (
+    CASE_MOVED,
+    CASE_ORDERS,
+    CaseFilter,
     EvidenceRecord,
     FindingRecord,
     InterviewRecord,
@@ -75,126 +76,15 @@ from appcase.ports import (
     record_fields,
 )
 
-__all__ = [
-    "CASE_MOVED",
-    "CaseFilter",
-    "CaseState",
-    "OrmRepository",
-    "Repository",
-    "SqlStorage",
-    "Store",
-]
+__all__ = ["Repository", "SqlStorage"]
 
-
-class CaseFilter:
-    """Filters of :meth:`Repository.cases` (all optional, combined with AND).
-
-    Attributes:
-        states: administrative states to include.
-        judicial_states: judicial states to include.
-        prefectures: GB/T 2260 codes to include.
-        pledge_due_before: only pledged cases whose deadline has passed at this instant.
-        text: a substring of the app's name or operator, or of the case id.
-        last_event_from / last_event_before: only cases whose last event happened in
-            ``[from, before)`` (aware instants).
-        order: ``id`` (default), ``state`` (in workflow order, then id), ``prefecture``
-            (then id) or ``last-event`` (oldest last event first, then id).
-        after_id: keyset pagination: only ids greater than this (with ``order="id"``).
-        limit: at most this many rows.
-        skip_locked: on PostgreSQL, lock the rows read and skip rows other transactions
-            hold (``FOR UPDATE SKIP LOCKED``), so that several workers share the work.
-    """
-
-    def __init__(
-        self,
-        *,
-        states: Sequence[str] = (),
-        judicial_states: Sequence[str] = (),
-        prefectures: Sequence[str] = (),
-        pledge_due_before: datetime | None = None,
-        text: str | None = None,
-        last_event_from: datetime | None = None,
-        last_event_before: datetime | None = None,
-        order: str = "id",
-        after_id: str | None = None,
-        limit: int | None = None,
-        skip_locked: bool = False,
-    ) -> None:
-        self.states = tuple(states)
-        self.judicial_states = tuple(judicial_states)
-        self.prefectures = tuple(prefectures)
-        self.pledge_due_before = pledge_due_before
-        self.text = text
-        self.last_event_from = last_event_from
-        self.last_event_before = last_event_before
-        self.order = order
-        self.after_id = after_id
-        self.limit = limit
-        self.skip_locked = skip_locked
-
-
-@dataclass(slots=True)
-class CaseState:
-    """A case as a command sees it: the ``cases`` row read with SQLAlchemy Core (not the
-    ORM), changed in memory by the guards' command and the machine, and written back by
-    :meth:`Repository.save_case` with a check that ``version`` is still the one read.
-
-    The fields are the columns of :class:`~appcase.persistence.models.CaseRow`, with the
-    same types; instants are aware, in UTC.
-    """
-
-    id: str
-    campaign_id: str
-    app_id: int
-    prefecture: str
-    state: str
-    judicial_state: str
-    version: int
-    event_count: int
-    head_hash: str
-    disposition: str | None
-    suspected_illegal: bool
-    flagged_at: datetime | None
-    pledge_deadline: date | None
-    pledge_due_at: datetime | None
-    created_at: datetime
-    last_occurred_at: datetime
-    updated_at: datetime
-
-    def copy(self) -> CaseState:
-        """A copy (the fields are immutable values, so a shallow copy is a full one)."""
-        return CaseState(*_case_fields(self))
-
-
-_case_fields = attrgetter(*CaseState.__dataclass_fields__)
-
-CASE_MOVED = (
-    "state",
-    "judicial_state",
-    "event_count",
-    "head_hash",
-    "disposition",
-    "suspected_illegal",
-    "flagged_at",
-    "pledge_deadline",
-    "pledge_due_at",
-    "last_occurred_at",
-    "updated_at",
-)
-"""The case columns a command may change, besides ``version`` (what
-:meth:`Repository.save_case` writes)."""
 
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
 
 _CASES = cast(Table, CaseRow.__table__)
 _EVENTS = cast(Table, EventRow.__table__)
-_CASE_COLUMNS = tuple(_CASES.c[name] for name in CaseState.__dataclass_fields__)
-"""The ``cases`` columns in :class:`CaseState`'s field order."""
 
-_CASE_BY_ID = select(*_CASE_COLUMNS).where(_CASES.c.id == bindparam("id"))
-_CASE_FOR_UPDATE = _CASE_BY_ID.with_for_update()
 _ACTORS = cast(Table, ActorRow.__table__)
-_ACTOR_ROLE = select(_ACTORS.c.role, _ACTORS.c.jurisdiction).where(_ACTORS.c.id == bindparam("id"))
 
 
 @cache
@@ -210,7 +100,7 @@ def _case_update(columns: tuple[str, ...]) -> Update:
     )
 
 
-def _changed(case: CaseState | StoredCase, read: CaseState | StoredCase) -> tuple[str, ...]:
+def _changed(case: StoredCase, read: StoredCase) -> tuple[str, ...]:
     """The columns of :data:`CASE_MOVED` in which ``case`` differs from ``read``."""
     return tuple(name for name in CASE_MOVED if getattr(case, name) != getattr(read, name))
 
@@ -220,9 +110,7 @@ def _event_insert() -> Insert:
     return insert(_EVENTS)
 
 
-def _update_params(
-    case: CaseState | StoredCase, read: CaseState | StoredCase, columns: tuple[str, ...]
-) -> dict[str, Any]:
+def _update_params(case: StoredCase, read: StoredCase, columns: tuple[str, ...]) -> dict[str, Any]:
     params = {f"b_{name}": getattr(case, name) for name in columns}
     params["b_id"] = case.id
     params["b_version"] = read.version
@@ -230,406 +118,11 @@ def _update_params(
     return params
 
 
-class OrmRepository:
-    """(Being replaced by :class:`Repository`.) Queries and writes inside one transaction:
-    Core statements on :attr:`conn` for what
-    every command does (read and update the case, append its event), the ORM
-    (:attr:`session`) for the rest.
-
-    Attributes:
-        conn: the SQLAlchemy Core connection, in its transaction.
-        case_id: the case being written, named by a :class:`ConcurrentModification` if the
-            transaction loses a race; a command that learns its case id only inside the
-            transaction (a survey allocating a case number) sets it there.
-    """
-
-    def __init__(self, conn: Connection, case_id: str | None = None) -> None:
-        self.conn = conn
-        self.case_id = case_id
-        self._session: Session | None = None
-        self._join: Literal["rollback_only", "create_savepoint"] = "rollback_only"
-
-    @property
-    def session(self) -> Session:
-        """The ORM session of this transaction, made on first use and bound to
-        :attr:`conn`, so that ORM and Core statements share the one transaction (the
-        session never commits it: :class:`Store` does)."""
-        if self._session is None:
-            self._session = Session(
-                bind=self.conn,
-                autoflush=False,
-                expire_on_commit=False,
-                join_transaction_mode=self._join,
-            )
-        return self._session
-
-    def _close(self, *, flush: bool) -> None:
-        """Flush pending ORM writes (when the transaction is to commit) and close the
-        session, if one was made."""
-        if self._session is not None:
-            try:
-                if flush:
-                    self._session.flush()
-            finally:
-                self._session.close()
-
-    # campaigns and actors ------------------------------------------------------------
-    def campaign(self, campaign_id: str) -> CampaignRow | None:
-        """The stored campaign with this id, or ``None``."""
-        return self.session.get(CampaignRow, campaign_id)
-
-    def campaigns(self) -> list[CampaignRow]:
-        """Every stored campaign, by id."""
-        return list(self.session.scalars(select(CampaignRow).order_by(CampaignRow.id)))
-
-    def actor(self, actor_id: str) -> ActorRow | None:
-        """The actor with this id, or ``None``."""
-        return self.session.get(ActorRow, actor_id)
-
-    def actor_role(self, actor_id: str) -> tuple[str, str] | None:
-        """``(role, jurisdiction)`` of the actor with this id, or ``None`` (one Core read,
-        what a command needs of its actor)."""
-        row = self.conn.execute(_ACTOR_ROLE, {"id": actor_id}).first()
-        return (row.role, row.jurisdiction) if row is not None else None
-
-    def actors(self) -> list[ActorRow]:
-        """Every actor, by id."""
-        return list(self.session.scalars(select(ActorRow).order_by(ActorRow.id)))
-
-    # ledger and cases ------------------------------------------------------------------
-    def find_app(self, campaign_id: str, uscc: str, name: str) -> AppRow | None:
-        """The ledger entry with this credit code and name in the campaign, or ``None``."""
-        return self.session.scalars(
-            select(AppRow).where(
-                AppRow.campaign_id == campaign_id, AppRow.uscc == uscc, AppRow.name == name
-            )
-        ).first()
-
-    def next_case_number(self, campaign_id: str, prefecture: str) -> int:
-        """1 + the number of cases of this prefecture in the campaign."""
-        count = self.session.scalar(
-            select(func.count())
-            .select_from(CaseRow)
-            .where(CaseRow.campaign_id == campaign_id, CaseRow.prefecture == prefecture)
-        )
-        return int(count or 0) + 1
-
-    def ledger_identities(self, campaign_id: str) -> set[tuple[str, str]]:
-        """``(uscc, name)`` of every app in the campaign's ledger (one query)."""
-        rows = self.session.execute(
-            select(AppRow.uscc, AppRow.name).where(AppRow.campaign_id == campaign_id)
-        )
-        return {(uscc, name) for uscc, name in rows}
-
-    def ledger_apps(self, campaign_id: str) -> list[tuple[AppRow, str]]:
-        """Every app in the campaign's ledger with its case id (one query)."""
-        stmt = (
-            select(AppRow, CaseRow.id)
-            .join(CaseRow, CaseRow.app_id == AppRow.id)
-            .where(AppRow.campaign_id == campaign_id)
-        )
-        return [(a, c) for a, c in self.session.execute(stmt)]
-
-    def case_counts_by_prefecture(self, campaign_id: str) -> dict[str, int]:
-        """Number of cases per prefecture code in the campaign (one query)."""
-        rows = self.session.execute(
-            select(CaseRow.prefecture, func.count())
-            .where(CaseRow.campaign_id == campaign_id)
-            .group_by(CaseRow.prefecture)
-        )
-        return {code: int(n) for code, n in rows}
-
-    def case(self, case_id: str, *, for_update: bool = False) -> CaseRow | None:
-        """The case with this id, or ``None``; ``for_update`` locks the row (PostgreSQL)."""
-        stmt = select(CaseRow).where(CaseRow.id == case_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
-
-    def case_state(self, case_id: str, *, for_update: bool = False) -> CaseState | None:
-        """The case with this id as a :class:`CaseState` (read with Core), or ``None``.
-
-        Args:
-            case_id: the case's id.
-            for_update: lock the row until the transaction ends (PostgreSQL's
-                ``SELECT ... FOR UPDATE``; SQLite's write transaction already excludes
-                other writers).
-        """
-        stmt = _CASE_FOR_UPDATE if for_update else _CASE_BY_ID
-        row = self.conn.execute(stmt, {"id": case_id}).first()
-        return CaseState(*row) if row is not None else None
-
-    def case_states(self, campaign_id: str, flt: CaseFilter) -> list[CaseState]:
-        """Cases of the campaign matching ``flt`` (without their apps), as
-        :class:`CaseState`, in ``flt.order``; with ``flt.skip_locked`` on PostgreSQL the
-        rows are locked (``FOR UPDATE SKIP LOCKED``)."""
-        stmt = select(*_CASE_COLUMNS)
-        if flt.text:
-            stmt = stmt.join(AppRow.__table__, AppRow.id == CaseRow.app_id)
-        stmt = _filtered(stmt, campaign_id, flt)
-        if flt.skip_locked and self.conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
-        return [CaseState(*row) for row in self.conn.execute(stmt)]
-
-    def save_case(self, case: CaseState, read: CaseState) -> None:
-        """Write a command's changes of ``case`` (the columns of :data:`CASE_MOVED` in which
-        it differs from ``read``, the case as it was read), if the stored case is still at
-        ``read.version``; then ``case.version`` is ``read.version + 1``.
-
-        Raises:
-            ConcurrentModification: the case moved on since it was read; nothing of this
-                update was written (the caller's transaction is to be rolled back).
-        """
-        columns = _changed(case, read)
-        params = _update_params(case, read, columns)
-        done = self.conn.execute(_case_update(columns), params)
-        if done.rowcount != 1:
-            raise ConcurrentModification(case.id)
-        case.version = read.version + 1
-
-    def save_cases(self, cases: Sequence[tuple[CaseState, CaseState]]) -> bool:
-        """Write many cases as :meth:`save_case` does, with one statement.
-
-        Args:
-            cases: ``(case, read)`` pairs: each case as the command left it, and as read.
-
-        Returns:
-            ``True`` if every case was still at its read version and is written; ``False``
-            if any was not (then the caller must roll back: the others were written).
-        """
-        if not cases:
-            return True
-        changed = set().union(*(_changed(c, r) for c, r in cases))
-        columns = tuple(name for name in CASE_MOVED if name in changed)
-        params = [_update_params(c, r, columns) for c, r in cases]
-        done = self.conn.execute(_case_update(columns), params)
-        if done.rowcount != len(params):
-            return False
-        for c, r in cases:
-            c.version = r.version + 1
-        return True
-
-    def append_event(self, fields: dict[str, Any]) -> int:
-        """Insert one event row (``fields``: its columns, as
-        :class:`~appcase.persistence.models.EventRow` names them); returns its id."""
-        result = self.conn.execute(_event_insert(), fields)
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
-
-    def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert many event rows with one statement (ids are not returned)."""
-        if rows:
-            self.conn.execute(_event_insert(), list(rows))
-
-    def app(self, app_id: int) -> AppRow:
-        """The ledger entry with this id (it exists: cases reference it)."""
-        row = self.session.get(AppRow, app_id)
-        assert row is not None
-        return row
-
-    def cases(self, campaign_id: str, flt: CaseFilter) -> list[tuple[CaseRow, AppRow]]:
-        """Cases of the campaign matching ``flt``, in ``flt.order``, with their apps."""
-        stmt = _filtered(
-            select(CaseRow, AppRow).join(AppRow, AppRow.id == CaseRow.app_id), campaign_id, flt
-        )
-        if flt.skip_locked and self.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=CaseRow)
-        return [(c, a) for c, a in self.session.execute(stmt)]
-
-    def prior_cases(self, *, uscc: str, name: str, icp_filing: str | None, before: datetime) -> int:
-        """Earlier judgments of ``interview_rectify`` or ``takedown`` of the same app (same
-        name or ICP filing) or the same operator (same credit code), in any campaign stored,
-        that happened before ``before`` -- an earlier round of the case itself included.
-
-        Args:
-            uscc: the operator's unified social credit code.
-            name: the app's name.
-            icp_filing: the app's ICP filing number, if any.
-            before: an aware instant; judgments at or after it are not counted.
-
-        Returns:
-            The number of such judgments (≥ 0), the recidivism count of the disposition
-            policy (rule D3).
-        """
-        same = [AppRow.uscc == uscc, AppRow.name == name]
-        if icp_filing:
-            same.append(AppRow.icp_filing == icp_filing)
-        count = self.session.scalar(
-            select(func.count())
-            .select_from(EventRow)
-            .join(CaseRow, CaseRow.id == EventRow.case_id)
-            .join(AppRow, AppRow.id == CaseRow.app_id)
-            .where(
-                or_(*same),
-                EventRow.event == "judge",
-                EventRow.occurred_at < before,
-                EventRow.payload["disposition"].as_string().in_(("interview_rectify", "takedown")),
-            )
-        )
-        return int(count or 0)
-
-    # records ---------------------------------------------------------------------------
-    def evidence_numbers(self, case_id: str) -> frozenset[int]:
-        """Numbers of the case's evidence items."""
-        return frozenset(
-            self.session.scalars(select(EvidenceRow.number).where(EvidenceRow.case_id == case_id))
-        )
-
-    def latest_interview(self, case_id: str) -> InterviewRow | None:
-        """The case's most recent interview record, or ``None``."""
-        return self.session.scalars(
-            select(InterviewRow)
-            .where(InterviewRow.case_id == case_id)
-            .order_by(InterviewRow.id.desc())
-        ).first()
-
-    def latest_pledge(self, case_id: str) -> PledgeRow | None:
-        """The case's most recent pledge, or ``None``."""
-        return self.session.scalars(
-            select(PledgeRow).where(PledgeRow.case_id == case_id).order_by(PledgeRow.id.desc())
-        ).first()
-
-    # events ----------------------------------------------------------------------------
-    def events(self, case_id: str) -> list[EventRow]:
-        """The case's events in chain order."""
-        return list(
-            self.session.scalars(
-                select(EventRow).where(EventRow.case_id == case_id).order_by(EventRow.seq)
-            )
-        )
-
-    def event_by_key(self, key: str) -> EventRow | None:
-        """The event written with this idempotency key, or ``None``."""
-        return self.session.scalars(select(EventRow).where(EventRow.idempotency_key == key)).first()
-
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """A savepoint inside the transaction: if the block raises, what it wrote -- Core
-        statements and ORM objects alike, a failed ORM flush included -- is undone, the
-        error propagates, and the transaction goes on as it was before the block.
-
-        The block's ORM objects go to a session of its own, in a savepoint of its own, so
-        that a failing flush cannot end the whole transaction.
-        """
-        self.flush()  # the ORM's earlier writes stay outside the savepoint
-        outer, self._session, self._join = self._session, None, "create_savepoint"
-        try:
-            with self.conn.begin_nested():
-                try:
-                    yield
-                    if self._session is not None:
-                        self._session.commit()  # flushes; releases the session's savepoint
-                finally:
-                    if self._session is not None:
-                        self._session.close()
-        finally:
-            self._session, self._join = outer, "rollback_only"
-
-    def add(self, *rows: Any) -> None:
-        """Add new rows to the transaction."""
-        self.session.add_all(rows)
-
-    def flush(self) -> None:
-        """Send the ORM's pending writes to the database now (nothing if the ORM was not
-        used)."""
-        if self._session is not None:
-            self._session.flush()
-
-
-class Store:
-    """Owns the SQLAlchemy engine and hands out units of work.
-
-    Args:
-        engine: an engine from :func:`appcase.persistence.db.create_db_engine`.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._readers = engine.execution_options(**{READ_ONLY: True})
-
-    @staticmethod
-    def _connect(bind: Engine, snapshot: bool) -> Connection:
-        conn = bind.connect()
-        if snapshot and conn.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="REPEATABLE READ")
-        return conn
-
-    @contextmanager
-    def transaction(
-        self, case_id: str | None = None, *, snapshot: bool = False
-    ) -> Iterator[OrmRepository]:
-        """A unit of work: commit at the end of the block, roll back on any error.
-
-        On PostgreSQL it runs at READ COMMITTED; case rows are locked by the commands that
-        write them (``SELECT ... FOR UPDATE``) and every case update is version-checked. On
-        SQLite it begins with ``BEGIN IMMEDIATE``, so writers queue (up to
-        :data:`~appcase.persistence.db.SQLITE_BUSY_TIMEOUT_MS`) instead of failing.
-
-        Args:
-            case_id: the case being written, named in a :class:`ConcurrentModification`
-                (the block may set ``repo.case_id`` later instead).
-            snapshot: read one consistent snapshot throughout (REPEATABLE READ on
-                PostgreSQL; SQLite transactions always do).
-
-        Yields:
-            The transaction's :class:`Repository`.
-
-        Raises:
-            ConcurrentModification: a version check or a unique key lost a race against
-                another transaction on a case, or (PostgreSQL) the case stayed locked by
-                another command beyond the lock timeout; nothing was written, retrying is
-                safe.
-            DatabaseNotReady: the schema is missing.
-            PersistenceError: any other database error, including a SQLite file that stayed
-                locked longer than the busy timeout.
-        """
-        repo: OrmRepository | None = None
-        try:
-            with self._connect(self.engine, snapshot) as conn, conn.begin():
-                repo = OrmRepository(conn, case_id)
-                try:
-                    yield repo
-                except BaseException:
-                    repo._close(flush=False)
-                    raise
-                repo._close(flush=True)
-        except AppcaseError:
-            raise
-        except SQLAlchemyError as exc:
-            raise _translate(exc, repo.case_id if repo is not None else case_id) from None
-
-    @contextmanager
-    def reading(self, *, snapshot: bool = False) -> Iterator[OrmRepository]:
-        """A unit of work that only reads; it is rolled back at the end.
-
-        On SQLite it begins deferred: it reads a consistent snapshot and never waits for a
-        writer (nor holds one up). On PostgreSQL it is an ordinary READ COMMITTED
-        transaction. Write nothing in it.
-
-        Args:
-            snapshot: read one consistent snapshot throughout (REPEATABLE READ on
-                PostgreSQL; SQLite's deferred transaction always does).
-
-        Yields:
-            The transaction's :class:`Repository`.
-
-        Raises:
-            DatabaseNotReady: the schema is missing.
-            PersistenceError: a database error.
-        """
-        repo: OrmRepository | None = None
-        try:
-            with self._connect(self._readers, snapshot) as conn, conn.begin():
-                repo = OrmRepository(conn)
-                try:
-                    yield repo
-                finally:
-                    repo._close(flush=False)
-        except AppcaseError:
-            raise
-        except SQLAlchemyError as exc:
-            raise _translate(exc, None) from None
+def _connect(bind: Engine, snapshot: bool) -> Connection:
+    conn = bind.connect()
+    if snapshot and conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
 
 
 def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
@@ -658,11 +151,7 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
     return PersistenceError(f"database error: {orig if orig is not None else type(exc).__name__}")
 
 
-CASE_ORDERS = ("id", "state", "prefecture", "last-event")
-"""The orders :meth:`Repository.cases` knows."""
-
-
-def _filtered(stmt: _S, campaign_id: str, flt: CaseFilter | PortCaseFilter) -> _S:
+def _filtered(stmt: _S, campaign_id: str, flt: CaseFilter) -> _S:
     """``stmt`` (a select from ``cases``, joined with ``apps`` if ``flt.text`` is set)
     restricted to the campaign and ``flt``, ordered and limited."""
     stmt = stmt.where(CaseRow.campaign_id == campaign_id).order_by(
@@ -810,7 +299,7 @@ class Repository:
         assert row is not None
         return StoredApp(*row)
 
-    def cases(self, campaign_id: str, flt: PortCaseFilter) -> list[tuple[StoredCase, StoredApp]]:
+    def cases(self, campaign_id: str, flt: CaseFilter) -> list[tuple[StoredCase, StoredApp]]:
         """The campaign's cases matching ``flt``, in ``flt.order``, with their apps."""
         n = len(_STORED_CASE_COLUMNS)
         stmt = _filtered(
@@ -822,7 +311,7 @@ class Repository:
             stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
         return [(StoredCase(*r[:n]), StoredApp(*r[n:])) for r in self.conn.execute(stmt)]
 
-    def case_states(self, campaign_id: str, flt: PortCaseFilter) -> list[StoredCase]:
+    def case_states(self, campaign_id: str, flt: CaseFilter) -> list[StoredCase]:
         """The campaign's cases matching ``flt`` without their apps, in ``flt.order``; with
         ``flt.skip_locked`` on PostgreSQL the rows are locked (``FOR UPDATE SKIP LOCKED``)."""
         stmt = select(*_STORED_CASE_COLUMNS)
@@ -1197,7 +686,7 @@ class SqlStorage:
         """
         repo: Repository | None = None
         try:
-            with Store._connect(self.engine, snapshot) as conn, conn.begin():
+            with _connect(self.engine, snapshot) as conn, conn.begin():
                 repo = Repository(conn, case_id)
                 yield repo
         except AppcaseError:
@@ -1218,7 +707,7 @@ class SqlStorage:
             PersistenceError: a database error.
         """
         try:
-            with Store._connect(self._readers, snapshot) as conn, conn.begin():
+            with _connect(self._readers, snapshot) as conn, conn.begin():
                 yield Repository(conn)
         except AppcaseError:
             raise

@@ -83,7 +83,6 @@ class CaseEngine:
         self.campaign = campaign
         self.clock: Clock = clock or SystemClock()
         self.pipeline = Pipeline(campaign, self.clock)
-        self.store: Any = None  # transitional: the ORM store of the modules not yet on the ports
 
     def close(self) -> None:
         """Close the engine's database connections (the engine can not be used after)."""
