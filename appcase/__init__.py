@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from appcase.policies.campaign import Campaign, builtin_campaign, load_campaign
     from appcase.states import Disposition, EscalationGround, Event, JudicialState, Severity, State
+    from appcase.workflow.asof import CaseAsOf, get_as_of, list_as_of
     from appcase.workflow.commands import (
         AppIdentity,
         CommitmentCheck,
@@ -56,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "BatchRejected": "appcase.errors",
     "Campaign": "appcase.policies.campaign",
     "CampaignFileError": "appcase.errors",
+    "CaseAsOf": "appcase.workflow.asof",
     "CaseEngine": "appcase.workflow.engine",
     "CaseNotFound": "appcase.errors",
     "CaseView": "appcase.workflow.views",
@@ -85,7 +87,9 @@ _EXPORTS: dict[str, str] = {
     "UnknownActor": "appcase.errors",
     "VerifyReport": "appcase.workflow.views",
     "builtin_campaign": "appcase.policies.campaign",
+    "get_as_of": "appcase.workflow.asof",
     "init_database": "appcase.bootstrap",
+    "list_as_of": "appcase.workflow.asof",
     "load_campaign": "appcase.policies.campaign",
     "open_engine": "appcase.bootstrap",
     "sweep": "appcase.workflow.sweep",
@@ -115,6 +119,7 @@ __all__ = [
     "BatchRejected",
     "Campaign",
     "CampaignFileError",
+    "CaseAsOf",
     "CaseEngine",
     "CaseNotFound",
     "CaseView",
@@ -144,7 +149,9 @@ __all__ = [
     "UnknownActor",
     "VerifyReport",
     "builtin_campaign",
+    "get_as_of",
     "init_database",
+    "list_as_of",
     "load_campaign",
     "open_engine",
     "sweep",

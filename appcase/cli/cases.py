@@ -68,11 +68,13 @@ def show_command(
         app.json = True
     if as_recorded and as_of is None:
         raise InvalidInput("--as-recorded needs --as-of TIME")
+    from appcase.workflow.asof import get_as_of
+
     engine = app.engine()
     view: CaseView = (
         engine.get(case_id)
         if as_of is None
-        else engine.get_as_of(case_id, as_of, as_recorded=as_recorded)
+        else get_as_of(engine, case_id, as_of, as_recorded=as_recorded)
     )
     a = view.app
     lines = [
@@ -191,7 +193,9 @@ def _list_as_of(
         names = ", ".join("--" + k.replace("_", "-") for k in others)
         raise InvalidInput(f"{names} cannot be combined with --as-of")
     kept = {k: filters[k] for k in supported if k in filters}
-    return list(app.engine().list_as_of(as_of, as_recorded=as_recorded, **kept))
+    from appcase.workflow.asof import list_as_of
+
+    return list(list_as_of(app.engine(), as_of, as_recorded=as_recorded, **kept))
 
 
 def _timeline(app: App, events: list[EventView]) -> list[dict[str, Any]]:

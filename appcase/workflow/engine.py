@@ -11,24 +11,22 @@ written with its records -- or nothing is written at all. Reads go through the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
-from appcase.clock import Clock, SystemClock, ensure_aware
+from appcase.clock import Clock, SystemClock
 from appcase.errors import (
     BatchRejected,
     ConcurrentModification,
-    GuardRejected,
     InvalidInput,
-    Rejection,
 )
-from appcase.policies import deadlines, disposition, permissions
+from appcase.policies import disposition
 from appcase.policies.campaign import Campaign
-from appcase.ports import CASE_ORDERS, CaseFilter, Storage, StoredActor
-from appcase.states import Event, JudicialState, State
+from appcase.ports import CaseFilter, CaseStore, Storage, StoredCase, StoredEvent
+from appcase.states import Event
+from appcase.workflow.actors import register_actor
 from appcase.workflow.commands import AppIdentity, JudgePayload, Override, SurveyPayload
 from appcase.workflow.pipeline import (
     SYSTEM_ACTOR,
@@ -37,29 +35,21 @@ from appcase.workflow.pipeline import (
     parse_override,
     parse_payload,
 )
-from appcase.workflow.views import ActorView, CaseView, EventView, case_view, event_view
-
-if TYPE_CHECKING:
-    from appcase.workflow.asof import CaseAsOf
+from appcase.workflow.queries import case_filter
+from appcase.workflow.views import (
+    ActorView,
+    CaseView,
+    EventView,
+    SurveyBatchResult,
+    case_view,
+    event_view,
+)
 
 __all__ = ["SURVEY_ATTEMPTS", "SYSTEM_ACTOR", "CaseEngine", "SurveyBatchResult", "parse_payload"]
 
 SURVEY_ATTEMPTS = 8
 """How often :meth:`CaseEngine.survey` starts again after losing a race for a case number
 (configurable default; only concurrent surveys in one prefecture on PostgreSQL collide)."""
-
-
-@dataclass(frozen=True)
-class SurveyBatchResult:
-    """What :meth:`CaseEngine.survey_batch` did.
-
-    Attributes:
-        case_ids: one entry per app, in order: the new case's id, or ``None`` if refused.
-        refused: ``(index, rejections)`` for every app the guards refused (0-based index).
-    """
-
-    case_ids: list[str | None]
-    refused: list[tuple[int, list[Rejection]]] = field(default_factory=list)
 
 
 class CaseEngine:
@@ -112,27 +102,9 @@ class CaseEngine:
             InvalidInput: bad id, undeclared role, wrong jurisdiction, or the id is taken by
                 an actor with another role or jurisdiction.
         """
-        actor_id = actor_id.strip()
-        if not actor_id or len(actor_id) > 64 or not actor_id.isprintable() or " " in actor_id:
-            raise InvalidInput(
-                f"actor id {actor_id[:80]!r} must be 1-64 printable characters, no spaces"
-            )
-        if actor_id == SYSTEM_ACTOR or role == permissions.SYSTEM_ROLE:
-            raise InvalidInput("the system actor is built in and cannot be registered")
-        problems = permissions.check_posting(self.campaign, role, jurisdiction)
-        if problems:
-            raise InvalidInput("; ".join(p.message for p in problems))
-        with self.storage.transaction() as store:
-            found = store.actor(actor_id)
-            if found is not None:
-                if (found.role, found.jurisdiction) != (role, jurisdiction):
-                    raise InvalidInput(
-                        f"actor {actor_id} is already registered as {found.role} in "
-                        f"{found.jurisdiction}; choose another id"
-                    )
-            else:
-                found = StoredActor(actor_id, role, jurisdiction, name)
-                store.add_actor(found, self.clock.now())
+        found = register_actor(
+            self.storage, self.campaign, self.clock, actor_id, role, jurisdiction, name
+        )
         return ActorView(
             id=found.id, role=found.role, jurisdiction=found.jurisdiction, name=found.name
         )
@@ -178,39 +150,11 @@ class CaseEngine:
         """
         payload = parse_payload(Event.SURVEY, {"app": app})
         assert isinstance(payload, SurveyPayload)
-        ovr = parse_override(override)
-        when = self.pipeline.when(at)
-        pipe = self.pipeline
-        # Racing surveys collide on a unique key (the app in the ledger, the case number or
-        # the idempotency key); the loser starts again and sees the winner's case: the same
-        # app is then refused (not_in_ledger), another app takes the next number.
-        for attempt in range(1, SURVEY_ATTEMPTS + 1):
-            try:
-                with self.storage.transaction() as store:
-                    ident = payload.app
-                    # The ledger first, the key second: on PostgreSQL (READ COMMITTED) a
-                    # racing twin that committed between the two reads is then seen by the
-                    # key, and its case is returned rather than refused as already listed.
-                    existing = store.find_app(self.campaign.id, ident.uscc, ident.name)
-                    if idempotency_key:
-                        done = pipe.replayed(
-                            store, idempotency_key, None, Event.SURVEY, actor, payload
-                        )
-                        if done is not None:
-                            case = pipe.load(store, done.case_id)
-                            return case_view(case, store.app(case.app_id))
-                    number = store.next_case_number(self.campaign.id, ident.prefecture)
-                    cmd = pipe.command(store, Event.SURVEY, actor, payload, when, None, ovr)
-                    new_app, prepared = pipe.prepare_survey(
-                        cmd, number, existing is not None, idempotency_key
-                    )
-                    store.case_id = prepared.case.id
-                    pipe.write_survey(store, new_app, prepared)
-                    return case_view(prepared.case, new_app)
-            except ConcurrentModification:
-                if attempt == SURVEY_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        ovr, when = parse_override(override), self.pipeline.when(at)
+        case, listed = self.pipeline.survey(
+            self.storage, payload, actor, when, ovr, idempotency_key, SURVEY_ATTEMPTS
+        )
+        return case_view(case, listed)
 
     def survey_batch(
         self,
@@ -251,45 +195,17 @@ class CaseEngine:
                 refusal is listed and nothing was written.
         """
         payloads = [parse_payload(Event.SURVEY, {"app": a}) for a in apps]
-        pipe = self.pipeline
         if isinstance(at, datetime) or at is None:
-            whens = [pipe.when(at)] * len(payloads)
+            whens = [self.pipeline.when(at)] * len(payloads)
         else:
             if len(at) != len(payloads):
                 raise InvalidInput(f"{len(at)} survey times given for {len(payloads)} apps")
-            whens = [pipe.when(t) for t in at]
+            whens = [self.pipeline.when(t) for t in at]
         ovr = parse_override(override)
-        refused: list[tuple[int, list[Rejection]]] = []
-        ids: list[str | None] = []
         with self.storage.transaction() as store:
-            cmd = (
-                pipe.command(store, Event.SURVEY, actor, payloads[0], whens[0], None, ovr)
-                if payloads
-                else None
+            ids, refused = self.pipeline.survey_many(
+                store, payloads, whens, actor, ovr, skip_refused, progress, chunk_size
             )
-            listed = store.ledger_identities(self.campaign.id)
-            numbers = store.case_counts_by_prefecture(self.campaign.id)
-            for start in range(0, len(payloads), chunk_size):
-                for i in range(start, min(start + chunk_size, len(payloads))):
-                    payload = payloads[i]
-                    assert isinstance(payload, SurveyPayload) and cmd is not None
-                    ident = payload.app
-                    key = (ident.uscc, ident.name)
-                    number = numbers.get(ident.prefecture, 0) + 1
-                    one = pipe.with_payload(cmd, payload, whens[i])
-                    try:
-                        new_app, prepared = pipe.prepare_survey(one, number, key in listed)
-                    except GuardRejected as exc:
-                        refused.append((i, exc.rejections))
-                        ids.append(None)
-                        continue
-                    listed.add(key)
-                    numbers[ident.prefecture] = number
-                    ids.append(prepared.case.id)
-                    if not refused or skip_refused:
-                        pipe.write_survey(store, new_app, prepared)
-                if progress is not None:
-                    progress(min(chunk_size, len(payloads) - start))
             if refused and not skip_refused:
                 raise BatchRejected(Event.SURVEY.value, refused)
         return SurveyBatchResult(case_ids=ids, refused=refused)
@@ -346,37 +262,26 @@ class CaseEngine:
         if ev is Event.SURVEY:
             raise InvalidInput("use survey() to list an app; it creates the case")
         body = parse_payload(ev, payload)
-        ovr = parse_override(override)
-        pipe = self.pipeline
-        when = pipe.when(at)
+        ovr, when = parse_override(override), self.pipeline.when(at)
         if expected_version is not None and expected_version < 1:
             raise InvalidInput(
                 f"expected version {expected_version} is not a case version (1, 2, …)"
             )
-        try:
-            with self.storage.transaction(case_id) as store:
-                # Lock the case first: a racing retry with the same key then waits here and
-                # finds the winner's event below instead of firing on the moved-on case.
-                case = pipe.load(store, case_id, for_update=True)
-                if idempotency_key:
-                    done = pipe.replayed(store, idempotency_key, case_id, ev, actor, body, reason)
-                    if done is not None:
-                        return event_view(done)
-                if expected_version is not None and case.version != expected_version:
-                    raise ConcurrentModification(
-                        case_id, expected_version=expected_version, version=case.version
-                    )
-                cmd = pipe.command(store, ev, actor, body, when, reason, ovr)
-                return event_view(pipe.run(store, case, cmd, idempotency_key))
-        except ConcurrentModification:
-            # Lost a race on the idempotency key's unique index: if the winner ran this very
-            # command, its event is the answer.
-            if idempotency_key:
-                with self.storage.transaction(case_id) as store:
-                    done = pipe.replayed(store, idempotency_key, case_id, ev, actor, body, reason)
-                    if done is not None:
-                        return event_view(done)
-            raise
+        pipe = self.pipeline
+
+        def replay(store: CaseStore) -> StoredEvent | None:
+            assert idempotency_key is not None
+            return pipe.replayed(store, idempotency_key, case_id, ev, actor, body, reason)
+
+        def act(store: CaseStore, case: StoredCase) -> StoredEvent:
+            if expected_version is not None and case.version != expected_version:
+                raise ConcurrentModification(
+                    case_id, expected_version=expected_version, version=case.version
+                )
+            cmd = pipe.command(store, ev, actor, body, when, reason, ovr)
+            return pipe.run(store, case, cmd, idempotency_key)
+
+        return event_view(pipe.on_case(self.storage, case_id, idempotency_key, replay, act))
 
     def explain_judgment(
         self,
@@ -452,34 +357,15 @@ class CaseEngine:
         Raises:
             InvalidInput: an unknown state, phase or sort, or a naive ``overdue_at``.
         """
-        for s in states:
-            if s not in {x.value for x in State}:
-                raise InvalidInput(f"unknown state {s!r}")
-        for s in judicial_states:
-            if s not in {x.value for x in JudicialState}:
-                raise InvalidInput(f"unknown judicial state {s!r}")
-        if sort not in CASE_ORDERS:
-            raise InvalidInput(f"unknown sort {sort!r}; one of {', '.join(CASE_ORDERS)}")
-        window: tuple[datetime, datetime] | tuple[None, None] = (None, None)
-        if phase is not None:
-            try:
-                p = self.campaign.phase(phase)
-            except KeyError:
-                known = ", ".join(x.id for x in self.campaign.phases)
-                raise InvalidInput(f"unknown phase {phase!r}; phases are: {known}") from None
-            window = (
-                deadlines.day_start(self.campaign, p.start),
-                deadlines.day_start(self.campaign, p.deadline + timedelta(1)),
-            )
-        flt = CaseFilter(
+        flt = case_filter(
+            self.campaign,
             states=states,
             judicial_states=judicial_states,
             prefectures=prefectures,
-            pledge_due_before=ensure_aware(overdue_at, "overdue time") if overdue_at else None,
+            overdue_at=overdue_at,
             text=text,
-            last_event_from=window[0],
-            last_event_before=window[1],
-            order=sort,
+            phase=phase,
+            sort=sort,
             limit=limit,
         )
         with self.storage.reading() as store:
@@ -494,56 +380,6 @@ class CaseEngine:
         with self.storage.reading() as store:
             self.pipeline.load(store, case_id)
             return [event_view(e) for e in store.events(case_id)]
-
-    def get_as_of(self, case_id: str, at: datetime, *, as_recorded: bool = False) -> CaseAsOf:
-        """The case as it was at ``at``, rebuilt from its events (see
-        :mod:`appcase.workflow.asof`).
-
-        Args:
-            case_id: the case.
-            at: the instant, aware (any zone).
-            as_recorded: count the events *recorded* by ``at`` (what the system showed
-                then) instead of those that *happened* by then (the default).
-
-        Raises:
-            NaiveDatetimeError: ``at`` is naive.
-            CaseNotFound: no such case in this campaign.
-            InvalidInput: the case was not yet in the ledger at ``at``.
-        """
-        from appcase.workflow.asof import get_as_of
-
-        return get_as_of(self, case_id, at, as_recorded=as_recorded)
-
-    def list_as_of(
-        self,
-        at: datetime,
-        *,
-        as_recorded: bool = False,
-        states: tuple[str, ...] = (),
-        judicial_states: tuple[str, ...] = (),
-        prefectures: tuple[str, ...] = (),
-        text: str | None = None,
-        limit: int | None = None,
-    ) -> list[CaseAsOf]:
-        """The campaign's cases as they were at ``at``, ordered by id (cases surveyed
-        later are left out); filters as :meth:`list_cases`, applied to the states at ``at``.
-
-        Raises:
-            NaiveDatetimeError: ``at`` is naive.
-            InvalidInput: an unknown state.
-        """
-        from appcase.workflow.asof import list_as_of
-
-        return list_as_of(
-            self,
-            at,
-            as_recorded=as_recorded,
-            states=states,
-            judicial_states=judicial_states,
-            prefectures=prefectures,
-            text=text,
-            limit=limit,
-        )
 
     def iter_case_ids(self, batch_size: int = 1000) -> Iterator[str]:
         """Every case id of the campaign, in order, read in batches (constant memory)."""

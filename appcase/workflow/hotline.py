@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, Rejection
-from appcase.ports import CaseStore, StoredCase
+from appcase.errors import GuardRejected, InvalidInput, Rejection
+from appcase.ports import CaseStore, StoredCase, StoredEvent
 from appcase.states import Event, State
 from appcase.states.identifiers import validate_uscc
 from appcase.workflow.commands import Evidence, FlagPayload, Override
@@ -133,24 +133,16 @@ def report_hotline(
     ovr = parse_override(override)
     pipe = engine.pipeline
     when = pipe.when(at)
-    try:
-        with engine.storage.transaction(case_id) as store:
-            # Lock the case first: a racing retry with the same key then waits here and
-            # finds the winner's event below instead of firing again.
-            case = pipe.load(store, case_id, for_update=True)
-            done = _replayed_report(engine, store, idempotency_key, case_id, actor, item)
-            if done is not None:
-                return done
-            return _fire_report(engine, store, case, payload, actor, when, ovr, idempotency_key)
-    except ConcurrentModification:
-        # Lost a race on the key's unique index: if the winner ran this very report, its
-        # event is the answer.
-        if idempotency_key:
-            with engine.storage.transaction(case_id) as store:
-                done = _replayed_report(engine, store, idempotency_key, case_id, actor, item)
-                if done is not None:
-                    return done
-        raise
+    done = pipe.on_case(
+        engine.storage,
+        case_id,
+        idempotency_key,
+        lambda store: _replayed_report(engine, store, idempotency_key, case_id, actor, item),
+        lambda store, case: _fire_report(
+            engine, store, case, payload, actor, when, ovr, idempotency_key
+        ),
+    )
+    return event_view(done)
 
 
 def _replayed_report(
@@ -160,7 +152,7 @@ def _replayed_report(
     case_id: str,
     actor: str,
     item: Evidence,
-) -> EventView | None:
+) -> StoredEvent | None:
     """The event an earlier report with this key wrote, if any (``None`` without a key).
 
     Raises:
@@ -175,7 +167,7 @@ def _replayed_report(
     if done is None:
         return None
     _same_reporter(store, key, item, done.payload)
-    return event_view(done)
+    return done
 
 
 def _same_reporter(store: CaseStore, key: str, item: Evidence, stored: dict[str, Any]) -> None:
@@ -210,7 +202,7 @@ def _fire_report(
     when: datetime,
     ovr: Override | None,
     idempotency_key: str | None,
-) -> EventView:
+) -> StoredEvent:
     """Flag the case, or add to its open flag, in ``store``'s transaction."""
     state = State(case.state)
     if state is State.FLAGGED:
@@ -231,4 +223,4 @@ def _fire_report(
             ],
         )
     cmd = engine.pipeline.command(store, event, actor, payload, when, None, ovr)
-    return event_view(engine.pipeline.run(store, case, cmd, idempotency_key))
+    return engine.pipeline.run(store, case, cmd, idempotency_key)

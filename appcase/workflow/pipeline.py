@@ -22,7 +22,7 @@ write them together (the sweep, the ledger import); :meth:`Pipeline.run` does al
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from appcase.audit.records import GENESIS, seal
 from appcase.clock import Clock, ensure_aware
 from appcase.errors import (
     CaseNotFound,
+    ConcurrentModification,
     GuardRejected,
     InvalidInput,
     Rejection,
@@ -50,6 +51,7 @@ from appcase.ports import (
     Queries,
     Record,
     ReporterRecord,
+    Storage,
     StoredApp,
     StoredCase,
     StoredEvent,
@@ -738,3 +740,144 @@ class Pipeline:
         """
         prepared.case.app_id = store.add_app(app)
         return self.write(store, prepared)
+
+    # --- whole commands ------------------------------------------------------------------
+    def on_case(
+        self,
+        storage: Storage,
+        case_id: str,
+        key: str | None,
+        replay: Callable[[CaseStore], StoredEvent | None],
+        act: Callable[[CaseStore, StoredCase], StoredEvent],
+    ) -> StoredEvent:
+        """Run a command on an existing case in one unit of work: lock the case, answer a
+        retried idempotency ``key`` with the event it wrote (``replay``), else ``act``.
+
+        The case is locked first, so a racing retry with the same key waits and then finds
+        the winner's event instead of firing on the moved-on case; a command that loses the
+        race on the key's unique index looks again for the winner's event.
+
+        Raises:
+            CaseNotFound: no such case in this campaign.
+            ConcurrentModification: the case changed meanwhile; nothing was written.
+            (and whatever ``replay`` and ``act`` raise; nothing is then written)
+        """
+        try:
+            with storage.transaction(case_id) as store:
+                case = self.load(store, case_id, for_update=True)
+                if key:
+                    done = replay(store)
+                    if done is not None:
+                        return done
+                return act(store, case)
+        except ConcurrentModification:
+            if key:
+                with storage.transaction(case_id) as store:
+                    done = replay(store)
+                    if done is not None:
+                        return done
+            raise
+
+    def survey(
+        self,
+        storage: Storage,
+        payload: SurveyPayload,
+        actor: str,
+        at: datetime,
+        override: Override | None,
+        key: str | None,
+        attempts: int,
+    ) -> tuple[StoredCase, StoredApp]:
+        """List an app: a new case, in a unit of work of its own.
+
+        Racing surveys collide on a unique key (the app in the ledger, the case number or
+        the idempotency key); the loser starts again, at most ``attempts`` times, and sees
+        the winner's case: the same app is then refused (``not_in_ledger``), another app
+        takes the next number; a retry with the winner's key gets the winner's case.
+
+        Returns:
+            The new case (or the one a retried key created) and its ledger entry.
+
+        Raises:
+            UnknownActor / GuardRejected / InvalidInput: as for any command.
+            ConcurrentModification: still losing races after ``attempts`` tries.
+        """
+        ident = payload.app
+        for attempt in range(1, attempts + 1):
+            try:
+                with storage.transaction() as store:
+                    # The ledger first, the key second: on PostgreSQL (READ COMMITTED) a
+                    # racing twin that committed between the two reads is then seen by the
+                    # key, and its case is returned rather than refused as already listed.
+                    existing = store.find_app(self.campaign.id, ident.uscc, ident.name)
+                    if key:
+                        done = self.replayed(store, key, None, Event.SURVEY, actor, payload)
+                        if done is not None:
+                            case = self.load(store, done.case_id)
+                            return case, store.app(case.app_id)
+                    number = store.next_case_number(self.campaign.id, ident.prefecture)
+                    cmd = self.command(store, Event.SURVEY, actor, payload, at, None, override)
+                    app, prepared = self.prepare_survey(cmd, number, existing is not None, key)
+                    store.case_id = prepared.case.id
+                    self.write_survey(store, app, prepared)
+                    return prepared.case, app
+            except ConcurrentModification:
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def survey_many(
+        self,
+        store: CaseStore,
+        payloads: Sequence[BaseModel],
+        whens: Sequence[datetime],
+        actor: str,
+        override: Override | None,
+        skip_refused: bool,
+        progress: Callable[[int], None] | None,
+        chunk_size: int,
+    ) -> tuple[list[str | None], list[tuple[int, list[Rejection]]]]:
+        """Survey many apps in ``store``'s transaction, each through the checks of a single
+        survey; the actor, the apps listed and the case numbers are read once.
+
+        Args:
+            store: the unit of work.
+            payloads / whens: the apps' survey payloads and instants, in order.
+            actor / override: as for one survey.
+            skip_refused: write the accepted apps even if some are refused (otherwise the
+                caller rolls back when any is).
+            progress: called with the number of apps just processed.
+            chunk_size: apps between two ``progress`` calls.
+
+        Returns:
+            The case ids (``None`` for a refused app) and every refusal by 0-based index.
+        """
+        refused: list[tuple[int, list[Rejection]]] = []
+        ids: list[str | None] = []
+        if not payloads:
+            return ids, refused
+        cmd = self.command(store, Event.SURVEY, actor, payloads[0], whens[0], None, override)
+        listed = store.ledger_identities(self.campaign.id)
+        numbers = store.case_counts_by_prefecture(self.campaign.id)
+        for start in range(0, len(payloads), chunk_size):
+            for i in range(start, min(start + chunk_size, len(payloads))):
+                payload = payloads[i]
+                assert isinstance(payload, SurveyPayload)
+                ident = payload.app
+                key = (ident.uscc, ident.name)
+                number = numbers.get(ident.prefecture, 0) + 1
+                one = self.with_payload(cmd, payload, whens[i])
+                try:
+                    app, prepared = self.prepare_survey(one, number, key in listed)
+                except GuardRejected as exc:
+                    refused.append((i, exc.rejections))
+                    ids.append(None)
+                    continue
+                listed.add(key)
+                numbers[ident.prefecture] = number
+                ids.append(prepared.case.id)
+                if not refused or skip_refused:
+                    self.write_survey(store, app, prepared)
+            if progress is not None:
+                progress(min(chunk_size, len(payloads) - start))
+        return ids, refused

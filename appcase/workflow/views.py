@@ -3,17 +3,20 @@ stable ``--json`` shape of the command line). Instants are aware, in UTC."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from appcase.errors import Rejection
 from appcase.workflow.commands import AppIdentity
 
 __all__ = [
     "ActorView",
     "CaseView",
     "EventView",
+    "SurveyBatchResult",
     "SweepOutcome",
     "SweepReport",
     "VerifyReport",
@@ -95,6 +98,19 @@ class EventView(_View):
     idempotency_key: str | None
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True)
+class SurveyBatchResult:
+    """What :meth:`CaseEngine.survey_batch` did.
+
+    Attributes:
+        case_ids: one entry per app, in order: the new case's id, or ``None`` if refused.
+        refused: ``(index, rejections)`` for every app the guards refused (0-based index).
+    """
+
+    case_ids: list[str | None]
+    refused: list[tuple[int, list[Rejection]]] = field(default_factory=list)
 
 
 class SweepOutcome(_View):

@@ -13,6 +13,7 @@ from appcase.bootstrap import open_engine
 from appcase.clock import FixedClock
 from appcase.errors import CaseNotFound, InvalidInput, NaiveDatetimeError
 from appcase.states import State
+from appcase.workflow.asof import get_as_of, list_as_of
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.verify import compare, replay, replay_all, verify
 from tests.builders import app, drive, evidence, judgment, local
@@ -64,32 +65,32 @@ def test_as_of_each_event_gives_the_state_after_it(demo: CaseEngine) -> None:
     events = demo.history(case_id)
     assert len(events) >= 8
     for n, ev in enumerate(events, 1):
-        view = demo.get_as_of(case_id, ev.occurred_at)
+        view = get_as_of(demo, case_id, ev.occurred_at)
         assert view.event_count == n
         assert view.head_hash == ev.hash
         track_state = view.judicial_state if ev.track == "judicial" else view.state
         assert track_state == ev.to_state
         just_before = ev.occurred_at - timedelta(microseconds=1)
         if n > 1 and events[n - 2].occurred_at < just_before:
-            assert demo.get_as_of(case_id, just_before).event_count == n - 1
+            assert get_as_of(demo, case_id, just_before).event_count == n - 1
     now = demo.get(case_id)
-    last = demo.get_as_of(case_id, local(12, 31))
+    last = get_as_of(demo, case_id, local(12, 31))
     for field in ("state", "judicial_state", "disposition", "pledge_deadline", "head_hash"):
         assert getattr(last, field) == getattr(now, field)
 
 
 def test_list_as_of_agrees_with_show_as_of_and_with_now(demo: CaseEngine) -> None:
     at = local(2, 25, 0)
-    listed = demo.list_as_of(at)
+    listed = list_as_of(demo, at)
     assert 0 < len(listed) < 300  # some apps were surveyed only later
     for view in listed[::25]:
-        assert demo.get_as_of(view.id, at) == view
-    flagged = demo.list_as_of(at, states=("flagged",))
+        assert get_as_of(demo, view.id, at) == view
+    flagged = list_as_of(demo, at, states=("flagged",))
     assert flagged
     assert {v.id for v in flagged} == {v.id for v in listed if v.state == "flagged"}
-    assert [v.id for v in demo.list_as_of(at, limit=3)] == [v.id for v in listed[:3]]
+    assert [v.id for v in list_as_of(demo, at, limit=3)] == [v.id for v in listed[:3]]
     current = {v.id: v for v in demo.list_cases()}
-    final = demo.list_as_of(local(12, 31))
+    final = list_as_of(demo, local(12, 31))
     assert len(final) == 300
     for view in final:
         now = current[view.id]
@@ -111,30 +112,30 @@ def test_as_of_by_occurrence_and_by_recording(sqlite_engine: CaseEngine, clock: 
     clock.set(local(3, 12, 12))
     sqlite_engine.fire(case.id, "judge", actor="cs-edu", payload=judgment(), at=local(3, 12))
     between = local(2, 23)
-    occurred = sqlite_engine.get_as_of(case.id, between)
-    recorded = sqlite_engine.get_as_of(case.id, between, as_recorded=True)
+    occurred = get_as_of(sqlite_engine, case.id, between)
+    recorded = get_as_of(sqlite_engine, case.id, between, as_recorded=True)
     assert (occurred.state, occurred.basis) == ("flagged", "occurred")
     assert (recorded.state, recorded.basis) == ("surveyed", "recorded")
-    assert [v.state for v in sqlite_engine.list_as_of(between, as_recorded=True)] == ["surveyed"]
-    assert sqlite_engine.get_as_of(case.id, local(3, 12)).disposition == "interview_rectify"
-    assert sqlite_engine.get_as_of(case.id, local(3, 11)).disposition is None
+    assert [v.state for v in list_as_of(sqlite_engine, between, as_recorded=True)] == ["surveyed"]
+    assert get_as_of(sqlite_engine, case.id, local(3, 12)).disposition == "interview_rectify"
+    assert get_as_of(sqlite_engine, case.id, local(3, 11)).disposition is None
     with pytest.raises(InvalidInput, match="not yet in the ledger"):
-        sqlite_engine.get_as_of(case.id, local(2, 20, 8))
+        get_as_of(sqlite_engine, case.id, local(2, 20, 8))
     with pytest.raises(InvalidInput, match="not yet in the ledger"):
-        sqlite_engine.get_as_of(case.id, local(2, 20, 11), as_recorded=True)
-    assert sqlite_engine.list_as_of(local(2, 20, 8)) == []
+        get_as_of(sqlite_engine, case.id, local(2, 20, 11), as_recorded=True)
+    assert list_as_of(sqlite_engine, local(2, 20, 8)) == []
     with pytest.raises(NaiveDatetimeError):
-        sqlite_engine.get_as_of(case.id, local(3, 1).replace(tzinfo=None))
+        get_as_of(sqlite_engine, case.id, local(3, 1).replace(tzinfo=None))
     with pytest.raises(NaiveDatetimeError):
-        sqlite_engine.list_as_of(local(3, 1).replace(tzinfo=None))
+        list_as_of(sqlite_engine, local(3, 1).replace(tzinfo=None))
     with pytest.raises(CaseNotFound):
-        sqlite_engine.get_as_of("HN2018-430100-0099", local(3, 1))
+        get_as_of(sqlite_engine, "HN2018-430100-0099", local(3, 1))
     with pytest.raises(InvalidInput, match="unknown state"):
-        sqlite_engine.list_as_of(local(3, 1), states=("limbo",))
+        list_as_of(sqlite_engine, local(3, 1), states=("limbo",))
 
 
 def test_as_of_on_both_engines(engine: CaseEngine) -> None:
     view = drive(engine, State.RECTIFIED)
-    assert engine.get_as_of(view.id, local(3, 14, 11)).state == "interviewed"
-    assert engine.get_as_of(view.id, local(3, 14, 13)).pledge_deadline is not None
-    assert [v.state for v in engine.list_as_of(local(2, 22))] == ["flagged"]
+    assert get_as_of(engine, view.id, local(3, 14, 11)).state == "interviewed"
+    assert get_as_of(engine, view.id, local(3, 14, 13)).pledge_deadline is not None
+    assert [v.state for v in list_as_of(engine, local(2, 22))] == ["flagged"]

@@ -1,0 +1,62 @@
+"""Registering officers (actors): an id, a role of the campaign, a jurisdiction."""
+
+from __future__ import annotations
+
+from appcase.clock import Clock
+from appcase.errors import InvalidInput
+from appcase.policies import permissions
+from appcase.policies.campaign import Campaign
+from appcase.ports import Storage, StoredActor
+from appcase.workflow.pipeline import SYSTEM_ACTOR
+
+__all__ = ["register_actor"]
+
+
+def register_actor(
+    storage: Storage,
+    campaign: Campaign,
+    clock: Clock,
+    actor_id: str,
+    role: str,
+    jurisdiction: str,
+    name: str = "",
+) -> StoredActor:
+    """Register an officer; registering the same actor again with the same role and
+    jurisdiction changes nothing.
+
+    Args:
+        storage: the units of work.
+        campaign: whose roles and jurisdictions apply (:mod:`appcase.policies.permissions`).
+        clock: when the registration happens.
+        actor_id: 1-64 printable characters, no spaces, e.g. ``"cs-cac-01"``.
+        role / jurisdiction: a role id of the campaign and a GB/T 2260 code it may hold.
+        name: display name.
+
+    Returns:
+        The actor as registered (the earlier registration, if the same).
+
+    Raises:
+        InvalidInput: bad id, the built-in ``system`` actor or role, an undeclared role, a
+            wrong jurisdiction, or the id taken with another role or jurisdiction.
+    """
+    actor_id = actor_id.strip()
+    if not actor_id or len(actor_id) > 64 or not actor_id.isprintable() or " " in actor_id:
+        raise InvalidInput(
+            f"actor id {actor_id[:80]!r} must be 1-64 printable characters, no spaces"
+        )
+    if actor_id == SYSTEM_ACTOR or role == permissions.SYSTEM_ROLE:
+        raise InvalidInput("the system actor is built in and cannot be registered")
+    problems = permissions.check_posting(campaign, role, jurisdiction)
+    if problems:
+        raise InvalidInput("; ".join(p.message for p in problems))
+    with storage.transaction() as store:
+        found = store.actor(actor_id)
+        if found is None:
+            found = StoredActor(actor_id, role, jurisdiction, name)
+            store.add_actor(found, clock.now())
+        elif (found.role, found.jurisdiction) != (role, jurisdiction):
+            raise InvalidInput(
+                f"actor {actor_id} is already registered as {found.role} in "
+                f"{found.jurisdiction}; choose another id"
+            )
+    return found
