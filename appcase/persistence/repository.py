@@ -312,8 +312,11 @@ class Repository:
                 other writers).
         """
         row = self.conn.execute(_Q_CASE_FOR_UPDATE if for_update else _Q_CASE, {"id": case_id})
-        found = row.first()
-        return StoredCase(*found) if found is not None else None
+        try:
+            found = row.first()
+            return StoredCase(*found) if found is not None else None
+        except _UNDECODABLE as exc:
+            raise CaseDamaged(case_id, f"its row cannot be read: {_why(exc)}") from None
 
     def case_with_head(
         self, case_id: str, *, for_update: bool = False
@@ -383,8 +386,15 @@ class Repository:
         return [StoredCase(*row) for row in self.conn.execute(stmt)]
 
     def events(self, case_id: str) -> list[StoredEvent]:
-        """The case's events in chain order."""
-        return [_event(r) for r in self.conn.execute(_Q_EVENTS, {"case_id": case_id})]
+        """The case's events in chain order.
+
+        Raises:
+            CaseDamaged: an event's row cannot be read (a value stored outside appcase).
+        """
+        try:
+            return [_event(r) for r in self.conn.execute(_Q_EVENTS, {"case_id": case_id})]
+        except _UNDECODABLE as exc:
+            raise CaseDamaged(case_id, f"an event's row cannot be read: {_why(exc)}") from None
 
     def events_of(self, case_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
         """The events of many cases, in chain order, keyed by case id (one query)."""

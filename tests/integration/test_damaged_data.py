@@ -69,3 +69,19 @@ def test_the_sweep_writes_nothing_to_a_damaged_case(
         assert engine.get(case.id).state == "pledged"
     finally:
         engine.close()
+
+
+def test_a_case_row_that_cannot_be_read_is_a_typed_error(
+    sqlite_engine: CaseEngine, sqlite_url: str
+) -> None:
+    case = drive(sqlite_engine, "pledged")
+    sqlite_engine.close()
+    _sql(sqlite_url, f"UPDATE cases SET last_occurred_at = 'not-a-date' WHERE id = '{case.id}'")
+    engine = open_engine(sqlite_url, clock=sqlite_engine.clock)
+    try:
+        with pytest.raises(CaseDamaged, match="its row cannot be read"):
+            engine.get(case.id)
+        with pytest.raises(CaseDamaged):
+            engine.fire(case.id, "rectify", actor="cs-cac", payload=RECTIFIED, at=local(3, 27))
+    finally:
+        engine.close()
