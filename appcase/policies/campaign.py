@@ -146,9 +146,9 @@ class DispositionParams(_Strict):
     recidivism_aggravates: bool = True
     school_use_aggravates: bool = False
     lacking_responsibility_takedown: bool = True
-    minimum_by_severity: dict[
-        Literal["minor", "serious", "severe"], Literal["interview_rectify", "takedown"]
-    ] | None = None
+    minimum_by_severity: (
+        dict[Literal["minor", "serious", "severe"], Literal["interview_rectify", "takedown"]] | None
+    ) = None
     refer_when_taken_down: bool = True
 
 

@@ -221,7 +221,8 @@ def evaluate(
     minimum = Disposition.INTERVIEW_RECTIFY
     ladder = params.minimum_by_severity
     if ladder is not None:
-        called = [r for r in dict.fromkeys(ranks) if ladder.get(_name(r)) == "takedown"]
+        calls = {str(k): str(v) for k, v in ladder.items()}
+        called = [r for r in dict.fromkeys(ranks) if calls.get(_name(r)) == "takedown"]
         if called:
             minimum = Disposition.TAKEDOWN
             fired.append(

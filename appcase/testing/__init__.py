@@ -26,6 +26,8 @@ Example (a test file of your own)::
 Importing this module builds nothing and touches no database.
 """
 
+from appcase.policies.campaign import Campaign, DeadlineParams, DispositionParams
+from appcase.policies.disposition import DispositionResult, Factors, FindingInput, RuleFired
 from appcase.testing.machine import CampaignMachine, campaign_machine
 from appcase.testing.properties import (
     PROPERTIES,
@@ -39,6 +41,8 @@ from appcase.testing.properties import (
     disposition_monotone,
     disposition_order_independent,
     disposition_total,
+    explain,
+    for_all,
     machine_invariants,
     referral_exact,
     roles_can_act,
@@ -90,13 +94,20 @@ __all__ = [
     "PROPERTIES",
     "SEVERITY_ORDER",
     "ActorSpec",
+    "Campaign",
     "CampaignMachine",
     "CommandSpec",
     "Counterexample",
+    "DeadlineParams",
+    "DispositionParams",
+    "DispositionResult",
+    "Factors",
+    "FindingInput",
     "Judgment",
     "Progress",
     "Property",
     "PropertyResult",
+    "RuleFired",
     "actors",
     "app_identities",
     "campaign_boundaries",
@@ -115,11 +126,13 @@ __all__ = [
     "dispositions",
     "events",
     "evidence_items",
+    "explain",
     "factors",
     "finding_inputs",
     "finding_lists",
     "findings",
     "fixed_offsets",
+    "for_all",
     "harm_categories",
     "instants_in",
     "instants_in_window",

@@ -119,7 +119,7 @@ def dump(path: Path) -> dict[str, list[str]]:
 
 def _fitting(state: str, judicial_state: str) -> list[Event]:
     """Events with a transition out of the case's current states (guards aside)."""
-    fitting = [
+    fitting: list[Event] = [
         e
         for e in Event
         if e is not Event.SURVEY

@@ -62,6 +62,8 @@ __all__ = [
     "disposition_monotone",
     "disposition_order_independent",
     "disposition_total",
+    "explain",
+    "for_all",
     "machine_invariants",
     "referral_exact",
     "roles_can_act",
@@ -259,6 +261,71 @@ def _search(
     return PropertyResult(name, statement, False, tried, example)
 
 
+def for_all(
+    name: str,
+    strategy: st.SearchStrategy[Any],
+    check: Callable[[Any], str | None],
+    *,
+    statement: str = "",
+    examples: int = 200,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> PropertyResult:
+    """A property of your own: ``check`` holds for every value ``strategy`` draws.
+
+    Args:
+        name: the property's name, for the report.
+        strategy: where the examples come from (e.g. ``finding_lists(campaign)``).
+        check: returns ``None`` when the property holds for a value, else what breaks, in
+            words (it may also raise ``AssertionError``, whose message is used).
+        statement: what the property says.
+        examples: how many examples to try (≥ 1).
+        seed: the random seed (``None``: derandomised).
+        progress: called every 100 examples.
+
+    Returns:
+        The :class:`PropertyResult`; a counterexample's ``details`` hold the smallest failing
+        value, as ``repr``.
+    """
+
+    def violation(value: Any) -> Counterexample | None:
+        try:
+            said = check(value)
+        except AssertionError as exc:
+            said = str(exc) or "assertion failed"
+        if said is None:
+            return None
+        return Counterexample(said, details=(f"smallest failing example: {value!r}",))
+
+    return _search(
+        name,
+        statement or name,
+        strategy,
+        violation,
+        examples=examples,
+        seed=seed,
+        progress=progress,
+    )
+
+
+def explain(
+    campaign: Campaign, findings: Sequence[FindingInput], factors: Factors | None = None
+) -> DispositionResult:
+    """What ``campaign``'s disposition policy says of findings (for properties of your own).
+
+    Args:
+        campaign: the campaign whose ``policy.disposition`` answers.
+        findings: the findings, as :func:`~appcase.testing.finding_lists` draws them.
+        factors: the circumstances (default: none: no prior case, no school use).
+
+    Returns:
+        The answer: ``minimum`` (a :class:`~appcase.Disposition`), ``refer``, ``rules``.
+    """
+    return evaluate(
+        findings, factors or Factors(), campaign.policy.disposition, campaign.policy.version
+    )
+
+
 def _safely(
     campaign: Campaign, findings: Sequence[FindingInput], f: Factors
 ) -> DispositionResult | str:
@@ -416,12 +483,13 @@ def _worsenings(
     """Findings and circumstances, and a worse version of them (one change)."""
     findings = draw(finding_lists(campaign, max_size=5))
     f = draw(factors)
-    kind = draw(st.sampled_from(["raise", "add", "prior", "lacking", "schools"]))
+    kind = draw(st.sampled_from(["raise", "add", "prior", "lacking", "schools", "raise"]))
     if kind == "raise" and findings:
         i = draw(st.integers(0, len(findings) - 1))
         current = severity_rank(findings[i].severity)
         if current < len(SEVERITY_ORDER) - 1:
-            higher = draw(st.sampled_from(SEVERITY_ORDER[current + 1 :]))
+            # one step up: a raise by several steps is several raises by one
+            higher = SEVERITY_ORDER[current + 1]
             worse = [*findings]
             worse[i] = dataclasses.replace(findings[i], severity=higher)
             how = f"finding {i + 1} raised from {findings[i].severity.value} to {higher.value}"
@@ -603,7 +671,7 @@ def states_reachable(campaign: Campaign) -> PropertyResult:
     summary = (
         f"cannot be reached: {', '.join(missing)}" if missing else f"traps: {', '.join(traps)}"
     )
-    roles = tuple(
+    declared = tuple(
         f"roles.{r.id}.events = [{', '.join(e.value for e in r.events)}]" for r in campaign.roles
     )
     return PropertyResult(
@@ -611,7 +679,7 @@ def states_reachable(campaign: Campaign) -> PropertyResult:
         statement,
         False,
         len(states),
-        Counterexample(summary, (), roles, tuple(details)),
+        Counterexample(summary, (), declared, tuple(details)),
     )
 
 
