@@ -1,5 +1,6 @@
-"""``appcase policy what-if`` on the demo database: exactly the judgments whose minimum an
-amended threshold changes (re-evaluated here by hand), and not a byte written."""
+"""``appcase policy what-if``: exactly the judgments whose minimum an amended threshold
+changes (re-evaluated here by hand), and not a byte written -- on the standard test cases
+(fast), and on the demo database (slow: the demo takes seconds)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,31 @@ from appcase.demo import run_demo
 from appcase.policies.campaign import load_campaign
 from appcase.policies.disposition import Factors, FindingInput, evaluate
 from appcase.states import Severity
-from tests.builders import checkpoint, dump_tables, file_digests, run_cli
+from tests.builders import checkpoint, cli_database, dump_tables, file_digests, run_cli
 
 HUNAN_TEXT = resources.files("appcase.data").joinpath("hunan-2018.toml").read_text("utf-8")
+
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path, _ids = cli_database(tmp_path_factory.mktemp("whatif-small"))
+    return path
+
+
+def test_what_if_on_the_standard_cases(small_db: Path, tmp_path: Path) -> None:
+    file = amended(tmp_path, 'takedown_severity = "severe"', 'takedown_severity = "serious"')
+    files, rows = file_digests(small_db), dump_tables(small_db)
+    result = run_cli(small_db, "policy", "what-if", "--campaign", str(file), "--json")
+    assert result.exit_code == 0, result.output
+    assert file_digests(small_db) == files
+    assert dump_tables(small_db) == rows
+    body = json.loads(result.stdout)
+    expected = by_hand(small_db, file)
+    assert expected["changed"]
+    assert [(j["case_id"], j["seq"]) for j in body["judgments"] if j["changed"]] == expected[
+        "changed"
+    ]
+    assert {(r["case_id"], r["seq"]) for r in body["refused"]} == set(expected["changed"])
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +89,7 @@ def by_hand(db: Path, amended_file: Path, prefecture: str | None = None) -> dict
     return {"changed": changed, "per": per, "judged": judged}
 
 
+@pytest.mark.slow
 def test_what_if_reports_exactly_the_changed_minimums_and_writes_nothing(
     demo_db: Path, tmp_path: Path
 ) -> None:
@@ -107,6 +131,7 @@ def test_what_if_reports_exactly_the_changed_minimums_and_writes_nothing(
     assert +counts == +expected["per"]
 
 
+@pytest.mark.slow
 def test_one_prefecture(demo_db: Path, tmp_path: Path) -> None:
     file = amended(tmp_path, "takedown_serious_count = 3", "takedown_serious_count = 2")
     result = run_cli(
@@ -121,6 +146,7 @@ def test_one_prefecture(demo_db: Path, tmp_path: Path) -> None:
     )["changed"]
 
 
+@pytest.mark.slow
 def test_the_text_report(demo_db: Path, tmp_path: Path) -> None:
     file = amended(tmp_path, "takedown_serious_count = 3", "takedown_serious_count = 2")
     result = run_cli(demo_db, "policy", "what-if", "--campaign", str(file))
@@ -130,6 +156,7 @@ def test_the_text_report(demo_db: Path, tmp_path: Path) -> None:
     assert "(* the minimum changed)" in result.output
 
 
+@pytest.mark.slow
 def test_another_campaign_is_refused_with_what_differs(demo_db: Path, tmp_path: Path) -> None:
     file = amended(tmp_path, "deadline = 2018-03-10", "deadline = 2018-03-12")
     files = file_digests(demo_db)

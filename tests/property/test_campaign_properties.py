@@ -94,7 +94,7 @@ def test_a_mutation_is_caught_by_its_property(
 ) -> None:
     campaign = parse_campaign(mutated(change), "mutated")
     (before,) = check_campaign(parse_campaign(HUNAN_DATA), examples=100, seed=5, only=[prop])
-    (after,) = check_campaign(campaign, examples=100, seed=5, only=[prop])
+    (after,) = check_campaign(campaign, examples=400, seed=5, only=[prop])
     assert before.holds
     assert not after.holds
     assert after.counterexample is not None
