@@ -130,6 +130,15 @@ class DispositionParams(_Strict):
             (configurable default: off).
         lacking_responsibility_takedown: seriously lacking responsibility (主体责任落实严重
             不到位) with any finding means takedown (source 三(二)).
+        minimum_by_severity: optional ladder, effective severity → the mildest disposition a
+            single finding of that severity calls for (``minor``, ``serious``, ``severe`` →
+            ``interview_rectify`` or ``takedown``); when given it replaces
+            ``takedown_severity`` in rule D5. A ladder that is not ordered (a worse severity
+            mapped to a milder disposition) is accepted here and caught by the
+            ``disposition_monotone`` property of ``appcase policy check``.
+        refer_when_taken_down: rule R1 refers a suspected crime whatever the disposition
+            (source 三(二), the default); ``false`` drops the referral when the minimum is
+            takedown -- a drafting error that the ``referral_exact`` property catches.
     """
 
     takedown_severity: Literal["serious", "severe"] = "severe"
@@ -137,6 +146,10 @@ class DispositionParams(_Strict):
     recidivism_aggravates: bool = True
     school_use_aggravates: bool = False
     lacking_responsibility_takedown: bool = True
+    minimum_by_severity: (
+        dict[Literal["minor", "serious", "severe"], Literal["interview_rectify", "takedown"]] | None
+    ) = None
+    refer_when_taken_down: bool = True
 
 
 class DeadlineParams(_Strict):
@@ -295,14 +308,29 @@ class Campaign(_Strict):
         return frozenset(h.id for h in self.harm_categories)
 
     def canonical_json(self) -> str:
-        """The campaign as canonical JSON (sorted keys, no spaces); stored and hashed."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        """The campaign as canonical JSON (sorted keys, no spaces); stored and hashed.
+
+        Policy fields added after a campaign may have been stored
+        (:data:`_LATER_DISPOSITION_FIELDS`) are left out while they hold their defaults, so
+        that a stored campaign keeps its digest.
+        """
+        data = self.model_dump(mode="json")
+        disposition = data["policy"]["disposition"]
+        for name, default in _LATER_DISPOSITION_FIELDS.items():
+            if disposition.get(name) == default:
+                del disposition[name]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def digest(self) -> str:
         """SHA-256 (hex) of :meth:`canonical_json`; identifies this exact campaign file."""
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+_LATER_DISPOSITION_FIELDS: dict[str, object] = {
+    "minimum_by_severity": None,
+    "refer_when_taken_down": True,
+}
+"""Fields of ``policy.disposition`` newer than the first stored campaigns, with defaults."""
 
 
 class _Inconsistent(ValueError):
