@@ -591,7 +591,7 @@ class Repository:
             c.version = r.version + 1
         return True
 
-    def _lock_feed(self) -> None:
+    def lock_feed(self) -> None:
         """Make positions follow commit order: on PostgreSQL, writers of events take one
         transaction-level advisory lock before their first event, so that a transaction
         that commits later never holds a lower position than one a reader has already seen
@@ -604,7 +604,7 @@ class Repository:
     def append_event(self, columns: dict[str, Any]) -> int:
         """Insert one event (``columns`` as :class:`~appcase.ports.StoredEvent` names them,
         without ``position``); returns its position (the row id)."""
-        self._lock_feed()
+        self.lock_feed()
         key = self.conn.execute(_event_insert(), columns).inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -620,7 +620,7 @@ class Repository:
         """
         if not rows:
             return []
-        self._lock_feed()
+        self.lock_feed()
         if not positions:
             self.conn.execute(_event_insert(), list(rows))
             return []
@@ -663,7 +663,7 @@ class Repository:
 
     def feed(self, campaign_id: str, after: int, limit: int) -> list[StoredEvent]:
         """The campaign's events with a position above ``after``, by position, at most
-        ``limit`` (see :meth:`_lock_feed` for why positions follow commit order)."""
+        ``limit`` (see :meth:`lock_feed` for why positions follow commit order)."""
         stmt = (
             select(*_EVENT_COLUMNS)
             .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
