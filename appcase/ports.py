@@ -46,6 +46,7 @@ __all__ = [
     "StoredCase",
     "StoredCheckpoint",
     "StoredEvent",
+    "StoredToken",
     "VerificationRecord",
     "record_fields",
 ]
@@ -174,6 +175,26 @@ class StoredActor:
     role: str
     jurisdiction: str
     name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    """An API token of one actor, as stored: never the token itself, only its SHA-256.
+
+    Attributes:
+        id: the token's public id (shown by ``appcase actor token list``, used to revoke it).
+        actor_id: the actor every request made with the token acts as.
+        digest: SHA-256 of the token, hex.
+        created_at / expires_at: when it was issued and when it stops working (UTC).
+        revoked_at: when it was revoked, or ``None``.
+    """
+
+    id: str
+    actor_id: str
+    digest: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +452,13 @@ class Queries(Protocol):
         """The findings of every judgment of the campaign's cases in these prefectures, by
         case id, then in the order they were written (one query)."""
 
+    # --- API tokens (the HTTP server's callers) -------------------------------------------
+    def token_by_digest(self, digest: str) -> StoredToken | None:
+        """The token whose SHA-256 is ``digest`` (revoked and expired ones too), or ``None``."""
+
+    def tokens(self, actor_id: str | None = None) -> list[StoredToken]:
+        """Every token (of one actor, if given), by creation time then id."""
+
 
 class CaseStore(Queries, Protocol):
     """What a command does in its transaction, beside the reads of :class:`Queries`."""
@@ -526,6 +554,14 @@ class CaseStore(Queries, Protocol):
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         """Write a checkpoint (append-only: it is never changed)."""
+
+    # --- API tokens -----------------------------------------------------------------------
+    def add_token(self, token: StoredToken) -> None:
+        """Store a new token (its digest, never the token)."""
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        """Mark a token revoked at ``at``; ``False`` if there is no such token or it was
+        already revoked."""
 
 
 class Storage(Protocol):

@@ -43,6 +43,7 @@ __all__ = [
     "InterviewRow",
     "PledgeRow",
     "ReporterRow",
+    "TokenRow",
     "UTCDateTime",
     "VerificationRow",
 ]
@@ -316,3 +317,17 @@ class CheckpointRow(Base):
     signature_alg: Mapped[str | None] = mapped_column(String(16))
     key_id: Mapped[str | None] = mapped_column(String(64))
     signature: Mapped[str | None] = mapped_column(String(256))
+
+
+class TokenRow(Base):
+    """An API token of one actor (``appcase actor token create``): only its SHA-256 is
+    stored, with its expiry and, once revoked, when."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    actor_id: Mapped[str] = mapped_column(ForeignKey("actors.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

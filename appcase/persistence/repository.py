@@ -78,6 +78,7 @@ from appcase.ports import (
     StoredCase,
     StoredCheckpoint,
     StoredEvent,
+    StoredToken,
     VerificationRecord,
     record_fields,
 )
@@ -767,6 +768,34 @@ class Repository:
         return (_CASES.c.campaign_id == campaign_id, _CASES.c.prefecture.in_(list(prefectures)))
 
     # --- end of the ledger import's and the summary report's reads ---------------------
+
+    # --- API tokens (Queries.token_by_digest, tokens; CaseStore.add_token, revoke_token) --
+    # The statements are in appcase.persistence.token_queries, imported where used.
+    def token_by_digest(self, digest: str) -> StoredToken | None:
+        """The token whose SHA-256 is ``digest``, or ``None``."""
+        from appcase.persistence import token_queries
+
+        return token_queries.token_by_digest(self.conn, digest)
+
+    def tokens(self, actor_id: str | None = None) -> list[StoredToken]:
+        """Every token (of one actor, if given), by creation time then id."""
+        from appcase.persistence import token_queries
+
+        return token_queries.tokens(self.conn, actor_id)
+
+    def add_token(self, token: StoredToken) -> None:
+        """Store a token's record (its digest, never the token)."""
+        from appcase.persistence import token_queries
+
+        token_queries.add_token(self.conn, token)
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        """Revoke a token; ``False`` if unknown or already revoked."""
+        from appcase.persistence import token_queries
+
+        return token_queries.revoke_token(self.conn, token_id, at)
+
+    # --- end of the API tokens ----------------------------------------------------------
 
 
 _R = TypeVar("_R", InterviewRecord, PledgeRecord)

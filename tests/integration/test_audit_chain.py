@@ -290,7 +290,7 @@ def test_migration_0003_goes_down_and_up(sqlite_engine: CaseEngine) -> None:
     assert current_revision(bind) == "0002"
     assert "checkpoints" not in inspect(bind).get_table_names()
     upgrade(bind)
-    assert current_revision(bind) == "0004"
+    assert current_revision(bind) == "0007"
     checkpoint(sqlite_engine)
     with pytest.raises(DBAPIError, match="append-only"):
         _raw(sqlite_engine, "DELETE FROM checkpoints")
