@@ -68,11 +68,12 @@ def cli(
 
 
 def _register() -> None:
-    from appcase.cli import admin, audit, cases, events, imports, policy, reports
+    from appcase.cli import admin, audit, cases, events, imports, policy, reports, server, tokens
 
-    for module in (admin, audit, cases, events, policy, imports, reports):
+    for module in (admin, audit, cases, events, policy, imports, reports, server):
         for command in module.COMMANDS:
             cli.add_command(command)
+    admin.actor_group.add_command(tokens.token_group)
 
 
 _register()
