@@ -6,7 +6,7 @@ import os
 
 import click
 
-from appcase.cli.app import App, pass_app
+from appcase.cli.app import App, configure_logging, pass_app
 from appcase.errors import InvalidInput
 
 __all__ = ["APP_FACTORY", "COMMANDS"]
@@ -45,6 +45,13 @@ def serve_command(app: App, host: str, port: int, graceful_timeout: int) -> None
             "the HTTP server needs its extra: pip install 'appcase[server]'"
         ) from None
     from appcase.bootstrap import open_engine
+
+    verbose = int(click.get_current_context().find_root().params.get("verbose") or 0)
+    level = app.settings.log_level
+    # the access log is at info: on unless APPCASE_LOG_LEVEL=error (debug with -vv)
+    configure_logging(
+        "debug" if verbose >= 2 or level == "debug" else "error" if level == "error" else "info"
+    )
 
     url, campaign = app.database_url, app.settings.campaign
     open_engine(url, campaign).close()  # refuse to start on a database that is not ready

@@ -46,6 +46,7 @@ from appcase.server.schemas import (
     SurveyIn,
     SweepIn,
     SweepOut,
+    VerifyOut,
 )
 from appcase.states import JudicialState, State
 from appcase.workflow.asof import CaseAsOf, get_as_of, list_as_of
@@ -54,7 +55,7 @@ from appcase.workflow.feed import cloudevent, feed
 from appcase.workflow.hotline import find_case, report_hotline
 from appcase.workflow.sweep import summarise, sweep
 from appcase.workflow.tokens import authenticate
-from appcase.workflow.verify import AuditReport, verify
+from appcase.workflow.verify import verify
 from appcase.workflow.views import ActorView, CaseView, EventView
 
 __all__ = ["FEED_MAX_WAIT", "create_app", "from_environment"]
@@ -449,13 +450,13 @@ def _routes(app: FastAPI) -> None:
         engine: EngineDep,
         actor: Caller,
         case_id: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> AuditReport:
+    ) -> VerifyOut:
         """Recompute every hash chain, replay every case, check every checkpoint. Damage
         is a 422 problem listing it in ``findings`` (as ``appcase audit verify`` exits 1)."""
         report = verify(engine, case_id)
         if not report.ok:
             raise AuditFailure(report.problems)
-        return report
+        return VerifyOut.of(report)
 
     @app.get("/events", tags=["reads"])
     async def event_feed(

@@ -14,6 +14,7 @@ from appcase.workflow.views import SweepOutcome, SweepReport
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
+    "AuditProblem",
     "CloudEvent",
     "FeedData",
     "FeedPage",
@@ -123,8 +124,40 @@ class SweepOut(BaseModel):
     outcomes: list[SweepOutcome]
 
 
-VerifyOut = AuditReport
-"""``GET /verify`` answers with the library's audit report."""
+class AuditProblem(BaseModel):
+    """One damage an audit verification found (an empty ``case_id``: the campaign's)."""
+
+    case_id: str
+    seq: int | None
+    kind: str
+    detail: str
+
+
+class VerifyOut(BaseModel):
+    """``GET /verify``: what was checked (with ``ok``, the audit found nothing wrong)."""
+
+    ok: bool
+    cases: int
+    events: int
+    checkpoints: int
+    signatures_checked: int
+    notes: list[str]
+    problems: list[AuditProblem]
+
+    @classmethod
+    def of(cls, report: AuditReport) -> VerifyOut:
+        """The answer of the library's report."""
+        return cls(
+            ok=report.ok,
+            cases=report.cases,
+            events=report.events,
+            checkpoints=report.checkpoints,
+            signatures_checked=report.signatures_checked,
+            notes=list(report.notes),
+            problems=[
+                AuditProblem(case_id=c, seq=s, kind=k, detail=d) for c, s, k, d in report.problems
+            ],
+        )
 
 
 class FeedData(BaseModel):

@@ -212,6 +212,7 @@ def test_reads_behave_like_the_command_line(api: Api) -> None:
     many = api.client.get("/cases-as-of", headers=h, params={"at": local(3, 1).isoformat()})
     assert [c["state"] for c in many.json()] == ["flagged"]
     report = api.client.get("/verify", headers=h).json()
+    assert report["ok"] is True
     assert report["problems"] == []
     assert report["events"] == 3
     swept = api.client.post("/sweep", headers=h, json={"at": local(4, 1).isoformat()}).json()

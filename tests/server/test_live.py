@@ -1,0 +1,145 @@
+"""A real ``appcase serve`` process on 127.0.0.1, driven with plain HTTP (httpx, no
+appcase import in the client's code): a case played from survey to takedown by following
+the feed, and two clients firing the same transition at once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+
+from tests.server.conftest import Live
+
+APP = {
+    "name": "远程口算",
+    "operator": "长沙远程教育科技有限公司",
+    "uscc": "91440300708461136T",
+    "prefecture": "430100",
+}
+
+
+def _post(live: Live, actor: str, path: str, body: dict[str, Any], **headers: str) -> Any:
+    return httpx.post(live.url + path, json=body, headers=live.auth(actor) | headers, timeout=30)
+
+
+def test_a_client_plays_one_case_to_takedown_following_the_feed(live_server: Live) -> None:
+    live = live_server
+    feed = httpx.get(f"{live.url}/events", headers=live.auth("prov"), timeout=30).json()
+    cursor = feed["next_after"]
+    r = _post(live, "cs-cac", "/cases", {"app": APP, "at": "2018-02-20T10:00:00+08:00"})
+    assert r.status_code == 201, r.text
+    case = r.json()["id"]
+    assert r.headers["location"] == f"/cases/{case}"
+    steps = {  # what each office does when the feed says the case reached a state
+        "surveyed": (
+            "cs-cac",
+            "flag",
+            {"evidence": [{"harm_category": "vulgar_pornographic", "description": "低俗图片"}]},
+            "2018-02-21T10:00:00+08:00",
+            None,
+        ),
+        "flagged": (
+            "cs-edu",
+            "judge",
+            {
+                "findings": [
+                    {
+                        "harm_category": "vulgar_pornographic",
+                        "severity": "severe",
+                        "evidence_refs": [1],
+                    }
+                ],
+                "disposition": "takedown",
+            },
+            "2018-03-12T10:00:00+08:00",
+            None,
+        ),
+        "judged": (
+            "cs-cac",
+            "escalate",
+            {"ground": "takedown_disposition"},
+            "2018-03-13T10:00:00+08:00",
+            "研判建议关停",
+        ),
+        "escalated_for_takedown": (
+            "prov",
+            "take_down",
+            {"decision_no": "湘网信〔2018〕9号"},
+            "2018-03-15T10:00:00+08:00",
+            None,
+        ),
+    }
+    seen: list[str] = []
+    while "taken_down" not in seen:
+        page = httpx.get(
+            f"{live.url}/events",
+            params={"after": cursor, "wait": 5},
+            headers=live.auth("prov"),
+            timeout=30,
+        ).json()
+        assert page["events"], "the feed stopped before the takedown"
+        for entry in page["events"]:
+            if entry["subject"] != case:
+                continue
+            state = entry["data"]["to"]
+            seen.append(state)
+            if state in steps:
+                actor, event, payload, at, reason = steps[state]
+                version = httpx.get(
+                    f"{live.url}/cases/{case}", headers=live.auth(actor), timeout=30
+                ).headers["etag"]
+                body = {"payload": payload, "at": at, "reason": reason}
+                r = _post(
+                    live, actor, f"/cases/{case}/events/{event}", body, **{"If-Match": version}
+                )
+                assert r.status_code == 201, r.text
+        cursor = page["next_after"]
+    assert seen == ["surveyed", "flagged", "judged", "escalated_for_takedown", "taken_down"]
+    shown = httpx.get(f"{live.url}/cases/{case}", headers=live.auth("cs-cac"), timeout=30)
+    assert shown.json()["state"] == "taken_down"
+    assert shown.headers["etag"] == '"5"'
+
+
+def test_two_clients_firing_the_same_transition_get_one_success(live_server: Live) -> None:
+    live = live_server
+    app = APP | {"name": "并发测试应用", "uscc": "91110108551385082Q"}
+    case = _post(live, "cs-cac", "/cases", {"app": app, "at": "2018-02-20T10:00:00+08:00"}).json()
+    body = {
+        "payload": {
+            "evidence": [{"harm_category": "vulgar_pornographic", "description": "低俗图片"}]
+        },
+        "at": "2018-02-21T10:00:00+08:00",
+    }
+    start = threading.Barrier(2)
+    answers: list[int] = []
+
+    def client() -> None:
+        start.wait()
+        r = _post(live, "cs-cac", f"/cases/{case['id']}/events/flag", body)
+        answers.append(r.status_code)
+
+    threads = [threading.Thread(target=client) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers)[0] == 201
+    assert sorted(answers)[1] in (409, 422), answers
+
+
+def test_a_retry_after_a_lost_answer_gets_the_first_answer(live_server: Live) -> None:
+    live = live_server
+    app = APP | {"name": "重试测试应用", "uscc": "914403001922038216"}
+    key = {"Idempotency-Key": "doc-system/4711"}
+    first = _post(live, "cs-cac", "/cases", {"app": app, "at": "2018-02-20T10:00:00+08:00"}, **key)
+    again = _post(live, "cs-cac", "/cases", {"app": app, "at": "2018-02-20T10:00:00+08:00"}, **key)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+
+
+def test_the_access_log_names_no_token(live_server: Live) -> None:
+    httpx.get(f"{live_server.url}/me", headers=live_server.auth("cs-cac"), timeout=30)
+    text = live_server.log.read_text(encoding="utf-8")
+    assert "http_request" in text
+    assert not any(token in text for token in live_server.tokens.values())
