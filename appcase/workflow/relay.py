@@ -413,7 +413,13 @@ class Relay:
         left = self._lease_left()
         if left >= max(need, self.config.lease_seconds / 2):
             return
+        before = self.cursor.position if self.cursor is not None else None
         if not self._claim():
+            raise _LeaseLost()
+        if self.cursor is not None and self.cursor.position != before:
+            # the lease had lapsed and another relay moved the cursor meanwhile: the
+            # batch in hand is stale, start again from the stored cursor
+            self.log("warning", "relay_cursor_moved", position=self.cursor.position)
             raise _LeaseLost()
 
     def _lease_left(self) -> float:
