@@ -134,7 +134,10 @@ def feed_command(app: App, after: int, follow: bool, limit: int | None, interval
               show_default=True, metavar="SECONDS", help="Wait this long for the receiver.")  # fmt: skip
 @click.option("--lease", type=click.FloatRange(min=1, max=3600), default=30.0,
               show_default=True, metavar="SECONDS",
-              help="How long a taken lease lasts (at least 2 x (timeout + 2)).")  # fmt: skip
+              help="How long a taken lease lasts (at least 2 x (timeout + margin)).")  # fmt: skip
+@click.option("--lease-margin", type=click.FloatRange(min=0, max=60), default=2.0,
+              show_default=True, metavar="SECONDS",
+              help="Send only while the lease outlasts the timeout by this much (clock skew).")  # fmt: skip
 @click.option("--retry-initial", type=click.FloatRange(min=0.01), default=0.5,
               show_default=True, metavar="SECONDS", help="The first wait after a failure.")  # fmt: skip
 @click.option("--retry-max", type=click.FloatRange(min=0.01), default=60.0,
@@ -157,6 +160,7 @@ def relay_command(
     interval: float,
     timeout: float,
     lease: float,
+    lease_margin: float,
     retry_initial: float,
     retry_max: float,
     alert_after: int,
@@ -202,6 +206,7 @@ def relay_command(
         batch=batch,
         poll_interval=interval,
         lease_seconds=lease,
+        lease_margin=lease_margin,
         request_timeout=timeout,
         retry=RetryPolicy(initial=retry_initial, maximum=max(retry_max, retry_initial)),
         alert_after=alert_after,
