@@ -903,6 +903,7 @@ class ConnectionStorage:
         conn = self.conn
         repo = Repository(self._scoped(conn), case_id)
         try:
+            _begun(conn)
             with conn.begin_nested():
                 yield repo
         except AppcaseError:
@@ -920,6 +921,18 @@ class ConnectionStorage:
             raise
         except SQLAlchemyError as exc:
             raise _translate(exc, None) from None
+
+
+def _begun(conn: Connection) -> None:
+    """Make sure the caller's transaction has begun in the database, not only in
+    SQLAlchemy: pysqlite (unless set up as appcase's own engines are) begins a transaction
+    only before a data change, and a SAVEPOINT outside one would commit on release."""
+    if not conn.in_transaction():
+        conn.begin()
+    if conn.dialect.name == "sqlite":
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is not None and not getattr(dbapi, "in_transaction", True):
+            conn.exec_driver_sql("BEGIN")
 
 
 class _Scoped:
