@@ -379,8 +379,8 @@ class Relay:
         self.log = _Log(receiver=config.receiver, owner=self.owner)
 
     # --- the lease -------------------------------------------------------------------
-    def _claim(self) -> bool:
-        """Take or renew the lease; true if held."""
+    def claim_lease(self) -> bool:
+        """Take or renew the receiver's lease; true if this relay holds it now."""
         now = self.now()
         until = now + timedelta(seconds=self.config.lease_seconds)
         with self.engine.storage.transaction() as store:
@@ -410,11 +410,11 @@ class Relay:
         Raises:
             _LeaseLost: another relay holds it now.
         """
-        left = self._lease_left()
+        left = self.lease_left()
         if left >= max(need, self.config.lease_seconds / 2):
             return
         before = self.cursor.position if self.cursor is not None else None
-        if not self._claim():
+        if not self.claim_lease():
             raise _LeaseLost()
         if self.cursor is not None and self.cursor.position != before:
             # the lease had lapsed and another relay moved the cursor meanwhile: the
@@ -422,12 +422,14 @@ class Relay:
             self.log("warning", "relay_cursor_moved", position=self.cursor.position)
             raise _LeaseLost()
 
-    def _lease_left(self) -> float:
+    def lease_left(self) -> float:
+        """Seconds until the lease as last taken or renewed runs out (0 if not held)."""
         if self._lease_until is None:
             return 0.0
         return (self._lease_until - self.now()).total_seconds()
 
-    def _release(self) -> None:
+    def release_lease(self) -> None:
+        """Give the lease up, if held (another relay may take it at once)."""
         if self._lease_until is None:
             return
         self._lease_until = None
@@ -583,7 +585,7 @@ class Relay:
                 if self.stop():
                     break
                 try:
-                    if self._lease_until is None and not self._claim():
+                    if self._lease_until is None and not self.claim_lease():
                         if once:
                             outcome = RelayOutcome.STANDBY
                             break
@@ -614,7 +616,7 @@ class Relay:
 
     def _release_quietly(self) -> None:
         try:
-            self._release()
+            self.release_lease()
         except Exception as exc:  # the lease runs out by itself anyway
             self.log("warning", "relay_release_failed", error=type(exc).__name__)
         close = getattr(self.transport, "close", None)

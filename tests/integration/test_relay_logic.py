@@ -142,11 +142,14 @@ def _at(headers: Mapping[str, str]) -> datetime:
 
 
 def test_a_failing_receiver_is_reported_and_nothing_is_skipped(
-    sqlite_engine: CaseEngine, events: list[int], caplog: pytest.LogCaptureFixture
+    sqlite_engine: CaseEngine, events: list[int]
 ) -> None:
+    from structlog.testing import capture_logs
+
     receiver, clock = Receiver([503] * 100), Clock()
     cfg = config(alert_after=3, give_up_after=7)
-    result = relay(sqlite_engine, receiver, clock, cfg=cfg).run()
+    with capture_logs() as logs:
+        result = relay(sqlite_engine, receiver, clock, cfg=cfg).run()
     assert result.outcome is RelayOutcome.RECEIVER_FAILING
     assert (result.delivered, result.position) == (0, 0)
     assert set(receiver.ids()) == {f"hunan-2018:{events[0]}"}
@@ -156,8 +159,8 @@ def test_a_failing_receiver_is_reported_and_nothing_is_skipped(
     assert stored.failures == 7
     assert stored.last_error == "HTTP 503"
     assert stored.failing_since is not None
-    text = caplog.text
-    assert text.count("relay_receiver_failing") == 2  # after 3 and 6 failures
+    text = repr(logs)
+    assert [e["failures"] for e in logs if e["event"] == "relay_receiver_failing"] == [3, 6]
     assert "relay_gave_up" in text
     assert "whsec" not in text
     assert SECRET[6:] not in text
@@ -173,7 +176,7 @@ def test_a_second_relay_waits_while_the_first_holds_the_lease(
 ) -> None:
     clock = Clock()
     first = relay(sqlite_engine, Receiver(), clock, owner="first")
-    assert first._claim()
+    assert first.claim_lease()
     second_rx = Receiver()
     second = relay(sqlite_engine, second_rx, clock, owner="second")
     assert second.run(once=True).outcome is RelayOutcome.STANDBY
@@ -187,12 +190,12 @@ def test_a_second_relay_waits_while_the_first_holds_the_lease(
     first_rx = Receiver()
     first.transport = first_rx
     drive(sqlite_engine, "flagged", n=2)
-    assert second._claim()
+    assert second.claim_lease()
     assert first.run(once=True).outcome is RelayOutcome.STANDBY
     assert first_rx.requests == []
     assert cursor(sqlite_engine).position == events[-1]
     # once it is released, the first resumes from the stored cursor, not its own stale one
-    second._release()
+    second.release_lease()
     assert first.run(once=True).delivered == 2
     assert first_rx.ids() == [f"hunan-2018:{p}" for p in (events[-1] + 1, events[-1] + 2)]
 
@@ -254,7 +257,7 @@ def test_a_request_is_sent_only_with_lease_to_spare(
     rel: Relay
 
     def transport(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
-        seen.append(rel._lease_left())
+        seen.append(rel.lease_left())
         clock.sleep(7)  # slow receiver: the lease must be renewed between requests
         return 200
 
