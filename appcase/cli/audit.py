@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +11,31 @@ import click
 
 from appcase.cli.app import App, emit, pass_app
 from appcase.errors import AuditFailure, InvalidInput
+from appcase.limits import MAX_KEY_FILE_BYTES, check_path, read_bounded, shown_text
 
 __all__ = ["COMMANDS"]
+
+
+def _check_key_files(*paths: str | None) -> None:
+    """Refuse a key file that is not a regular file or is larger than
+    :data:`~appcase.limits.MAX_KEY_FILE_BYTES`, before the key loaders read it whole."""
+    for path in paths:
+        if not path:
+            continue
+        shown = shown_text(path)
+        try:
+            mode = check_path(path, "key file").stat().st_mode
+        except OSError as exc:
+            raise InvalidInput(f"cannot read key file {shown}: {exc.strerror}") from None
+        if not stat.S_ISREG(mode):
+            raise InvalidInput(f"key file {shown} is not a regular file")
+        read_bounded(path, MAX_KEY_FILE_BYTES, "key file")
 
 
 def _verify_key(public_key: str | None, hmac_key: str | None) -> Any:
     from appcase.audit.keys import AuditInputError, load_hmac_key, load_public_key
 
+    _check_key_files(public_key, hmac_key)
     if public_key and hmac_key:
         raise InvalidInput("give either --public-key or --hmac-key, not both")
     try:
@@ -32,6 +51,7 @@ def _verify_key(public_key: str | None, hmac_key: str | None) -> Any:
 def _signer(key: str | None, hmac_key: str | None) -> Any:
     from appcase.audit.keys import AuditInputError, load_signer
 
+    _check_key_files(key, hmac_key)
     try:
         return load_signer(key_file=key, hmac_key_file=hmac_key)
     except AuditInputError as exc:
