@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, read_json_file
-from appcase.errors import InvalidInput
+from appcase.errors import InvalidInput, library_call
 from appcase.limits import MAX_NOTES_FILE_BYTES, read_bounded
 
 __all__ = ["COMMANDS"]
@@ -204,11 +204,12 @@ def summary_command(
     data = gather_summary(
         app.engine(), prefecture=prefecture, as_of=at, typical=typical, notes=notes
     )
-    body = render(
-        data,
-        "docx" if fmt == "docx" else "json" if fmt == "json" else "md",
-        "en" if lang == "en" else "zh",
-    )
+    with library_call(f"rendering the {fmt} report"):
+        body = render(
+            data,
+            "docx" if fmt == "docx" else "json" if fmt == "json" else "md",
+            "en" if lang == "en" else "zh",
+        )
     if out is None:
         click.echo(body.decode("utf-8"), nl=False)
         return
