@@ -328,9 +328,14 @@ def _read_xlsx(path: Path) -> RawLedger:
 
     _check_xlsx(path)
     book = None
+    # opened here and closed below: openpyxl leaves its own file open when it fails
+    fh = path.open("rb")
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
         sheet = book.worksheets[0]
+        # read-only mode trusts the sheet's stated dimension, which some writers leave
+        # stale: rows and columns beyond it would be dropped without a word
+        sheet.reset_dimensions()
         lines = ((n, row) for n, row in enumerate(sheet.iter_rows(values_only=True), 1))
         return _structure(lines, str(path))
     except (InvalidInput, OSError):
@@ -346,6 +351,7 @@ def _read_xlsx(path: Path) -> RawLedger:
     finally:
         if book is not None:
             book.close()
+        fh.close()
 
 
 class Problem(Protocol):
