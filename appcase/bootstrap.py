@@ -11,6 +11,8 @@ from appcase.clock import Clock, SystemClock
 from appcase.errors import DatabaseNotReady, InvalidInput
 from appcase.persistence.db import (
     DbEngine,
+    check_revision,
+    check_schema,
     check_sqlite_file,
     create_db_engine,
     current_revision,
@@ -22,12 +24,13 @@ from appcase.persistence.db import (
     sqlite_file,
     upgrade,
 )
-from appcase.persistence.repository import SqlStorage
+from appcase.persistence.repository import CallerConnection, ConnectionStorage, SqlStorage
 from appcase.policies.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
 from appcase.ports import StoredCampaign
 from appcase.workflow.engine import CaseEngine
 
 __all__ = [
+    "attach",
     "database_url",
     "init_database",
     "open_engine",
@@ -44,6 +47,8 @@ def init_database(
     url: str | None = None,
     campaign: Campaign | str = "hunan-2018",
     clock: Clock | None = None,
+    *,
+    schema: str | None = None,
 ) -> CaseEngine:
     """Migrate a database to the newest schema and load a campaign into it.
 
@@ -54,6 +59,8 @@ def init_database(
         url: database URL (default: the embedded SQLite file).
         campaign: a :class:`Campaign`, a built-in id or a campaign file path.
         clock: the clock for the returned engine.
+        schema: PostgreSQL only: keep appcase's tables and its version table in this
+            schema (created if missing), beside other applications' tables.
 
     Returns:
         An engine on that database and campaign.
@@ -70,7 +77,7 @@ def init_database(
     created = check_sqlite_file(path, create=True) if path is not None else []
     engine: DbEngine | None = None
     try:
-        engine = create_db_engine(url)
+        engine = create_db_engine(url, schema=schema)
         upgrade(engine)
         storage = SqlStorage(engine)
         clock = clock or SystemClock()
@@ -110,6 +117,8 @@ def open_engine(
     url: str | None = None,
     campaign: Campaign | str | None = None,
     clock: Clock | None = None,
+    *,
+    schema: str | None = None,
 ) -> CaseEngine:
     """Open an engine on an initialised database.
 
@@ -119,6 +128,8 @@ def open_engine(
         campaign: the campaign id stored in the database (or a :class:`Campaign`, which
             must equal the stored one); default: the only campaign stored.
         clock: where "now" comes from (default: the system clock, UTC).
+        schema: PostgreSQL only: the schema that holds appcase's tables (as given to
+            :func:`init_database`).
 
     Returns:
         The engine.
@@ -134,13 +145,54 @@ def open_engine(
     if path is not None:
         # refuse before connecting: SQLite would leave an empty file behind a mistyped path
         check_sqlite_file(path, create=False)
-    engine = create_db_engine(url)
+    engine = create_db_engine(url, schema=schema)
     try:
-        stored = _stored_campaign(engine, campaign)
+        ensure_current(engine)
+        storage = SqlStorage(engine)
+        stored = _stored_campaign(storage, campaign)
     except BaseException:
         engine.dispose()
         raise
-    return CaseEngine(SqlStorage(engine), stored, clock or SystemClock())
+    return CaseEngine(storage, stored, clock or SystemClock())
+
+
+def attach(
+    connection: CallerConnection,
+    campaign: Campaign | str | None = None,
+    clock: Clock | None = None,
+    *,
+    schema: str | None = None,
+) -> CaseEngine:
+    """An engine that works inside a transaction the caller holds.
+
+    The caller's own writes and appcase's commands then commit or roll back together: each
+    appcase command runs in a savepoint of the caller's transaction, so a refused command
+    leaves that transaction usable and writes nothing of its own; appcase never commits.
+    After-commit listeners run when the caller commits. See docs/embedding.md for what a
+    caller must not do (commit or roll back inside a listener, share the connection
+    between threads, change the isolation level mid-transaction, ...).
+
+    Args:
+        connection: the caller's SQLAlchemy ``Connection`` or ORM ``Session``, on a
+            database that holds appcase's schema (:func:`init_database` made it).
+        campaign: as for :func:`open_engine`.
+        clock: as for :func:`open_engine`.
+        schema: the schema (PostgreSQL) or attached database (SQLite) that holds appcase's
+            tables, if not the connection's default; applied to appcase's statements only.
+
+    Returns:
+        The engine; ``close()`` only stops it hearing the caller's commits.
+
+    Raises:
+        DatabaseNotReady: no appcase schema there, an older one, or no such campaign.
+        InvalidInput: a malformed schema name, or a campaign as for :func:`open_engine`.
+    """
+    if schema is not None:
+        check_schema(schema)
+    storage = ConnectionStorage(connection, schema=schema)
+    check_revision(storage.conn, schema)
+    stored = _stored_campaign(storage, campaign)
+    return CaseEngine(storage, stored, clock or SystemClock())
 
 
 def database_url(url: str | None = None) -> str:
@@ -185,9 +237,10 @@ def schema_revision(url: str | None = None) -> tuple[str | None, str]:
         engine.dispose()
 
 
-def _stored_campaign(engine: DbEngine, campaign: Campaign | str | None) -> Campaign:
-    ensure_current(engine)
-    with SqlStorage(engine).reading() as repo:
+def _stored_campaign(
+    storage: SqlStorage | ConnectionStorage, campaign: Campaign | str | None
+) -> Campaign:
+    with storage.reading() as repo:
         rows = repo.campaigns()
         if campaign is None:
             if not rows:

@@ -403,3 +403,22 @@ def library_call(operation: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise LibraryError(operation, exc) from exc
+
+
+class ListenerVetoed(AppcaseError):
+    """An in-transaction listener raised: the command it heard was rolled back, nothing of it
+    was written.
+
+    Attributes:
+        case_id / event: the command's case and event.
+        cause: the listener's exception (also ``__cause__``).
+    """
+
+    def __init__(self, case_id: str, event: str, cause: BaseException) -> None:
+        self.case_id = case_id
+        self.event = event
+        self.cause = cause
+        super().__init__(
+            f"a listener refused {event} on case {case_id}: {type(cause).__name__}: {cause}",
+            "nothing was written; the listener's reason says whether to retry",
+        )

@@ -20,7 +20,7 @@ All instants are aware datetimes in UTC; dates are local dates of the campaign's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -385,6 +385,11 @@ class Queries(Protocol):
     def checkpoints(self, campaign_id: str) -> list[StoredCheckpoint]:
         """The campaign's checkpoints in order."""
 
+    def feed(self, campaign_id: str, after: int, limit: int) -> list[StoredEvent]:
+        """The campaign's committed events with a position above ``after``, by position, at
+        most ``limit``. Positions grow in commit order: an event that commits later never
+        has a lower position than one already read (the store orders appends so)."""
+
     # --- the audit's reads (verify, checkpoints, as-of) ------------------------------------
     def latest_checkpoint(self, campaign_id: str) -> StoredCheckpoint | None:
         """The campaign's checkpoint of the highest ``seq``, or ``None``."""
@@ -483,8 +488,11 @@ class CaseStore(Queries, Protocol):
         """Append one event (its columns as :class:`StoredEvent` names them, without
         ``position``); returns its position."""
 
-    def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append many events in one statement."""
+    def append_events(
+        self, rows: Sequence[dict[str, Any]], *, positions: bool = False
+    ) -> list[int]:
+        """Append many events in one statement; their positions if ``positions`` (else
+        ``[]``)."""
 
     def add_records(self, records: Sequence[Record]) -> None:
         """Write an event's records."""
@@ -493,7 +501,12 @@ class CaseStore(Queries, Protocol):
         """Write a reporter's confidential details."""
 
     def savepoint(self) -> AbstractContextManager[None]:
-        """A block whose writes are undone, alone, if it raises."""
+        """A block whose writes are undone, alone, if it raises (with the after-commit
+        callbacks it registered)."""
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once the transaction has committed; never if it rolls back
+        (or if the savepoint that registered it does)."""
 
     # --- the audit's writes --------------------------------------------------------------
     def lock_checkpoints(self) -> None:

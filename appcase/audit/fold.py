@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 try:
     from appcase.audit.records import GENESIS, format_instant
@@ -111,9 +111,9 @@ class Transitions:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class CaseFold:
-    """The case fields its chain determines.
+class CaseFold(NamedTuple):
+    """The case fields its chain determines (an immutable tuple, cheap to make: the engine
+    folds one per command).
 
     Attributes:
         state / judicial_state: both tracks.

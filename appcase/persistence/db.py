@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import NullPool, QueuePool
@@ -31,7 +31,10 @@ __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "SQLITE_HEADER",
     "SQLITE_POOL_SIZE",
+    "VERSION_TABLE",
     "DbEngine",
+    "check_revision",
+    "check_schema",
     "check_sqlite_file",
     "create_db_engine",
     "current_revision",
@@ -41,6 +44,7 @@ __all__ = [
     "head_revision",
     "normalise_url",
     "remove_created",
+    "revision_on",
     "sqlite_file",
     "upgrade",
 ]
@@ -199,7 +203,11 @@ def sqlite_file(url: str) -> str | None:
 
 
 def create_db_engine(
-    url: str, *, lock_timeout_ms: int = POSTGRES_LOCK_TIMEOUT_MS, **kwargs: Any
+    url: str,
+    *,
+    lock_timeout_ms: int = POSTGRES_LOCK_TIMEOUT_MS,
+    schema: str | None = None,
+    **kwargs: Any,
 ) -> Engine:
     """Create an SQLAlchemy engine for ``url`` with appcase's connection settings.
 
@@ -221,17 +229,26 @@ def create_db_engine(
         url: a database URL or a SQLite file path (see :func:`normalise_url`).
         lock_timeout_ms: PostgreSQL only: how long a statement waits for a row lock
             (milliseconds; default :data:`POSTGRES_LOCK_TIMEOUT_MS`).
+        schema: PostgreSQL only: the schema that holds appcase's tables and its version
+            table, beside other applications' (every connection's ``search_path``).
         **kwargs: passed to :func:`sqlalchemy.create_engine` (e.g. ``pool_size``).
 
     Returns:
         The engine (connections are opened on first use).
 
     Raises:
-        InvalidInput: for a bad URL.
+        InvalidInput: for a bad URL, or a schema that is not a plain identifier or is
+            given for SQLite.
         PersistenceError: if the database cannot be reached.
     """
     url = normalise_url(url)
     parsed = make_url(url)
+    if schema is not None:
+        check_schema(schema)
+        if parsed.get_backend_name() == "sqlite":
+            raise InvalidInput(
+                "a schema needs PostgreSQL; on SQLite give appcase a database file of its own"
+            )
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             check_sqlite_file(parsed.database, create=True)
@@ -249,9 +266,24 @@ def create_db_engine(
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
     except (ImportError, SQLAlchemyError) as exc:
         raise PersistenceError(f"cannot use database {parsed!r}: {exc}") from None
-    _postgres_settings(engine, lock_timeout_ms)
+    _postgres_settings(engine, lock_timeout_ms, schema)
     _fork_safe(engine)
     return engine
+
+
+def check_schema(schema: str) -> str:
+    """A schema name appcase accepts: a plain identifier (letters, digits, ``_``; at most 63
+    characters, not starting with a digit), so that it never needs quoting.
+
+    Raises:
+        InvalidInput: anything else.
+    """
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
+        raise InvalidInput(
+            f"schema {schema[:80]!r} is not a plain identifier (letters, digits and _, "
+            "at most 63, not starting with a digit)"
+        )
+    return schema
 
 
 def _fork_safe(engine: Engine) -> None:
@@ -275,11 +307,14 @@ def _fork_safe(engine: Engine) -> None:
             )
 
 
-def _postgres_settings(engine: Engine, lock_timeout_ms: int) -> None:
+def _postgres_settings(engine: Engine, lock_timeout_ms: int, schema: str | None) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         with dbapi_conn.cursor() as cur:
             cur.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+            if schema is not None:  # a checked plain identifier
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                cur.execute(f"SET search_path TO {schema}")
         dbapi_conn.commit()
 
 
@@ -303,6 +338,94 @@ def _sqlite_settings(engine: Engine) -> None:
     def _begin(conn: Any) -> None:
         read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+VERSION_TABLE = "appcase_alembic_version"
+"""appcase's own Alembic version table, so that another application's Alembic history in the
+same database (its ``alembic_version``) is never touched."""
+
+LEGACY_VERSION_TABLE = "alembic_version"
+"""Where databases made before :data:`VERSION_TABLE` kept appcase's revision."""
+
+
+def _revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(resources.files("appcase.persistence") / "migrations"))
+    return {r.revision for r in script.walk_revisions()}
+
+
+def _legacy_revision(conn: Connection) -> str | None:
+    """appcase's revision in a database made before it kept its own version table."""
+    names = inspect(conn).get_table_names()
+    if LEGACY_VERSION_TABLE not in names or "events" not in names:
+        return None
+    rows = conn.exec_driver_sql(f"SELECT version_num FROM {LEGACY_VERSION_TABLE}").all()
+    ours = [r[0] for r in rows if r[0] in _revisions()]
+    return ours[0] if len(ours) == 1 else None
+
+
+def _adopt_legacy_version(engine: Engine) -> None:
+    """Move appcase's revision from ``alembic_version`` to :data:`VERSION_TABLE` in a
+    database made before it kept its own (dropping ``alembic_version`` if nothing else is
+    left in it)."""
+    with engine.begin() as conn:
+        if VERSION_TABLE in inspect(conn).get_table_names():
+            return
+        rev = _legacy_revision(conn)
+        if rev is None:
+            return
+        conn.exec_driver_sql(
+            f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+            f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"
+        )
+        conn.execute(text(f"INSERT INTO {VERSION_TABLE} VALUES (:rev)"), {"rev": rev})
+        conn.execute(
+            text(f"DELETE FROM {LEGACY_VERSION_TABLE} WHERE version_num = :rev"), {"rev": rev}
+        )
+        left = conn.exec_driver_sql(f"SELECT count(*) FROM {LEGACY_VERSION_TABLE}").scalar()
+        if not left:
+            conn.exec_driver_sql(f"DROP TABLE {LEGACY_VERSION_TABLE}")
+
+
+def revision_on(conn: Connection, schema: str | None = None) -> str | None:
+    """The appcase revision of the database behind ``conn`` (``None``: no appcase schema),
+    read on that connection, in its transaction.
+
+    Args:
+        conn: the connection.
+        schema: the schema that holds appcase's version table, if not the default one.
+
+    Raises:
+        SQLAlchemyError: the database cannot be read (the caller translates it).
+    """
+    from alembic.runtime.migration import MigrationContext
+
+    opts = {"version_table": VERSION_TABLE, "version_table_schema": schema}
+    context = MigrationContext.configure(conn, opts=opts)
+    rev = context.get_current_revision()
+    return rev if rev is not None or schema is not None else _legacy_revision(conn)
+
+
+def check_revision(conn: Connection, schema: str | None = None) -> None:
+    """Check, on the caller's connection, that its database holds appcase's newest schema
+    (in ``schema``, if given).
+
+    Raises:
+        DatabaseNotReady: no appcase schema (remedy ``"create"``) or an older one
+            (``"upgrade"``).
+        PersistenceError: the database cannot be read.
+    """
+    try:
+        rev = revision_on(conn, schema)
+    except SQLAlchemyError as exc:
+        raise PersistenceError(f"cannot read the database: {getattr(exc, 'orig', exc)}") from None
+    if rev is None:
+        raise DatabaseNotReady("the database has no appcase schema")
+    if rev != head_revision():
+        raise DatabaseNotReady(
+            f"the database schema is at revision {rev}, not {head_revision()}", "upgrade"
+        )
 
 
 def _alembic_config(engine: Engine) -> Any:
@@ -332,12 +455,10 @@ def current_revision(engine: Engine) -> str | None:
     Raises:
         PersistenceError: if the database cannot be reached.
     """
-    from alembic.runtime.migration import MigrationContext
-
     try:
         with engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
-            return MigrationContext.configure(conn).get_current_revision()
+            return revision_on(conn)
     except DBAPIError as exc:
         raise PersistenceError(f"cannot open the database: {exc.orig}") from None
 
@@ -351,6 +472,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     try:
+        _adopt_legacy_version(engine)
         command.upgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as exc:
         raise PersistenceError(f"migration failed: {_reason(exc)}") from None
@@ -368,6 +490,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     try:
+        _adopt_legacy_version(engine)
         command.downgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as exc:
         raise PersistenceError(f"migration failed: {_reason(exc)}") from None

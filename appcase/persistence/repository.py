@@ -10,7 +10,7 @@ persistence boundary, into :mod:`appcase.errors` types.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
@@ -25,13 +25,16 @@ from sqlalchemy import (
     Update,
     bindparam,
     case,
+    event,
     func,
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.errors import (
@@ -76,7 +79,11 @@ from appcase.ports import (
     record_fields,
 )
 
-__all__ = ["Repository", "SqlStorage"]
+__all__ = ["CallerConnection", "ConnectionStorage", "Repository", "SqlStorage"]
+
+CallerConnection = Connection | Session
+"""What an embedding caller hands appcase to work in its transaction: a SQLAlchemy
+``Connection`` or an ORM ``Session``."""
 
 
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
@@ -238,6 +245,11 @@ _Q_EVENTS = (
 _Q_EVENT_BY_KEY = select(*_EVENT_COLUMNS).where(_EVENTS.c.idempotency_key == bindparam("key"))
 
 
+_FEED_LOCK = text("SELECT pg_advisory_xact_lock(7021235391209629030)")
+"""The transaction-level advisory lock every writer of events takes on PostgreSQL (the key
+is fixed: the bytes ``appcasef`` as a big-endian integer), held until its commit or rollback."""
+
+
 def _event(row: Any) -> StoredEvent:
     return StoredEvent(*row)
 
@@ -256,6 +268,9 @@ class Repository:
     def __init__(self, conn: Connection, case_id: str | None = None) -> None:
         self.conn = conn
         self.case_id = case_id
+        self.committed: list[Callable[[], object]] = []
+        """Callbacks to call once the transaction has committed (:meth:`after_commit`)."""
+        self._feed_locked = False
 
     # reads ------------------------------------------------------------------------------
     def campaign(self, campaign_id: str) -> StoredCampaign | None:
@@ -506,17 +521,43 @@ class Repository:
             c.version = r.version + 1
         return True
 
+    def _lock_feed(self) -> None:
+        """Make positions follow commit order: on PostgreSQL, writers of events take one
+        transaction-level advisory lock before their first event, so that a transaction
+        that commits later never holds a lower position than one a reader has already seen
+        (an autoincrement id alone does not give that: transactions commit out of id
+        order). SQLite already admits one writer at a time."""
+        if not self._feed_locked and self.conn.dialect.name == "postgresql":
+            self.conn.execute(_FEED_LOCK)
+        self._feed_locked = True
+
     def append_event(self, columns: dict[str, Any]) -> int:
         """Insert one event (``columns`` as :class:`~appcase.ports.StoredEvent` names them,
         without ``position``); returns its position (the row id)."""
+        self._lock_feed()
         key = self.conn.execute(_event_insert(), columns).inserted_primary_key
         assert key is not None
         return int(key[0])
 
-    def append_events(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert many events with one statement (positions are not returned)."""
-        if rows:
+    def append_events(
+        self, rows: Sequence[dict[str, Any]], *, positions: bool = False
+    ) -> list[int]:
+        """Insert many events with one statement.
+
+        Args:
+            rows: the events' columns.
+            positions: return their positions (costs a ``RETURNING``); else ``[]``.
+        """
+        if not rows:
+            return []
+        self._lock_feed()
+        if not positions:
             self.conn.execute(_event_insert(), list(rows))
+            return []
+        result = self.conn.execute(
+            _event_insert().returning(_EVENTS.c.id, sort_by_parameter_order=True), list(rows)
+        )
+        return [int(r[0]) for r in result]
 
     def add_records(self, records: Sequence[Record]) -> None:
         """Write an event's records (one statement per kind)."""
@@ -535,11 +576,32 @@ class Repository:
         """A savepoint: if the block raises, what it wrote is undone, the error propagates
         (a database error as the appcase error for it), and the transaction goes on as it
         was before the block."""
+        mark = len(self.committed)
         try:
             with self.conn.begin_nested():
                 yield
-        except SQLAlchemyError as exc:
-            raise _translate(exc, self.case_id) from None
+        except BaseException as exc:
+            del self.committed[mark:]  # what the block registered will never commit
+            if isinstance(exc, SQLAlchemyError):
+                raise _translate(exc, self.case_id) from None
+            raise
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once the transaction has committed (the storage that opened it
+        does); never if it, or the savepoint that registered it, rolls back."""
+        self.committed.append(callback)
+
+    def feed(self, campaign_id: str, after: int, limit: int) -> list[StoredEvent]:
+        """The campaign's events with a position above ``after``, by position, at most
+        ``limit`` (see :meth:`_lock_feed` for why positions follow commit order)."""
+        stmt = (
+            select(*_EVENT_COLUMNS)
+            .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
+            .where(_CASES.c.campaign_id == campaign_id, _EVENTS.c.id > after)
+            .order_by(_EVENTS.c.id)
+            .limit(limit)
+        )
+        return [_event(r) for r in self.conn.execute(stmt)]
 
     # --- audit: checkpoints, heads, events up to an instant ------------------------------
     # The statements are in appcase.persistence.audit_queries, imported where used so that
@@ -693,6 +755,8 @@ class SqlStorage:
             raise
         except SQLAlchemyError as exc:
             raise _translate(exc, repo.case_id if repo is not None else case_id) from None
+        for callback in repo.committed:
+            callback()
 
     @contextmanager
     def reading(self, *, snapshot: bool = False) -> Iterator[Repository]:
@@ -713,3 +777,129 @@ class SqlStorage:
             raise
         except SQLAlchemyError as exc:
             raise _translate(exc, None) from None
+
+
+class ConnectionStorage:
+    """The :class:`~appcase.ports.Storage` on a connection the caller holds: appcase's
+    commands run inside the caller's own transaction and commit or roll back with it.
+
+    Each unit of work is a savepoint in the caller's transaction (begun if none is): a
+    command that fails -- refused by a guard, vetoed by a listener, beaten by a concurrent
+    writer -- rolls back its savepoint alone, leaves the caller's transaction usable and
+    writes nothing of its own. Nothing here commits: the caller does. After-commit
+    listeners run when the caller's transaction commits, never if it rolls back.
+
+    Args:
+        source: the caller's SQLAlchemy ``Connection``, or its ORM ``Session`` (whose
+            connection is used at each unit of work).
+        schema: the schema (PostgreSQL) or attached database (SQLite) that holds appcase's
+            tables, if not the connection's default; applied to appcase's statements alone.
+    """
+
+    def __init__(self, source: CallerConnection, *, schema: str | None = None) -> None:
+        self._source = source
+        self._options: dict[str, Any] = {}
+        if schema is not None:
+            self._options["schema_translate_map"] = {None: schema}
+        self._pending: list[Callable[[], object]] = []
+        self._heard: list[Connection] = []
+
+    @property
+    def conn(self) -> Connection:
+        """The caller's connection now (a session's, resolved at each use: a session may
+        change connections between transactions)."""
+        source = self._source
+        conn = source.connection() if isinstance(source, Session) else source
+        if not any(c is conn for c in self._heard):
+            event.listen(conn, "commit", self._committed)
+            event.listen(conn, "rollback", self._rolled_back)
+            self._heard.append(conn)
+        return conn
+
+    def _committed(self, _conn: Connection) -> None:
+        pending, self._pending = self._pending, []
+        for callback in pending:
+            callback()
+
+    def _rolled_back(self, _conn: Connection) -> None:
+        self._pending = []
+
+    def close(self) -> None:
+        """Stop hearing the caller's commits (the caller owns and closes the connection)."""
+        for conn in self._heard:
+            event.remove(conn, "commit", self._committed)
+            event.remove(conn, "rollback", self._rolled_back)
+        self._heard = []
+
+    def _scoped(self, conn: Connection) -> Connection:
+        if self._options:
+            return cast(Connection, _Scoped(conn, self._options))
+        return conn
+
+    @contextmanager
+    def transaction(
+        self, case_id: str | None = None, *, snapshot: bool = False
+    ) -> Iterator[Repository]:
+        """A unit of work in a savepoint of the caller's transaction (``snapshot`` is the
+        caller's isolation: appcase cannot change it mid-transaction).
+
+        Raises:
+            ConcurrentModification / PersistenceError / DatabaseNotReady: as
+                :meth:`SqlStorage.transaction`; the savepoint was rolled back and the
+                caller's transaction is usable.
+        """
+        conn = self.conn
+        repo = Repository(self._scoped(conn), case_id)
+        try:
+            _begun(conn)
+            with conn.begin_nested():
+                yield repo
+        except AppcaseError:
+            raise
+        except SQLAlchemyError as exc:
+            raise _translate(exc, repo.case_id) from None
+        self._pending.extend(repo.committed)
+
+    @contextmanager
+    def reading(self, *, snapshot: bool = False) -> Iterator[Repository]:
+        """Reads on the caller's connection, in its transaction (they see its writes)."""
+        try:
+            yield Repository(self._scoped(self.conn))
+        except AppcaseError:
+            raise
+        except SQLAlchemyError as exc:
+            raise _translate(exc, None) from None
+
+
+def _begun(conn: Connection) -> None:
+    """Make sure the caller's transaction has begun in the database, not only in
+    SQLAlchemy: pysqlite (unless set up as appcase's own engines are) begins a transaction
+    only before a data change, and a SAVEPOINT outside one would commit on release."""
+    if not conn.in_transaction():
+        conn.begin()
+    if conn.dialect.name == "sqlite":
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is not None and not getattr(dbapi, "in_transaction", True):
+            conn.exec_driver_sql("BEGIN")
+
+
+class _Scoped:
+    """A connection whose statements carry execution options (a schema map) that the
+    caller's own statements on the same connection do not."""
+
+    def __init__(self, conn: Connection, options: dict[str, Any]) -> None:
+        self._conn = conn
+        self._options = options
+        self.dialect = conn.dialect
+
+    def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.execute(statement, parameters, execution_options=self._options)
+
+    def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.scalar(statement, parameters, execution_options=self._options)
+
+    def scalars(self, statement: Any, parameters: Any = None) -> Any:
+        return self._conn.scalars(statement, parameters, execution_options=self._options)
+
+    def begin_nested(self) -> Any:
+        return self._conn.begin_nested()

@@ -28,6 +28,7 @@ from appcase.ports import CaseFilter, CaseStore, Storage, StoredCase, StoredEven
 from appcase.states import Event
 from appcase.workflow.actors import register_actor
 from appcase.workflow.commands import AppIdentity, JudgePayload, Override, SurveyPayload
+from appcase.workflow.listeners import Listeners
 from appcase.workflow.pipeline import (
     SYSTEM_ACTOR,
     Pipeline,
@@ -65,6 +66,8 @@ class CaseEngine:
 
     Attributes:
         storage / campaign / clock: as given.
+        listeners: register code that hears every transition here
+            (:meth:`~appcase.workflow.listeners.Listeners.add`).
         pipeline: the command pipeline every command of this engine runs through.
     """
 
@@ -72,7 +75,8 @@ class CaseEngine:
         self.storage = storage
         self.campaign = campaign
         self.clock: Clock = clock or SystemClock()
-        self.pipeline = Pipeline(campaign, self.clock)
+        self.listeners = Listeners()
+        self.pipeline = Pipeline(campaign, self.clock, self.listeners)
 
     def close(self) -> None:
         """Close the engine's database connections (the engine can not be used after)."""

@@ -71,6 +71,7 @@ from appcase.workflow.commands import (
 )
 from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
 from appcase.workflow.guards import run_guards
+from appcase.workflow.listeners import Listeners, transition_of
 from appcase.workflow.machine import machines
 from appcase.workflow.table import COMMON_GUARDS, fold_transitions, spec_for
 
@@ -199,9 +200,12 @@ class Pipeline:
         clock: where "now" comes from (aware instants).
     """
 
-    def __init__(self, campaign: Campaign, clock: Clock) -> None:
+    def __init__(
+        self, campaign: Campaign, clock: Clock, listeners: Listeners | None = None
+    ) -> None:
         self.campaign = campaign
         self.clock = clock
+        self.listeners = listeners if listeners is not None else Listeners()
         self._system = ActorInfo(SYSTEM_ACTOR, permissions.SYSTEM_ROLE, campaign.province.code)
 
     # --- inputs ------------------------------------------------------------------------
@@ -570,7 +574,25 @@ class Pipeline:
                 store.add_reporter(reporter)
         if isinstance(prepared.command.payload, _RECORD_PAYLOADS):
             store.add_records(self.records(store, case.id, position, columns, prepared.command))
-        return StoredEvent(position=position, **columns)
+        event = StoredEvent(position=position, **columns)
+        self.publish(store, [event])
+        return event
+
+    def publish(self, store: CaseStore, events: Sequence[StoredEvent]) -> None:
+        """Tell the listeners of events just written in ``store``'s transaction: the
+        in-transaction ones now, the after-commit ones once it commits.
+
+        Raises:
+            ListenerVetoed: an in-transaction listener raised (roll the command back).
+        """
+        listeners = self.listeners
+        later = listeners.wanted("commit")
+        if not events or not (later or listeners.wanted("transaction")):
+            return
+        transitions = [transition_of(e) for e in events]
+        listeners.in_transaction(transitions)
+        if later:
+            store.after_commit(lambda: listeners.after_commit(transitions))
 
     def run(
         self, store: CaseStore, case: StoredCase, cmd: Command, key: str | None = None

@@ -34,7 +34,7 @@ from appcase.clock import ensure_aware
 from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, PersistenceError
 from appcase.policies import deadlines, permissions
 from appcase.policies.campaign import Campaign
-from appcase.ports import CaseFilter, CaseStore, StoredCase
+from appcase.ports import CaseFilter, CaseStore, StoredCase, StoredEvent
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload
 from appcase.workflow.context import ActorInfo, Command
@@ -154,9 +154,16 @@ def _batch(
         return outcomes
     try:
         with store.savepoint():
-            store.append_events([p.columns for p in ready])
+            pipe = engine.pipeline
+            heard = pipe.listeners.wanted("transaction") or pipe.listeners.wanted("commit")
+            rows = [p.columns for p in ready]
+            positions = store.append_events(rows, positions=heard)
             if not store.save_cases([(p.case, p.read) for p in ready]):
                 raise _BatchLost
+            if heard:
+                pipe.publish(
+                    store, [StoredEvent(n, **r) for n, r in zip(positions, rows, strict=True)]
+                )
     except Exception:  # any failure of the batch write: redone case by case, each reported
         log.info("sweep_batch_redone_per_case", cases=len(cases))
         return None

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from appcase.errors import DatabaseNotReady
 from appcase.persistence.db import (
+    VERSION_TABLE,
     create_db_engine,
     current_revision,
     downgrade,
@@ -50,7 +51,12 @@ def differences(engine: Engine, metadata: MetaData) -> list[Any]:
     """What autogenerate would write to make the database match ``metadata``."""
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "version_table": VERSION_TABLE,
+            },
         )
         return list(compare_metadata(ctx, metadata))
 
@@ -145,7 +151,7 @@ def test_events_refuse_truncate_on_postgres(
 def test_downgrade_to_nothing_and_upgrade_again(migrated: Engine) -> None:
     downgrade(migrated, "base")
     assert current_revision(migrated) is None
-    assert set(inspect(migrated).get_table_names()) <= {"alembic_version"}
+    assert set(inspect(migrated).get_table_names()) <= {VERSION_TABLE}
     upgrade(migrated)
     assert differences(migrated, Base.metadata) == []
     assert EVENT_TRIGGERS[migrated.dialect.name] <= triggers(migrated)
