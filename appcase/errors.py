@@ -30,6 +30,7 @@ __all__ = [
     "AuditFailure",
     "BatchRejected",
     "CampaignFileError",
+    "CaseDamaged",
     "CaseNotFound",
     "ConcurrentModification",
     "DatabaseBusy",
@@ -340,6 +341,28 @@ class ConcurrentModification(PersistenceError):
         super().__init__(
             f"case {case_id} was changed by another command at the same time; "
             "nothing was written, the command can be retried"
+        )
+
+
+class CaseDamaged(AppcaseError):
+    """A case's stored records do not hold together (its head is not its last stored event,
+    or a row of it cannot be read): it was changed outside appcase. Nothing is written to a
+    damaged case; an audit verification names the damage.
+
+    Args:
+        case_id: the case.
+        detail: what was found, in words.
+
+    Attributes:
+        case_id / detail: as given.
+    """
+
+    def __init__(self, case_id: str, detail: str) -> None:
+        self.case_id = case_id
+        self.detail = detail
+        super().__init__(
+            f"case {case_id} is damaged ({detail}); nothing was written",
+            "an audit verification names the damage",
         )
 
 

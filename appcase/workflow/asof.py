@@ -22,17 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from appcase.clock import ensure_aware
 from appcase.errors import CaseNotFound, InvalidInput
 from appcase.ports import CaseFilter, Queries, StoredApp, StoredCase, StoredEvent
 from appcase.states import JudicialState, State
+from appcase.workflow.engine import CaseEngine
 from appcase.workflow.verify import replay
 from appcase.workflow.views import CaseView, identity_of
-
-if TYPE_CHECKING:
-    from appcase.workflow.engine import CaseEngine
 
 __all__ = ["CaseAsOf", "get_as_of", "list_as_of"]
 

@@ -15,7 +15,7 @@ import shutil
 import uuid
 from importlib import metadata, resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,11 +25,9 @@ from appcase.audit.checkpoints import heads_digest
 from appcase.audit.records import format_instant, hashed_record
 from appcase.errors import InvalidInput
 from appcase.ports import CaseFilter, StoredApp, StoredCase
+from appcase.workflow.engine import CaseEngine
 from appcase.workflow.table import transitions_table
 from appcase.workflow.verify import checkpoint_dict, log_event
-
-if TYPE_CHECKING:
-    from appcase.workflow.engine import CaseEngine
 
 __all__ = ["ExportResult", "export_bundle"]
 

@@ -190,7 +190,7 @@ class Listeners:
                     except Exception as exc:  # never undoes or hides the commit
                         _log_failure(
                             case_id=t.case_id,
-                            event=t.event.value,
+                            case_event=t.event.value,
                             position=t.position,
                             error=f"{type(exc).__name__}: {exc}",
                         )

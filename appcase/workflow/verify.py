@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,11 +40,9 @@ from appcase.audit.keys import AuditInputError, Signer, VerifyKey
 from appcase.audit.records import format_instant, hashed_record
 from appcase.errors import CaseNotFound, InvalidInput
 from appcase.ports import CaseFilter, StoredApp, StoredCase, StoredCheckpoint, StoredEvent
+from appcase.workflow.engine import CaseEngine
 from appcase.workflow.table import fold_transitions
 from appcase.workflow.views import VerifyReport, identity_of
-
-if TYPE_CHECKING:
-    from appcase.workflow.engine import CaseEngine
 
 __all__ = [
     "REPLAYED",

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from appcase.errors import Rejection
+from appcase.states import Disposition, Event, JudicialState, State, Track
 from appcase.workflow.commands import AppIdentity
 
 __all__ = [
@@ -44,7 +45,8 @@ class CaseView(_View):
 
     Attributes:
         id: e.g. ``"HN2018-430100-0001"``.
-        state / judicial_state: the two tracks.
+        state / judicial_state: the two tracks (:class:`~appcase.states.State`,
+            :class:`~appcase.states.JudicialState`).
         version: optimistic-concurrency version, +1 per event.
         disposition: the latest judgment's disposition, if any.
         pledge_deadline: the current pledge's deadline (local date), if any.
@@ -56,10 +58,10 @@ class CaseView(_View):
     campaign_id: str
     prefecture: str
     app: AppIdentity
-    state: str
-    judicial_state: str
+    state: State
+    judicial_state: JudicialState
     version: int
-    disposition: str | None
+    disposition: Disposition | None
     suspected_illegal: bool
     pledge_deadline: date | None
     event_count: int
@@ -74,7 +76,9 @@ class EventView(_View):
     Attributes:
         seq: 1, 2, … within the case.
         track: ``administrative`` or ``judicial``.
-        from_state / to_state: the transition on that track.
+        event: the event fired.
+        from_state / to_state: the transition on that track (a :class:`State` on the
+            administrative track, a :class:`JudicialState` on the judicial one).
         payload: the command's payload as JSON (for ``judge`` also ``policy``: version,
             minimum, refer and the rules that fired).
         override: ``{"reason", "authorised_by", "waived"}`` when an override was used.
@@ -83,10 +87,10 @@ class EventView(_View):
 
     case_id: str
     seq: int
-    track: str
-    event: str
-    from_state: str
-    to_state: str
+    track: Track
+    event: Event
+    from_state: State | JudicialState
+    to_state: State | JudicialState
     actor: str
     role: str
     jurisdiction: str

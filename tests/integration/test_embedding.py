@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.orm import Session
+from structlog.testing import capture_logs
 
 from appcase.bootstrap import attach, init_database
 from appcase.errors import GuardRejected, ListenerVetoed
@@ -192,15 +193,15 @@ def test_a_veto_inside_the_callers_transaction_leaves_it_usable(own: CaseEngine)
     assert _tickets(own) == ["kept"]
 
 
-def test_a_failing_after_commit_listener_never_hides_the_commit(
-    own: CaseEngine, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_failing_after_commit_listener_never_hides_the_commit(own: CaseEngine) -> None:
     own.listeners.add(lambda t: 1 / 0)
     case = own.survey(app(0), actor="cs-cac", at=local(2, 20))
-    view = own.fire(case.id, Event.FLAG, actor="cs-cac", payload=evidence(), at=local(2, 21))
+    with capture_logs() as logs:
+        view = own.fire(case.id, Event.FLAG, actor="cs-cac", payload=evidence(), at=local(2, 21))
     assert own.get(case.id).event_count == view.seq == 2
-    assert "listener_failed" in caplog.text
-    assert "ZeroDivisionError" in caplog.text
+    [failed] = [e for e in logs if e["event"] == "listener_failed"]
+    assert failed["case_id"] == case.id
+    assert failed["error"].startswith("ZeroDivisionError")
 
 
 def test_the_sweep_is_heard_and_a_veto_fails_only_its_case(own: CaseEngine) -> None:
