@@ -20,7 +20,8 @@ transaction that is rolled back on any error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -29,6 +30,7 @@ __all__ = [
     "AuditFailure",
     "BatchRejected",
     "CampaignFileError",
+    "CaseDamaged",
     "CaseNotFound",
     "ConcurrentModification",
     "DatabaseBusy",
@@ -37,11 +39,13 @@ __all__ = [
     "ImportRejected",
     "InvalidInput",
     "LedgerHeaderNotFound",
+    "LibraryError",
     "NaiveDatetimeError",
     "PersistenceError",
     "Rejection",
     "TransitionTableError",
     "UnknownActor",
+    "library_call",
 ]
 
 
@@ -340,6 +344,28 @@ class ConcurrentModification(PersistenceError):
         )
 
 
+class CaseDamaged(AppcaseError):
+    """A case's stored records do not hold together (its head is not its last stored event,
+    or a row of it cannot be read): it was changed outside appcase. Nothing is written to a
+    damaged case; an audit verification names the damage.
+
+    Args:
+        case_id: the case.
+        detail: what was found, in words.
+
+    Attributes:
+        case_id / detail: as given.
+    """
+
+    def __init__(self, case_id: str, detail: str) -> None:
+        self.case_id = case_id
+        self.detail = detail
+        super().__init__(
+            f"case {case_id} is damaged ({detail}); nothing was written",
+            "an audit verification names the damage",
+        )
+
+
 class AuditFailure(AppcaseError):
     """An audit verification found damage.
 
@@ -358,6 +384,48 @@ class AuditFailure(AppcaseError):
             for c, s, k, d in self.findings
         )
         super().__init__(f"audit verification failed:\n{lines}")
+
+
+class LibraryError(AppcaseError):
+    """A library appcase called (the SQL driver, openpyxl, python-docx, the operating
+    system) failed in a way appcase has no name of its own for; nothing was written.
+
+    The library's exception is kept: it is :attr:`cause` and the ``__cause__`` of this one.
+
+    Args:
+        operation: what appcase was doing, e.g. ``"writing the report summary.docx"``.
+        cause: the library's exception.
+
+    Attributes:
+        operation, cause: as given.
+    """
+
+    def __init__(self, operation: str, cause: BaseException) -> None:
+        self.operation = operation
+        self.cause = cause
+        detail = str(cause).split("\n", 1)[0][:300]
+        super().__init__(f"{operation} failed: {type(cause).__name__}: {detail}")
+        self.__cause__ = cause
+
+
+@contextmanager
+def library_call(operation: str) -> Iterator[None]:
+    """Run a library call, turning any exception that is not appcase's own into a
+    :class:`LibraryError` that keeps it as its cause.
+
+    Args:
+        operation: what the call does, for the message.
+
+    Raises:
+        LibraryError: the call raised an :class:`Exception` that is not an
+            :class:`AppcaseError` (those pass unchanged).
+    """
+    try:
+        yield
+    except AppcaseError:
+        raise
+    except Exception as exc:
+        raise LibraryError(operation, exc) from exc
 
 
 class ListenerVetoed(AppcaseError):

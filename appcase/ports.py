@@ -371,6 +371,17 @@ class Queries(Protocol):
     def case_states(self, campaign_id: str, flt: CaseFilter) -> list[StoredCase]:
         """The campaign's cases matching ``flt`` without their apps (the sweep's read)."""
 
+    def case_with_head(
+        self, case_id: str, *, for_update: bool = False
+    ) -> tuple[StoredCase, str | None, str | None] | None:
+        """The case with this id and the hashes of its stored events number
+        ``event_count`` and ``event_count + 1`` (``None`` where there is none), in one
+        read; or ``None`` if no such case."""
+
+    def stored_hashes(self, events: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The hashes of the stored events among ``(case_id, seq)`` pairs (an event not
+        stored is absent), in one read."""
+
     def events(self, case_id: str) -> list[StoredEvent]:
         """The case's events in chain order."""
 

@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from appcase.audit.canonical import canonical_bytes
+    from appcase.audit.canonical import canonical_bytes, shown
     from appcase.audit.chain import Problem, check_chain
     from appcase.audit.checkpoints import check_checkpoints, check_heads, heads_digest
     from appcase.audit.fold import Transitions, differences, replay
     from appcase.audit.keys import AuditInputError, VerifyKey, load_hmac_key, load_public_key
 except ImportError:  # pragma: no cover - copied beside the audit modules, outside appcase
-    from canonical import canonical_bytes  # type: ignore[import-not-found,no-redef]
+    from canonical import canonical_bytes, shown  # type: ignore[import-not-found,no-redef]
     from chain import Problem, check_chain  # type: ignore[import-not-found,no-redef]
     from checkpoints import (  # type: ignore[import-not-found,no-redef]
         check_checkpoints,
@@ -57,6 +57,8 @@ except ImportError:  # pragma: no cover - copied beside the audit modules, outsi
 __all__ = [
     "BUNDLE_FILES",
     "FORMAT",
+    "MAX_LINE_BYTES",
+    "MAX_MANIFEST_BYTES",
     "BundleError",
     "BundleReport",
     "describe",
@@ -73,6 +75,17 @@ FORMAT = "appcase-audit-bundle/1"
 BUNDLE_FILES = ("events.jsonl", "cases.jsonl", "campaign.json", "CANONICALIZATION.md")
 """The files a bundle holds besides ``manifest.json``; the manifest lists their SHA-256."""
 
+
+MAX_LINE_BYTES = 16 * 1024 * 1024
+"""The longest line of events.jsonl or cases.jsonl read (16 MiB): a longer line is reported
+as malformed, and never read whole into memory."""
+
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+"""The largest manifest.json read (256 MiB)."""
+
+_UNREADABLE = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
+"""What checking a structurally wrong value can raise: turned into a ``malformed`` verdict
+naming the file and lines, never let out (the verifier is a security boundary)."""
 
 CASE_FIELDS_FOLDED = (
     "prefecture",
@@ -125,16 +138,36 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+class LineTooLong(ValueError):
+    """A line longer than :data:`MAX_LINE_BYTES` (not read whole)."""
+
+
+def _parse(data: bytes) -> Any:
+    """Parsed JSON, or the exception saying why not (a huge integer, deep nesting ...)."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError too
+        return exc
+
+
 def _lines(path: Path) -> Iterator[tuple[int, bytes, Any]]:
-    """``(line number, raw bytes, parsed JSON or an Exception)`` per line."""
+    """``(line number, raw bytes, parsed JSON or an Exception)`` per line; a line longer
+    than :data:`MAX_LINE_BYTES` is skipped in bounded reads and given as
+    :class:`LineTooLong` (with its bytes empty)."""
     with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
+        number = 0
+        while True:
+            raw = f.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):
+                    raw = f.readline(1 << 20)
+                yield number, b"", LineTooLong(f"longer than {MAX_LINE_BYTES} bytes")
+                continue
             line = raw[:-1] if raw.endswith(b"\n") else raw
-            try:
-                value: Any = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                value = exc
-            yield number, line, value
+            yield number, line, _parse(line)
 
 
 def _canonical_or_none(value: Any) -> bytes | None:
@@ -170,14 +203,27 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
     if manifest is None:
         report.problems = campaign_level
         return report
-    campaign = manifest.get("campaign") or {}
-    campaign_id = str(campaign.get("id"))
-    checkpoints = [cp for cp in manifest.get("checkpoints") or [] if isinstance(cp, dict)]
+    campaign = _dict(manifest, "campaign", campaign_level)
+    given_id = campaign.get("id")
+    campaign_id = given_id if isinstance(given_id, str) else ""
+    listed = manifest.get("checkpoints")
+    if not isinstance(listed, list):
+        if listed is not None:
+            campaign_level.append(
+                ("", None, "manifest", "the manifest's checkpoints are not a list")
+            )
+        listed = []
+    checkpoints = [cp for cp in listed if isinstance(cp, dict)]
+    if len(checkpoints) != len(listed):
+        campaign_level.append(
+            ("", None, "manifest", "a checkpoint of the manifest is not an object")
+        )
     report.checkpoints = len(checkpoints)
 
-    files = manifest.get("files") or {}
+    files = _dict(manifest, "files", campaign_level)
     if sorted(files) != sorted(BUNDLE_FILES):
-        campaign_level.append(("", None, "manifest", f"the manifest lists {sorted(files)}"))
+        names = ", ".join(shown(f) for f in sorted(files)[:8])
+        campaign_level.append(("", None, "manifest", f"the manifest lists {names}"))
     for name in BUNDLE_FILES:
         file = root / name
         if not file.is_file():
@@ -201,9 +247,15 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
 
     needed: dict[str, set[int]] = {}
     for cp in checkpoints:
-        for head in cp.get("heads") or []:
-            if isinstance(head, list) and len(head) == 3 and isinstance(head[1], int):
-                needed.setdefault(str(head[0]), set()).add(head[1])
+        cp_heads = cp.get("heads")
+        for head in cp_heads if isinstance(cp_heads, list) else ():
+            if (
+                isinstance(head, list)
+                and len(head) == 3
+                and isinstance(head[0], str)
+                and type(head[1]) is int
+            ):
+                needed.setdefault(head[0], set()).add(head[1])
     kept: dict[tuple[str, int], str] = {}
     seen: set[str] = set()
     try:
@@ -214,7 +266,22 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
             ("", None, "manifest", f"the manifest's transition table cannot be read: {exc}")
         )
 
-    def finish(case_id: str, entries: list[tuple[dict[str, Any], str]]) -> None:
+    def finish(case_id: str, entries: list[tuple[dict[str, Any], str]], lines: str) -> None:
+        try:
+            check(case_id, entries)
+        except _UNREADABLE as exc:
+            case_problems.setdefault(
+                case_id,
+                (
+                    case_id,
+                    None,
+                    "malformed",
+                    f"events.jsonl {lines}: the case's events cannot be checked "
+                    f"({type(exc).__name__})",
+                ),
+            )
+
+    def check(case_id: str, entries: list[tuple[dict[str, Any], str]]) -> None:
         seen.add(case_id)
         for pos, (_, stored) in enumerate(entries, 1):
             if pos in needed.get(case_id, ()):
@@ -230,7 +297,7 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
                 "events of a case that is not in cases.jsonl",
             )
             return
-        found = check_chain(case_id, entries, _int(case.get("events")), str(case.get("head")))
+        found = check_chain(case_id, entries, _int(case.get("events")), _str(case.get("head")))
         if found is None and transitions is not None:
             found = _replayed(case_id, entries, case, transitions)
         if found is not None:
@@ -238,13 +305,15 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
 
     events_file = root / "events.jsonl"
     current: str | None = None
+    first = 0
     entries: list[tuple[dict[str, Any], str]] = []
     if events_file.is_file():
         for number, raw, value in _lines(events_file):
             where = f"events.jsonl line {number}"
             record = value.get("record") if isinstance(value, dict) else None
             if not isinstance(record, dict) or not isinstance(record.get("case_id"), str):
-                campaign_level.append(("", None, "malformed", f"{where} is not an event"))
+                why = f": {value}" if isinstance(value, LineTooLong) else ""
+                campaign_level.append(("", None, "malformed", f"{where} is not an event{why}"))
                 continue
             report.events += 1
             case_id = record["case_id"]
@@ -257,7 +326,7 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
                 )
             if case_id != current:
                 if current is not None:
-                    finish(current, entries)
+                    finish(current, entries, f"lines {first}-{number - 1}")
                 if case_id in seen and case_id not in case_problems:
                     case_problems[case_id] = (
                         case_id,
@@ -265,20 +334,20 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
                         "reordered",
                         f"the case's events are not together in events.jsonl ({where})",
                     )
-                current, entries = case_id, []
-            entries.append((record, str(value.get("hash"))))
+                current, entries, first = case_id, [], number
+            entries.append((record, _str(value.get("hash"))))
         if current is not None:
-            finish(current, entries)
+            finish(current, entries, f"lines {first}-{number}")
     for case_id, case in sorted(cases.items()):
         if case_id not in seen and case_id not in case_problems and _int(case.get("events")):
             case_problems[case_id] = (
                 case_id,
                 1,
                 "deleted",
-                f"cases.jsonl records {case.get('events')} events; none are in events.jsonl",
+                f"cases.jsonl records {_int(case.get('events'))} events; none are in events.jsonl",
             )
 
-    heads = [[cid, _int(c.get("events")), c.get("head")] for cid, c in sorted(cases.items())]
+    heads = [[cid, _int(c.get("events")), _str(c.get("head"))] for cid, c in sorted(cases.items())]
     if manifest.get("heads") != heads:
         campaign_level.append(("", None, "manifest", "the manifest's heads are not cases.jsonl's"))
     try:
@@ -287,15 +356,18 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
         digest = None
     if manifest.get("heads_digest") != digest:
         campaign_level.append(("", None, "manifest", "the heads digest does not match the heads"))
-    counts = manifest.get("counts") or {}
+    counts = manifest.get("counts")
     actual = {"cases": report.cases, "events": report.events, "checkpoints": report.checkpoints}
     if counts != actual:
-        campaign_level.append(
-            ("", None, "manifest", f"counts {counts} but the bundle has {actual}")
+        given = (
+            "{" + ", ".join(f"{k!r}: {shown(v)}" for k, v in list(counts.items())[:3]) + "}"
+            if isinstance(counts, dict)
+            else shown(counts)
         )
+        campaign_level.append(("", None, "manifest", f"counts {given} but the bundle has {actual}"))
 
     cp_problems, notes, checked = check_checkpoints(
-        checkpoints, campaign_id, str(campaign.get("digest")), key
+        checkpoints, campaign_id, _str(campaign.get("digest")), key
     )
     campaign_level.extend(cp_problems)
     report.notes.extend(notes)
@@ -305,7 +377,7 @@ def verify_bundle(path: str | Path, key: VerifyKey | None = None) -> BundleRepor
     ).items():
         case_problems.setdefault(case_id, problem)
     if checkpoints:
-        after = report.events - _int(checkpoints[-1].get("events"))
+        after = report.events - min(_int(checkpoints[-1].get("events")), report.events)
         if after > 0:
             report.notes.append(
                 f"{after} event(s) recorded after the latest checkpoint are covered by this "
@@ -345,16 +417,38 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dict(manifest: Mapping[str, Any], name: str, problems: list[Problem]) -> dict[str, Any]:
+    """The manifest's object ``name``; an empty one (and a problem) if it is not one."""
+    value = manifest.get(name)
+    if isinstance(value, dict):
+        return value
+    problems.append(("", None, "manifest", f"the manifest's {name} is not an object"))
+    return {}
+
+
 def _read_manifest(root: Path, problems: list[Problem]) -> dict[str, Any] | None:
     file = root / "manifest.json"
-    try:
-        raw = file.read_bytes()
-        manifest = json.loads(raw.decode("utf-8"))
-    except OSError:
-        problems.append(("", None, "manifest", "manifest.json is missing"))
+    if not file.is_file():
+        problems.append(("", None, "manifest", "manifest.json is missing (or not a file)"))
         return None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problems.append(("", None, "manifest", f"manifest.json is not JSON: {exc}"))
+    try:
+        with file.open("rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+    except OSError:
+        problems.append(("", None, "manifest", "manifest.json cannot be read"))
+        return None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        problems.append(
+            ("", None, "manifest", f"manifest.json is larger than {MAX_MANIFEST_BYTES} bytes")
+        )
+        return None
+    manifest = _parse(raw)
+    if isinstance(manifest, BaseException):
+        problems.append(("", None, "manifest", f"manifest.json is not JSON: {manifest}"))
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         problems.append(("", None, "manifest", f"manifest.json is not an {FORMAT} manifest"))
@@ -371,14 +465,35 @@ def _read_manifest(root: Path, problems: list[Problem]) -> dict[str, Any] | None
     return manifest
 
 
+_CASE_TYPES: dict[str, type] = {"events": int, "head": str, "state": str, "judicial_state": str}
+"""The types of the fields of a cases.jsonl line that the checks read."""
+
+
 def _read_cases(file: Path, problems: list[Problem]) -> dict[str, dict[str, Any]]:
     cases: dict[str, dict[str, Any]] = {}
     if not file.is_file():
         return cases
     for number, raw, value in _lines(file):
         if not isinstance(value, dict) or not isinstance(value.get("case_id"), str):
-            problems.append(("", None, "malformed", f"cases.jsonl line {number} is not a case"))
+            why = f": {value}" if isinstance(value, LineTooLong) else ""
+            problems.append(
+                ("", None, "malformed", f"cases.jsonl line {number} is not a case{why}")
+            )
             continue
+        wrong = [
+            name
+            for name, kind in _CASE_TYPES.items()
+            if not isinstance(value.get(name), kind) or isinstance(value.get(name), bool)
+        ]
+        if wrong:
+            problems.append(
+                (
+                    "",
+                    None,
+                    "malformed",
+                    f"cases.jsonl line {number}: {', '.join(wrong)} not of the format's type",
+                )
+            )
         if _canonical_or_none(value) != raw:
             problems.append(
                 ("", None, "malformed", f"cases.jsonl line {number} is not in canonical form")
@@ -432,6 +547,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = verify_bundle(args.bundle, key)
     except BundleError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: the bundle cannot be read: {exc.strerror} ({exc.filename})", file=sys.stderr)
         return 2
     if args.json:
         body = {

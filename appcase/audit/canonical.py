@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MAX_SAFE_INTEGER", "canonical_bytes"]
+__all__ = ["MAX_SAFE_INTEGER", "canonical_bytes", "shown"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """Largest integer a hashed record may hold (RFC 8785 writes numbers as IEEE doubles)."""
@@ -81,6 +81,33 @@ def _short_int(value: int) -> str:
     if value.bit_length() > 64:
         return f"of {value.bit_length()} bits"
     return str(value)
+
+
+def shown(value: Any, width: int = 40) -> str:
+    """Any value read from untrusted input, for a message: at most about ``width``
+    characters, in constant time and stack (never ``str`` of a deep list, never a huge
+    integer converted to decimal).
+
+    Args:
+        value: anything (typically parsed JSON).
+        width: how many characters of a string to show.
+
+    Returns:
+        A string's ``repr`` cut to ``width``, an integer (or its size), ``true`` ...; for an
+        array or object, only its kind and length.
+    """
+    if isinstance(value, str):
+        text = repr(value[:width])
+        return text if len(value) <= width else text + "..."
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int):
+        return _short_int(value)
+    if isinstance(value, list | tuple):
+        return f"an array of {len(value)}"
+    if isinstance(value, dict):
+        return f"an object of {len(value)} keys"
+    return type(value).__name__
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

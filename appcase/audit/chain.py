@@ -16,8 +16,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 try:
+    from appcase.audit.canonical import shown
     from appcase.audit.records import GENESIS, event_hash
 except ImportError:  # pragma: no cover - copied beside the audit modules, outside appcase
+    from canonical import shown  # type: ignore[import-not-found,no-redef]
     from records import GENESIS, event_hash  # type: ignore[import-not-found,no-redef]
 
 __all__ = ["DAMAGE_KINDS", "Problem", "check_chain"]
@@ -28,6 +30,10 @@ for damage of the campaign as a whole (its checkpoints, a bundle's files)."""
 
 DAMAGE_KINDS = ("edited", "deleted", "inserted", "reordered", "head_mismatch")
 """The kinds of damage :func:`check_chain` names."""
+
+SEARCH_SLACK = 64
+"""How far beyond the events stored the position an event was written at is looked for
+(see :func:`check_chain`): never as far as the count the case claims, which is input too."""
 
 
 def _hash_or_none(record: Mapping[str, Any], seq: Any = None) -> str | None:
@@ -62,7 +68,10 @@ def check_chain(
         not its last event's hash).
     """
     n = len(entries)
-    limit = max(n, count) + 1
+    # The positions an event whose hash does not match its stored place may have been
+    # written at: bounded by what is stored, never by the count the case claims (a forged
+    # row or bundle line may claim 2**53 events), so one event costs at most 2n + 64 hashes.
+    limit = min(max(n, count), 2 * n + SEARCH_SLACK) + 1
     cache: dict[int, int | None] = {}
 
     def written_at(i: int) -> int | None:
@@ -105,7 +114,9 @@ def check_chain(
                     f"event #{p - 1} is not in the chain: the event after it (written as "
                     f"#{p - 1}) links to the event before it",
                 )
-            if w > p and not any(written_at(q) == p for q in range(p, n)):
+            if w > p and not any(
+                _hash_or_none(entries[q][0], p) == entries[q][1] for q in range(p, n)
+            ):
                 return (
                     case_id,
                     p,
@@ -114,7 +125,12 @@ def check_chain(
                 )
             return (case_id, p, "reordered", f"the event stored as #{p} was written as #{w}")
         if rec.get("seq") != p:
-            return (case_id, p, "edited", f"its sequence number was changed to {rec.get('seq')}")
+            return (
+                case_id,
+                p,
+                "edited",
+                f"its sequence number was changed to {shown(rec.get('seq'))}",
+            )
         if link != prev:
             if p == 1:
                 return (case_id, 1, "edited", "the first event does not start the chain")

@@ -31,12 +31,12 @@ from datetime import datetime
 from typing import Any
 
 try:
-    from appcase.audit.canonical import canonical_bytes
+    from appcase.audit.canonical import canonical_bytes, shown
     from appcase.audit.chain import Problem
     from appcase.audit.keys import Signer, VerifyKey, verify_signature
     from appcase.audit.records import GENESIS, format_instant
 except ImportError:  # pragma: no cover - copied beside the audit modules, outside appcase
-    from canonical import canonical_bytes  # type: ignore[import-not-found,no-redef]
+    from canonical import canonical_bytes, shown  # type: ignore[import-not-found,no-redef]
     from chain import Problem  # type: ignore[import-not-found,no-redef]
     from keys import Signer, VerifyKey, verify_signature  # type: ignore[import-not-found,no-redef]
     from records import GENESIS, format_instant  # type: ignore[import-not-found,no-redef]
@@ -229,14 +229,19 @@ def check_checkpoints(
     prev = GENESIS
     for n, cp in enumerate(checkpoints, 1):
         seq = cp.get("seq")
-        label = f"checkpoint #{seq}"
+        label = f"checkpoint #{seq if isinstance(seq, int) else shown(seq)}"
         if seq != n:
             problems.append(("", None, "checkpoint_mismatch", f"{label} is stored as number {n}"))
+        heads = cp.get("heads")
         try:
-            hd = heads_digest(campaign_id, cp.get("heads") or [])
+            hd = heads_digest(campaign_id, heads) if isinstance(heads, list) else None
         except (ValueError, TypeError):
             hd = None
-        if hd != cp.get("heads_digest") or len(cp.get("heads") or []) != cp.get("cases"):
+        if (
+            hd != cp.get("heads_digest")
+            or not isinstance(heads, list)
+            or len(heads) != cp.get("cases")
+        ):
             problems.append(
                 ("", None, "checkpoint_mismatch", f"{label}: its heads do not match its digest")
             )
@@ -267,18 +272,24 @@ def check_checkpoints(
                     f"{label} was taken under another campaign file than the one stored",
                 )
             )
-        prev = str(cp.get("digest"))
+        digest_given = cp.get("digest")
+        prev = digest_given if isinstance(digest_given, str) else ""
         sig = cp.get("signature")
         if key is None or not isinstance(sig, Mapping):
             continue
         if sig.get("alg") != key.alg or sig.get("key_id") != key.key_id:
             notes.append(
-                f"{label} is signed with another key ({sig.get('alg')} {sig.get('key_id')})"
+                f"{label} is signed with another key "
+                f"({shown(sig.get('alg'))} {shown(sig.get('key_id'))})"
             )
             continue
         checked += 1
-        message = signed_message(str(cp.get("digest")))
-        if not verify_signature(key, message, str(sig.get("value"))):
+        value = sig.get("value")
+        if not prev.isascii() or not isinstance(value, str):
+            problems.append(("", None, "bad_signature", f"{label}: the signature does not verify"))
+            continue
+        message = signed_message(prev)
+        if not verify_signature(key, message, value):
             problems.append(("", None, "bad_signature", f"{label}: the signature does not verify"))
     signed = sum(1 for cp in checkpoints if isinstance(cp.get("signature"), Mapping))
     if key is None:
@@ -300,7 +311,8 @@ def check_checkpoints(
                 "",
                 None,
                 "bad_signature",
-                f"the latest checkpoint (#{last.get('seq')}) is not signed with the key given",
+                f"the latest checkpoint (#{shown(last.get('seq'))}) is not signed with the key "
+                "given",
             )
         )
     return problems, notes, checked
@@ -327,15 +339,16 @@ def check_heads(
     """
     found: dict[str, Problem] = {}
     for cp in checkpoints:
-        for head in cp.get("heads") or []:
+        heads = cp.get("heads")
+        for head in heads if isinstance(heads, list | tuple) else ():
             if not isinstance(head, list | tuple) or len(head) != 3:
                 continue
             case_id, n, digest = head
-            if not isinstance(case_id, str) or not isinstance(n, int) or case_id in found:
+            if not isinstance(case_id, str) or type(n) is not int or case_id in found:
                 continue
             if only_case is not None and case_id != only_case:
                 continue
-            label = f"checkpoint #{cp.get('seq')}"
+            label = f"checkpoint #{shown(cp.get('seq'))}"
             if not exists(case_id):
                 found[case_id] = (
                     case_id,

@@ -27,8 +27,10 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, NamedTuple
 
 try:
+    from appcase.audit.canonical import shown
     from appcase.audit.records import GENESIS, format_instant
 except ImportError:  # pragma: no cover - copied beside records.py, outside appcase
+    from canonical import shown  # type: ignore[import-not-found,no-redef]
     from records import GENESIS, format_instant  # type: ignore[import-not-found,no-redef]
 
 __all__ = ["CaseFold", "FoldError", "Transitions", "differences", "fold", "replay", "start"]
@@ -48,7 +50,7 @@ class FoldError(ValueError):
     def __init__(self, seq: object, detail: str) -> None:
         self.seq = seq
         self.detail = detail
-        super().__init__(f"event #{seq}: {detail}")
+        super().__init__(f"event #{seq if isinstance(seq, int) else shown(seq)}: {detail}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +158,7 @@ def _instant(value: object, seq: object, name: str) -> datetime:
         else:
             if parsed.tzinfo is not None:
                 return parsed
-    raise FoldError(seq, f"{name} {str(value)[:40]!r} is not an instant with an offset")
+    raise FoldError(seq, f"{name} {shown(value)} is not an instant with an offset")
 
 
 def fold(
@@ -188,7 +190,7 @@ def fold(
     event = record.get("event")
     row = transitions.rows.get(event) if isinstance(event, str) else None
     if row is None:
-        raise FoldError(seq, f"unknown event {str(event)[:40]!r}")
+        raise FoldError(seq, f"unknown event {shown(event)}")
     track, sources, dest = row
     current = case.judicial_state if track == "judicial" else case.state
     if (
@@ -199,7 +201,7 @@ def fold(
     ):
         raise FoldError(
             seq,
-            f"{event} {str(record.get('from'))[:40]}→{str(record.get('to'))[:40]} does not "
+            f"{event} {shown(record.get('from'))}→{shown(record.get('to'))} does not "
             f"follow from {current}",
         )
     state, judicial = (case.state, dest) if track == "judicial" else (dest, case.judicial_state)
@@ -227,7 +229,7 @@ def fold(
         except ValueError:
             deadline = None
         if deadline is None:
-            raise FoldError(seq, f"pledge deadline {str(text)[:40]!r} is not a date")
+            raise FoldError(seq, f"pledge deadline {shown(text)} is not a date")
     due = None
     if zone is not None and state == PLEDGED and deadline is not None:
         try:

@@ -7,12 +7,16 @@ exit status, and words the advice of some in its own terms (which command to run
 == =====================================================================================
 0  done
 1  refused: a guard said no (:class:`GuardRejected`, :class:`BatchRejected`), an audit
-   verification failed (:class:`AuditFailure`), or every bad row of an import was refused
-   by guards (:class:`ImportRejected` without invalid rows)
+   verification failed (:class:`AuditFailure`), the case is damaged (:class:`CaseDamaged`),
+   or every bad row of an import was refused by guards (:class:`ImportRejected` without
+   invalid rows)
 2  bad usage or input: anything else (:class:`InvalidInput`, :class:`PersistenceError`,
-   :class:`TransitionTableError`, an import with invalid rows)
+   :class:`TransitionTableError`, an import with invalid rows), and a library call that
+   failed (:class:`LibraryError`, naming the library's own error)
 3  the case changed meanwhile, or the database stayed busy: nothing was written, retry
    (:class:`ConcurrentModification`, :class:`DatabaseBusy`)
+70 an internal error: an exception that is none of the above, a bug in appcase (the
+   command line's last line of defence, :mod:`appcase.cli.crash`)
 == =====================================================================================
 """
 
@@ -24,6 +28,7 @@ from typing import Any
 from appcase.errors import (
     AppcaseError,
     AuditFailure,
+    CaseDamaged,
     CaseNotFound,
     ConcurrentModification,
     DatabaseBusy,
@@ -32,6 +37,7 @@ from appcase.errors import (
     ImportRejected,
     InvalidInput,
     LedgerHeaderNotFound,
+    LibraryError,
     PersistenceError,
     TransitionTableError,
     UnknownActor,
@@ -58,8 +64,10 @@ EXIT_CODES: dict[type[AppcaseError], int | Callable[[Any], int]] = {
     InvalidInput: USAGE,
     TransitionTableError: USAGE,
     PersistenceError: USAGE,
+    LibraryError: USAGE,
     GuardRejected: REFUSED,
     AuditFailure: REFUSED,
+    CaseDamaged: REFUSED,
     ImportRejected: _import_rejected,
     ConcurrentModification: RETRY,
     DatabaseBusy: RETRY,
@@ -85,6 +93,7 @@ def _concurrent(exc: ConcurrentModification) -> str | None:
 
 _HINTS: dict[type[AppcaseError], Callable[[Any], str | None]] = {
     CaseNotFound: lambda exc: "list cases with 'appcase list'",
+    CaseDamaged: lambda exc: f"'appcase audit verify --case {exc.case_id}' names the damage",
     UnknownActor: lambda exc: (
         f"register it with 'appcase actor add {exc.actor_id} --role ROLE --jurisdiction CODE'"
     ),

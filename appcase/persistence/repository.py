@@ -23,6 +23,7 @@ from sqlalchemy import (
     Select,
     Table,
     Update,
+    and_,
     bindparam,
     case,
     event,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
@@ -39,6 +41,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from appcase.errors import (
     AppcaseError,
+    CaseDamaged,
     ConcurrentModification,
     DatabaseBusy,
     DatabaseNotReady,
@@ -159,6 +162,16 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
     return PersistenceError(f"database error: {orig if orig is not None else type(exc).__name__}")
 
 
+_UNDECODABLE = (ValueError, TypeError, OverflowError)
+"""What decoding a stored value that appcase did not write can raise (invalid JSON, an
+invalid instant in SQLite's text, ...)."""
+
+
+def _why(exc: BaseException) -> str:
+    """A decoding error in a few words (never the value at length)."""
+    return f"{type(exc).__name__}: {str(exc)[:80]}"
+
+
 def _filtered(stmt: _S, campaign_id: str, flt: CaseFilter) -> _S:
     """``stmt`` (a select from ``cases``, joined with ``apps`` if ``flt.text`` is set)
     restricted to the campaign and ``flt``, ordered and limited."""
@@ -238,6 +251,15 @@ _STORED_CASE_COLUMNS = _columns(_CASES, tuple(StoredCase.__dataclass_fields__))
 
 _Q_CASE = select(*_STORED_CASE_COLUMNS).where(_CASES.c.id == bindparam("id"))
 _Q_CASE_FOR_UPDATE = _Q_CASE.with_for_update()
+_LAST = _EVENTS.alias("last_event")
+_NEXT = _EVENTS.alias("next_event")
+_Q_CASE_HEAD = (
+    select(*_STORED_CASE_COLUMNS, _LAST.c.hash, _NEXT.c.hash)
+    .outerjoin(_LAST, and_(_LAST.c.case_id == _CASES.c.id, _LAST.c.seq == _CASES.c.event_count))
+    .outerjoin(_NEXT, and_(_NEXT.c.case_id == _CASES.c.id, _NEXT.c.seq == _CASES.c.event_count + 1))
+    .where(_CASES.c.id == bindparam("id"))
+)
+_Q_CASE_HEAD_FOR_UPDATE = _Q_CASE_HEAD.with_for_update(of=_CASES)
 _Q_APP = select(*_APP_COLUMNS).where(_APPS.c.id == bindparam("id"))
 _Q_ACTOR = select(*_ACTOR_COLUMNS).where(_ACTORS.c.id == bindparam("id"))
 _Q_EVENTS = (
@@ -306,8 +328,49 @@ class Repository:
                 other writers).
         """
         row = self.conn.execute(_Q_CASE_FOR_UPDATE if for_update else _Q_CASE, {"id": case_id})
-        found = row.first()
-        return StoredCase(*found) if found is not None else None
+        try:
+            found = row.first()
+            return StoredCase(*found) if found is not None else None
+        except _UNDECODABLE as exc:
+            raise CaseDamaged(case_id, f"its row cannot be read: {_why(exc)}") from None
+
+    def case_with_head(
+        self, case_id: str, *, for_update: bool = False
+    ) -> tuple[StoredCase, str | None, str | None] | None:
+        """The case with this id and the hashes of its stored events number
+        ``event_count`` and ``event_count + 1`` (``None`` where there is none), in one query
+        (outer joins on the events' unique ``(case_id, seq)``); ``for_update`` locks the
+        case row as :meth:`case` does.
+
+        Raises:
+            CaseDamaged: the case's row cannot be read (a value stored outside appcase).
+        """
+        stmt = _Q_CASE_HEAD
+        if for_update and self.conn.dialect.name == "postgresql":
+            # Lock first, then read in a new statement: at READ COMMITTED a locked row that
+            # moved on while this waited is re-read, but not the events joined to it.
+            self.conn.execute(_Q_CASE_FOR_UPDATE, {"id": case_id})
+        elif for_update:
+            stmt = _Q_CASE_HEAD_FOR_UPDATE
+        try:
+            row = self.conn.execute(stmt, {"id": case_id}).first()
+            if row is None:
+                return None
+            return StoredCase(*row[:-2]), row[-2], row[-1]
+        except _UNDECODABLE as exc:
+            raise CaseDamaged(case_id, f"its row cannot be read: {_why(exc)}") from None
+
+    def stored_hashes(self, events: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The hashes of the stored events among ``(case_id, seq)`` pairs (an event not
+        stored is absent), in one query."""
+        if not events:
+            return {}
+        rows = self.conn.execute(
+            select(_EVENTS.c.case_id, _EVENTS.c.seq, _EVENTS.c.hash).where(
+                tuple_(_EVENTS.c.case_id, _EVENTS.c.seq).in_(list(events))
+            )
+        )
+        return {(case_id, seq): digest for case_id, seq, digest in rows}
 
     def app(self, app_id: int) -> StoredApp:
         """The ledger entry with this id (it exists: cases reference it)."""
@@ -339,8 +402,15 @@ class Repository:
         return [StoredCase(*row) for row in self.conn.execute(stmt)]
 
     def events(self, case_id: str) -> list[StoredEvent]:
-        """The case's events in chain order."""
-        return [_event(r) for r in self.conn.execute(_Q_EVENTS, {"case_id": case_id})]
+        """The case's events in chain order.
+
+        Raises:
+            CaseDamaged: an event's row cannot be read (a value stored outside appcase).
+        """
+        try:
+            return [_event(r) for r in self.conn.execute(_Q_EVENTS, {"case_id": case_id})]
+        except _UNDECODABLE as exc:
+            raise CaseDamaged(case_id, f"an event's row cannot be read: {_why(exc)}") from None
 
     def events_of(self, case_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
         """The events of many cases, in chain order, keyed by case id (one query)."""
@@ -522,7 +592,7 @@ class Repository:
             c.version = r.version + 1
         return True
 
-    def _lock_feed(self) -> None:
+    def lock_feed(self) -> None:
         """Make positions follow commit order: on PostgreSQL, writers of events take one
         transaction-level advisory lock before their first event, so that a transaction
         that commits later never holds a lower position than one a reader has already seen
@@ -535,7 +605,7 @@ class Repository:
     def append_event(self, columns: dict[str, Any]) -> int:
         """Insert one event (``columns`` as :class:`~appcase.ports.StoredEvent` names them,
         without ``position``); returns its position (the row id)."""
-        self._lock_feed()
+        self.lock_feed()
         key = self.conn.execute(_event_insert(), columns).inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -551,7 +621,7 @@ class Repository:
         """
         if not rows:
             return []
-        self._lock_feed()
+        self.lock_feed()
         if not positions:
             self.conn.execute(_event_insert(), list(rows))
             return []
@@ -594,7 +664,7 @@ class Repository:
 
     def feed(self, campaign_id: str, after: int, limit: int) -> list[StoredEvent]:
         """The campaign's events with a position above ``after``, by position, at most
-        ``limit`` (see :meth:`_lock_feed` for why positions follow commit order)."""
+        ``limit`` (see :meth:`lock_feed` for why positions follow commit order)."""
         stmt = (
             select(*_EVENT_COLUMNS)
             .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)

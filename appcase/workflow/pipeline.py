@@ -33,6 +33,7 @@ from appcase.audit.fold import CaseFold, fold
 from appcase.audit.records import GENESIS, seal
 from appcase.clock import Clock, ensure_aware
 from appcase.errors import (
+    CaseDamaged,
     CaseNotFound,
     ConcurrentModification,
     GuardRejected,
@@ -70,6 +71,7 @@ from appcase.workflow.commands import (
     SurveyPayload,
 )
 from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
+from appcase.workflow.damage import HEAD_DAMAGE, intact
 from appcase.workflow.guards import run_guards
 from appcase.workflow.listeners import Listeners, transition_of
 from appcase.workflow.machine import machines
@@ -260,12 +262,19 @@ class Pipeline:
 
     def load(self, store: Queries, case_id: str, *, for_update: bool = False) -> StoredCase:
         """Read the campaign's case ``case_id`` (locked until the end of the transaction
-        with ``for_update``).
+        with ``for_update``, and then checked intact: its head is its last stored event).
 
         Raises:
             CaseNotFound: no such case in this campaign.
+            CaseDamaged: (``for_update``) the case's head is not its last stored event.
         """
-        case = store.case(case_id, for_update=for_update)
+        if not for_update:
+            case = store.case(case_id)
+        else:
+            found = store.case_with_head(case_id, for_update=True)
+            case = found[0] if found is not None else None
+            if found is not None and not intact(*found):
+                raise CaseDamaged(case_id, HEAD_DAMAGE)
         if case is None or case.campaign_id != self.campaign.id:
             raise CaseNotFound(case_id)
         return case

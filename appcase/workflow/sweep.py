@@ -31,13 +31,20 @@ from datetime import date, datetime, timedelta
 import structlog
 
 from appcase.clock import ensure_aware
-from appcase.errors import ConcurrentModification, GuardRejected, InvalidInput, PersistenceError
+from appcase.errors import (
+    CaseDamaged,
+    ConcurrentModification,
+    GuardRejected,
+    InvalidInput,
+    PersistenceError,
+)
 from appcase.policies import deadlines, permissions
 from appcase.policies.campaign import Campaign
 from appcase.ports import CaseFilter, CaseStore, StoredCase, StoredEvent
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload
 from appcase.workflow.context import ActorInfo, Command
+from appcase.workflow.damage import HEAD_DAMAGE, damaged_heads
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.pipeline import SYSTEM_ACTOR, Prepared
 from appcase.workflow.views import SweepOutcome, SweepReport
@@ -143,7 +150,11 @@ def _batch(
     """
     outcomes: list[SweepOutcome] = []
     ready: list[Prepared] = []
+    damaged = damaged_heads(store, cases)
     for case in cases:
+        if case.id in damaged:
+            outcomes.append(_failure(case.id, CaseDamaged(case.id, HEAD_DAMAGE)))
+            continue
         try:
             ready.append(engine.pipeline.prepare(store, case, cmd))
         except Exception as exc:  # reported per case, as _one does
@@ -175,7 +186,7 @@ def _one(engine: CaseEngine, store: CaseStore, case: StoredCase, cmd: Command) -
     case_id = case.id
     try:
         with store.savepoint():
-            engine.pipeline.run(store, case, cmd)
+            engine.pipeline.run(store, engine.pipeline.load(store, case_id, for_update=True), cmd)
     except Exception as exc:  # one failing case never stops the others
         return _failure(case_id, exc)
     return SweepOutcome(case_id=case_id, status="escalated")
@@ -188,7 +199,7 @@ def _failure(case_id: str, exc: Exception) -> SweepOutcome:
         return SweepOutcome(case_id=case_id, status="refused", detail=detail)
     if isinstance(exc, ConcurrentModification):
         return SweepOutcome(case_id=case_id, status="conflict")
-    if isinstance(exc, PersistenceError):
+    if isinstance(exc, PersistenceError | CaseDamaged):
         # The store's words: never the statement or its parameters.
         detail = str(exc)
         log.error("sweep_case_failed", case_id=case_id, error=detail)

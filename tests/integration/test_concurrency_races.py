@@ -170,7 +170,7 @@ def test_a_command_whose_case_moved_after_the_read_writes_nothing(
     case; the event insert already ran when the update finds the version moved, and the
     command still leaves nothing (no event, no evidence, the case as it was)."""
     case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
-    real = Repository.case
+    real = Repository.case_with_head  # the read of a command, that locks the case
 
     def read_then_overtaken(self: Repository, case_id: str, **kwargs: Any) -> Any:
         state = real(self, case_id, **kwargs)
@@ -179,7 +179,7 @@ def test_a_command_whose_case_moved_after_the_read_writes_nothing(
         )
         return state
 
-    monkeypatch.setattr(Repository, "case", read_then_overtaken)
+    monkeypatch.setattr(Repository, "case_with_head", read_then_overtaken)
     with pytest.raises(ConcurrentModification):
         engine.fire(case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21))
     monkeypatch.undo()
