@@ -38,6 +38,7 @@ __all__ = [
     "PledgeRecord",
     "Queries",
     "Record",
+    "RelayCursor",
     "ReporterRecord",
     "Storage",
     "StoredActor",
@@ -452,6 +453,11 @@ class Queries(Protocol):
         """The findings of every judgment of the campaign's cases in these prefectures, by
         case id, then in the order they were written (one query)."""
 
+    # --- the webhook relay's reads (see appcase.workflow.relay) ---------------------------
+    def relay_cursor(self, campaign_id: str, receiver: str) -> RelayCursor | None:
+        """The relay cursor of a receiver in the campaign, or ``None`` before its first
+        lease."""
+
     # --- API tokens (the HTTP server's callers) -------------------------------------------
     def token_by_digest(self, digest: str) -> StoredToken | None:
         """The token whose SHA-256 is ``digest`` (revoked and expired ones too), or ``None``."""
@@ -555,6 +561,37 @@ class CaseStore(Queries, Protocol):
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         """Write a checkpoint (append-only: it is never changed)."""
 
+    # --- the webhook relay's writes (see appcase.workflow.relay) --------------------------
+    def claim_relay_lease(
+        self, campaign_id: str, receiver: str, owner: str, now: datetime, until: datetime
+    ) -> RelayCursor | None:
+        """Take or renew the receiver's lease for ``owner`` until ``until`` -- if no one
+        holds it, ``owner`` already does, or its holder's lease ended at or before ``now``
+        (compare-and-set; the cursor is created at position 0 on first use). Returns the
+        cursor if ``owner`` now holds the lease, else ``None``."""
+
+    def advance_relay_cursor(
+        self, campaign_id: str, receiver: str, owner: str, position: int, now: datetime
+    ) -> bool:
+        """Move the cursor to ``position`` (one more event delivered) and clear its failure
+        state, if ``owner`` holds the lease and the cursor is below ``position``."""
+
+    def note_relay_failure(
+        self,
+        campaign_id: str,
+        receiver: str,
+        owner: str,
+        since: datetime,
+        error: str,
+        now: datetime,
+    ) -> bool:
+        """Record that the receiver is failing (since ``since``, ``error`` the outcome of
+        the attempt that failed at ``now``, one more failure), if ``owner`` holds the
+        lease."""
+
+    def release_relay_lease(self, campaign_id: str, receiver: str, owner: str) -> None:
+        """Give the lease up, if ``owner`` holds it (another relay may take it at once)."""
+
     # --- API tokens -----------------------------------------------------------------------
     def add_token(self, token: StoredToken) -> None:
         """Store a new token (its digest, never the token)."""
@@ -591,3 +628,31 @@ class Storage(Protocol):
 def record_fields(record: object) -> dict[str, Any]:
     """The fields of one of this module's dataclasses, as a dict (for a store's writes)."""
     return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
+
+
+# --- the webhook relay's cursor (see appcase.workflow.relay) ------------------------------
+@dataclass(frozen=True, slots=True)
+class RelayCursor:
+    """Where a webhook relay stands with one receiver of a campaign.
+
+    Attributes:
+        campaign_id / receiver: whose cursor it is.
+        position: the last feed position the receiver acknowledged (0: none yet).
+        delivered: how many events the receiver acknowledged in all.
+        lease_owner / lease_until: the relay that may deliver, and until when (UTC).
+        failing_since: the first failed attempt of the current run of failures, or ``None``.
+        failures: the failed attempts since the last acknowledged delivery.
+        last_error: the last failed attempt's outcome (``HTTP 503``, an exception's type).
+        updated_at: when the row last changed (UTC).
+    """
+
+    campaign_id: str
+    receiver: str
+    position: int
+    delivered: int
+    lease_owner: str | None
+    lease_until: datetime | None
+    failing_since: datetime | None
+    failures: int
+    last_error: str | None
+    updated_at: datetime

@@ -71,6 +71,7 @@ from appcase.ports import (
     InterviewRecord,
     PledgeRecord,
     Record,
+    RelayCursor,
     ReporterRecord,
     StoredActor,
     StoredApp,
@@ -768,6 +769,57 @@ class Repository:
         return (_CASES.c.campaign_id == campaign_id, _CASES.c.prefecture.in_(list(prefectures)))
 
     # --- end of the ledger import's and the summary report's reads ---------------------
+
+    # --- the webhook relay's cursor and lease ----------------------------------------
+    # The statements are in appcase.persistence.relay_queries, imported where used so that
+    # this section, at the end of the class, is all the relay adds to this module.
+    def relay_cursor(self, campaign_id: str, receiver: str) -> RelayCursor | None:
+        """The receiver's relay cursor in the campaign, or ``None``."""
+        from appcase.persistence import relay_queries
+
+        return relay_queries.relay_cursor(self.conn, campaign_id, receiver)
+
+    def claim_relay_lease(
+        self, campaign_id: str, receiver: str, owner: str, now: datetime, until: datetime
+    ) -> RelayCursor | None:
+        """Take or renew the receiver's lease for ``owner`` (compare-and-set)."""
+        from appcase.persistence import relay_queries
+
+        return relay_queries.claim_relay_lease(self.conn, campaign_id, receiver, owner, now, until)
+
+    def advance_relay_cursor(
+        self, campaign_id: str, receiver: str, owner: str, position: int, now: datetime
+    ) -> bool:
+        """Move the cursor forward to ``position`` if ``owner`` holds the lease."""
+        from appcase.persistence import relay_queries
+
+        return relay_queries.advance_relay_cursor(
+            self.conn, campaign_id, receiver, owner, position, now
+        )
+
+    def note_relay_failure(
+        self,
+        campaign_id: str,
+        receiver: str,
+        owner: str,
+        since: datetime,
+        error: str,
+        now: datetime,
+    ) -> bool:
+        """Record a failed delivery attempt if ``owner`` holds the lease."""
+        from appcase.persistence import relay_queries
+
+        return relay_queries.note_relay_failure(
+            self.conn, campaign_id, receiver, owner, since, error, now
+        )
+
+    def release_relay_lease(self, campaign_id: str, receiver: str, owner: str) -> None:
+        """Give the receiver's lease up if ``owner`` holds it."""
+        from appcase.persistence import relay_queries
+
+        relay_queries.release_relay_lease(self.conn, campaign_id, receiver, owner)
+
+    # --- end of the webhook relay's cursor and lease ---------------------------------
 
     # --- API tokens (Queries.token_by_digest, tokens; CaseStore.add_token, revoke_token) --
     # The statements are in appcase.persistence.token_queries, imported where used.
