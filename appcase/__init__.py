@@ -88,6 +88,7 @@ if TYPE_CHECKING:
         StoredCase,
         StoredCheckpoint,
         StoredEvent,
+        StoredToken,
         VerificationRecord,
     )
     from appcase.states import (
@@ -233,6 +234,7 @@ _EXPORTS: dict[str, str] = {
     "StoredCase": "appcase.ports",
     "StoredCheckpoint": "appcase.ports",
     "StoredEvent": "appcase.ports",
+    "StoredToken": "appcase.ports",
     "SurveyBatchResult": "appcase.workflow.views",
     "SweepOutcome": "appcase.workflow.views",
     "SweepReport": "appcase.workflow.views",
@@ -354,6 +356,7 @@ __all__ = [
     "StoredCase",
     "StoredCheckpoint",
     "StoredEvent",
+    "StoredToken",
     "SurveyBatchResult",
     "SweepOutcome",
     "SweepReport",

@@ -67,7 +67,12 @@ default: keep it below the reverse proxy's read timeout)."""
 _FEED_POLL = 0.2
 """How often a waiting feed request looks for new events, in seconds."""
 
-_log = structlog.get_logger("appcase.server")
+
+def _log() -> Any:
+    """The server's logger, looked up at each use (so that a logging configuration made
+    after the application was built applies)."""
+    return structlog.get_logger("appcase.server")
+
 
 EngineSource = CaseEngine | Callable[[], CaseEngine]
 
@@ -215,7 +220,7 @@ def _handlers(app: FastAPI) -> None:
     async def appcase_error(request: Request, exc: AppcaseError) -> Response:
         problem, headers = problem_for(exc)
         if problem.status >= 500:
-            _log.error("request_error", error=type(exc).__name__, problem=exc.problem)
+            _log().error("request_error", error=type(exc).__name__, problem=exc.problem)
         return problem_response(problem.model_copy(update={"instance": request.url.path}), headers)
 
     @app.exception_handler(RequestValidationError)
@@ -237,10 +242,10 @@ def _handlers(app: FastAPI) -> None:
         try:
             response = await call_next(request)
         except Exception as exc:  # the catch-all: never a stack trace in an answer
-            _log.error("request_failed", path=request.url.path, error=type(exc).__name__)
+            _log().error("request_failed", path=request.url.path, error=type(exc).__name__)
             response = problem_response(unexpected_problem())
         response.headers["X-Request-Id"] = request_id
-        _log.info(
+        _log().info(
             "http_request",
             method=request.method,
             path=request.url.path,
