@@ -10,15 +10,16 @@ module only parses and prints.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, table
 from appcase.cli.events import parse_finding
 from appcase.errors import InvalidInput
-from appcase.policies.campaign import load_campaign
-from appcase.workflow.explain import Explanation, explain_case, explain_findings
+
+if TYPE_CHECKING:
+    from appcase.workflow.explain import Explanation
 
 __all__ = ["COMMANDS"]
 
@@ -97,6 +98,9 @@ def explain_command(
       appcase policy explain --case HN2018-430100-0001
       appcase --json policy explain --case HN2018-430100-0001 --finding other:minor:2
     """
+    from appcase.policies.campaign import load_campaign
+    from appcase.workflow.explain import explain_case, explain_findings
+
     given = [parse_finding(f) for f in findings]
     if case_id is not None:
         if campaign_file is not None:
