@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from appcase.cli.app import App, AppcaseGroup, configure_logging
-from appcase.cli.settings import Settings
+from appcase.cli.app import App, AppcaseGroup
 
 __all__ = ["cli", "main"]
 
@@ -54,17 +53,11 @@ def cli(
     Exit codes: 0 done, 1 refused by a guard (every reason printed), 2 bad usage or
     input, 3 the case changed meanwhile (retry).
     """
-    settings = Settings()
-    settings = settings.model_copy(
-        update={
-            k: v
-            for k, v in {"database_url": database_url, "actor": actor, "campaign": campaign}.items()
-            if v
-        }
+    ctx.obj = App(
+        flags={"database_url": database_url, "actor": actor, "campaign": campaign},
+        json=as_json,
+        verbose=verbose,
     )
-    level = {0: settings.log_level, 1: "info"}.get(verbose, "debug")
-    configure_logging(level)
-    ctx.obj = App(settings=settings, json=as_json)
 
 
 def _register() -> None:

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import errno
 import json
-import logging
 import os
 import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import structlog
-from pydantic import BaseModel, ValidationError
 
 from appcase.cli.exits import REFUSED, cli_message, exit_code
-from appcase.cli.settings import Settings
 from appcase.clock import parse_instant
 from appcase.errors import AppcaseError, AuditFailure, GuardRejected, InvalidInput
 from appcase.limits import (
@@ -34,6 +30,11 @@ from appcase.limits import (
     read_bounded,
     shown_text,
 )
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from appcase.cli.settings import Settings
 
 __all__ = [
     "App",
@@ -50,11 +51,30 @@ __all__ = [
 
 @dataclass
 class App:
-    """What every command receives on ``ctx.obj``: settings and a lazily opened engine."""
+    """What every command receives on ``ctx.obj``: the root flags, settings read on first
+    use and a lazily opened engine.
 
-    settings: Settings
+    Nothing is read or configured before a command asks for it, so that ``--help`` loads
+    only click: the settings (``APPCASE_*`` over defaults, the flags over both) are read,
+    and logging configured at the level they give, the first time :attr:`settings` is used.
+    """
+
+    flags: dict[str, Any] = field(default_factory=dict)
     json: bool = False
+    verbose: int = 0
+    _settings: Settings | None = field(default=None, repr=False)
     _engine: Any = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force; the first use reads them and configures logging."""
+        if self._settings is None:
+            from appcase.cli.settings import Settings
+
+            settings = Settings().model_copy(update={k: v for k, v in self.flags.items() if v})
+            configure_logging({0: settings.log_level, 1: "info"}.get(self.verbose, "debug"))
+            self._settings = settings
+        return self._settings
 
     @property
     def database_url(self) -> str:
@@ -244,7 +264,8 @@ def fail(message: str) -> NoReturn:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
+    pydantic = sys.modules.get("pydantic")  # a model to print means pydantic is loaded
+    if pydantic is not None and isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
@@ -313,6 +334,10 @@ def read_json_file(path: str) -> dict[str, Any]:
 
 def configure_logging(level: str) -> None:
     """Configure structlog once, for the command line: to standard error, at ``level``."""
+    import logging
+
+    import structlog
+
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]

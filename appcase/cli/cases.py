@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, table
 from appcase.errors import InvalidInput
 from appcase.states import JudicialState, State
-from appcase.workflow.views import CaseView, EventView
+
+if TYPE_CHECKING:
+    from appcase.workflow.views import CaseView, EventView
 
 __all__ = ["COMMANDS"]
 

@@ -8,17 +8,53 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, read_json_file
 from appcase.errors import InvalidInput
 from appcase.states import Disposition, EscalationGround, Event, Severity
-from appcase.workflow.table import spec_for
-from appcase.workflow.views import EventView
 
-__all__ = ["COMMANDS", "parse_finding"]
+if TYPE_CHECKING:
+    from appcase.workflow.views import EventView
+
+__all__ = ["COMMANDS", "TABLE_WORDS", "parse_finding"]
+
+TABLE_WORDS: dict[Event, tuple[str, str]] = {
+    Event.FLAG: ("record evidence of harmful content (取证)", "surveyed, rectified → flagged"),
+    Event.ADD_EVIDENCE: (
+        "join more evidence to the case's open flag (补充取证)",
+        "flagged → flagged",
+    ),
+    Event.JUDGE: ("judge the evidence and choose a disposition (研判)", "flagged → judged"),
+    Event.DISMISS: ("close a judgment of no violation", "judged → surveyed"),
+    Event.INTERVIEW: (
+        "interview the operator and set a deadline (约谈、限期整改)",
+        "judged → interviewed",
+    ),
+    Event.PLEDGE: ("record the signed rectification pledge (整改承诺书)", "interviewed → pledged"),
+    Event.RECTIFY: ("verify every commitment by the deadline (整改到位)", "pledged → rectified"),
+    Event.ESCALATE: (
+        "propose takedown to the province (提出下架、关停建议)",
+        "judged, interviewed, pledged → escalated_for_takedown",
+    ),
+    Event.TAKE_DOWN: (
+        "take the app down or shut its service (下架、关停服务)",
+        "escalated_for_takedown → taken_down",
+    ),
+    Event.RETURN_FOR_RECTIFICATION: (
+        "send the case back for rectification (退回整改)",
+        "escalated_for_takedown → interviewed",
+    ),
+    Event.REFER: (
+        "refer a suspected crime to the judiciary (交由司法部门)",
+        "not_referred → referred_to_judiciary",
+    ),
+}
+"""Each event command's summary and move, in the words of the transition table
+(:mod:`appcase.workflow.table`), copied here so that ``--help`` loads no workflow;
+``tests/cli/test_lazy_help.py`` checks that they still match the table."""
 
 INSTANT = InstantType()
 
@@ -75,7 +111,7 @@ def _print_event(app: App, view: EventView) -> None:
 
 
 def _event_command(event: Event, name: str, options: list[Any], build: Builder) -> click.Command:
-    spec = spec_for(event)
+    summary, moves = TABLE_WORDS[event]
 
     @click.argument("case_id", metavar="CASE")
     @_common
@@ -109,10 +145,9 @@ def _event_command(event: Event, name: str, options: list[Any], build: Builder) 
 
     for option in reversed(options):
         command = option(command)
-    sources = ", ".join(str(s) for s in spec.sources)
     command.__doc__ = (
-        f"{spec.summary[0].upper()}{spec.summary[1:]}.\n\n"
-        f"Moves {sources} → {spec.dest}.\n\n\b\nExample:\n  appcase --actor ACTOR {name} "
+        f"{summary[0].upper()}{summary[1:]}.\n\n"
+        f"Moves {moves}.\n\n\b\nExample:\n  appcase --actor ACTOR {name} "
         f"HN2018-430100-0001 {EXAMPLES.get(event, '')}"
     )
     return click.command(name)(command)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,9 +24,10 @@ from appcase.cli.app import App, InstantType, emit, pass_app, table
 from appcase.cli.events import parse_finding
 from appcase.cli.exits import REFUSED
 from appcase.errors import InvalidInput
-from appcase.policies.campaign import load_campaign
-from appcase.workflow.explain import Explanation, explain_case, explain_findings
-from appcase.workflow.whatif import WhatIfReport, what_if
+
+if TYPE_CHECKING:
+    from appcase.workflow.explain import Explanation
+    from appcase.workflow.whatif import WhatIfReport
 
 __all__ = ["COMMANDS"]
 
@@ -107,6 +108,9 @@ def explain_command(
       appcase policy explain --case HN2018-430100-0001
       appcase --json policy explain --case HN2018-430100-0001 --finding other:minor:2
     """
+    from appcase.policies.campaign import load_campaign
+    from appcase.workflow.explain import explain_case, explain_findings
+
     given = [parse_finding(f) for f in findings]
     if case_id is not None:
         if campaign_file is not None:
@@ -249,6 +253,8 @@ def check_command(
       appcase policy check docs/examples/jiangnan-2024.toml --examples 1000 --seed 7
       appcase policy check my.toml --property disposition_monotone --json
     """
+    from appcase.policies.campaign import load_campaign
+
     app.json = app.json or as_json
     camp = load_campaign(campaign_file)
     try:
@@ -335,6 +341,9 @@ def what_if_command(
       appcase policy what-if --campaign amended.toml
       appcase policy what-if --campaign amended.toml --prefecture 430100 --json
     """
+    from appcase.policies.campaign import load_campaign
+    from appcase.workflow.whatif import what_if
+
     app.json = app.json or as_json
     amended = load_campaign(amended_file)
     report = what_if(app.engine(), amended, prefectures=prefectures)

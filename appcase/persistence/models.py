@@ -126,10 +126,10 @@ class AppRow(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), index=True)
     operator: Mapped[str] = mapped_column(String(200))
     uscc: Mapped[str] = mapped_column(String(18), index=True)
-    icp_filing: Mapped[str | None] = mapped_column(String(64))
+    icp_filing: Mapped[str | None] = mapped_column(String(64), index=True)
     platforms: Mapped[list[Any]]
     target_users: Mapped[str] = mapped_column(String(200), default="")
     used_by_schools: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -150,6 +150,10 @@ class CaseRow(Base):
         Index("ix_cases_sweep", "campaign_id", "state", "pledge_due_at"),
         Index("ix_cases_keyset", "campaign_id", "state", "id"),
         Index("ix_cases_prefecture", "campaign_id", "prefecture", "state"),
+        Index("ix_cases_campaign", "campaign_id", "id"),
+        Index("ix_cases_judicial", "campaign_id", "judicial_state", "id"),
+        Index("ix_cases_last_event", "campaign_id", "last_occurred_at", "id"),
+        Index("ix_cases_prefecture_id", "campaign_id", "prefecture", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    union,
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
@@ -368,7 +369,8 @@ class Repository:
             return {}
         rows = self.conn.execute(
             select(_EVENTS.c.case_id, _EVENTS.c.seq, _EVENTS.c.hash).where(
-                tuple_(_EVENTS.c.case_id, _EVENTS.c.seq).in_(list(events))
+                _EVENTS.c.case_id.in_(sorted({case_id for case_id, _ in events})),
+                tuple_(_EVENTS.c.case_id, _EVENTS.c.seq).in_(list(events)),
             )
         )
         return {(case_id, seq): digest for case_id, seq, digest in rows}
@@ -499,16 +501,18 @@ class Repository:
         """How many judgments with one of ``dispositions`` the same app (same name or ICP
         filing) or operator (same credit code) received before ``before`` (aware), in any
         campaign stored -- an earlier round of the case itself included."""
+        # From the apps (each condition on an index of its own), to their cases (by
+        # app), to the cases' events (by case): never the whole events table.
         same = [_APPS.c.uscc == uscc, _APPS.c.name == name]
         if icp_filing:
             same.append(_APPS.c.icp_filing == icp_filing)
+        apps = union(*(select(_APPS.c.id).where(cond) for cond in same))
         count = self.conn.scalar(
             select(func.count())
-            .select_from(_EVENTS)
-            .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
-            .join(_APPS, _APPS.c.id == _CASES.c.app_id)
+            .select_from(_CASES)
+            .join(_EVENTS, _EVENTS.c.case_id == _CASES.c.id)
             .where(
-                or_(*same),
+                _CASES.c.app_id.in_(apps.scalar_subquery()),
                 _EVENTS.c.event == "judge",
                 _EVENTS.c.occurred_at < before,
                 _EVENTS.c.payload["disposition"].as_string().in_(list(dispositions)),

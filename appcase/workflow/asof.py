@@ -168,11 +168,18 @@ def list_as_of(
             raise InvalidInput(f"unknown judicial state {s!r}")
     basis: Basis = "recorded" if as_recorded else "occurred"
     out: list[CaseAsOf] = []
+    # Cases in id order, a keyset batch at a time: a --limit reads as few as it needs (the
+    # first batches are small, then they double up to batch_size).
+    size = batch_size if limit is None else max(1, min(batch_size, limit))
+    after: str | None = None
     with engine.storage.reading() as q:
-        pairs = q.cases(engine.campaign.id, CaseFilter(prefectures=prefectures, text=text))
-        pairs.sort(key=lambda p: p[0].id)
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start : start + batch_size]
+        while True:
+            flt = CaseFilter(prefectures=prefectures, text=text, after_id=after, limit=size)
+            chunk = q.cases(engine.campaign.id, flt)
+            if not chunk:
+                return out
+            after = chunk[-1][0].id
+            size = min(batch_size, size * 2)
             found = _events_until(q, [c.id for c, _ in chunk], at, basis)
             for case, app in chunk:
                 events = found[case.id]
@@ -186,4 +193,3 @@ def list_as_of(
                 out.append(view)
                 if limit is not None and len(out) >= limit:
                     return out
-    return out
