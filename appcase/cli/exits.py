@@ -12,8 +12,9 @@ exit status, and words the advice of some in its own terms (which command to run
    invalid rows)
 2  bad usage or input: anything else (:class:`InvalidInput`, :class:`PersistenceError`,
    :class:`TransitionTableError`, an import with invalid rows)
-3  the case changed meanwhile, or the database stayed busy: nothing was written, retry
-   (:class:`ConcurrentModification`, :class:`DatabaseBusy`)
+3  the case changed meanwhile, or the database stayed busy or went away: nothing was
+   written, retry (:class:`ConcurrentModification`, :class:`DatabaseBusy`,
+   :class:`DatabaseUnavailable`)
 == =====================================================================================
 """
 
@@ -30,6 +31,7 @@ from appcase.errors import (
     ConcurrentModification,
     DatabaseBusy,
     DatabaseNotReady,
+    DatabaseUnavailable,
     GuardRejected,
     ImportRejected,
     InvalidInput,
@@ -66,6 +68,7 @@ EXIT_CODES: dict[type[AppcaseError], int | Callable[[Any], int]] = {
     ImportRejected: _import_rejected,
     ConcurrentModification: RETRY,
     DatabaseBusy: RETRY,
+    DatabaseUnavailable: RETRY,
 }
 """Error type → exit code (or a function of the error, for a type whose code depends on
 it). A type not listed takes the entry of its nearest listed base class."""

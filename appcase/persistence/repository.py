@@ -47,6 +47,7 @@ from appcase.errors import (
     DatabaseNotReady,
     PersistenceError,
 )
+from appcase.persistence import salvage
 from appcase.persistence.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
 from appcase.persistence.models import (
     ActorRow,
@@ -90,6 +91,7 @@ CallerConnection = Connection | Session
 
 
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
+_T = TypeVar("_T")
 
 _CASES = cast(Table, CaseRow.__table__)
 _EVENTS = cast(Table, EventRow.__table__)
@@ -161,14 +163,8 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
     return PersistenceError(f"database error: {orig if orig is not None else type(exc).__name__}")
 
 
-_UNDECODABLE = (ValueError, TypeError, OverflowError)
-"""What decoding a stored value that appcase did not write can raise (invalid JSON, an
-invalid instant in SQLite's text, ...)."""
-
-
-def _why(exc: BaseException) -> str:
-    """A decoding error in a few words (never the value at length)."""
-    return f"{type(exc).__name__}: {str(exc)[:80]}"
+_UNDECODABLE = salvage.UNDECODABLE
+_why = salvage.why
 
 
 def _filtered(stmt: _S, campaign_id: str, flt: CaseFilter) -> _S:
@@ -378,7 +374,11 @@ class Repository:
         return StoredApp(*row)
 
     def cases(self, campaign_id: str, flt: CaseFilter) -> list[tuple[StoredCase, StoredApp]]:
-        """The campaign's cases matching ``flt``, in ``flt.order``, with their apps."""
+        """The campaign's cases matching ``flt``, in ``flt.order``, with their apps.
+
+        Raises:
+            RowsUnreadable: some cases' rows cannot be read (it carries the others).
+        """
         n = len(_STORED_CASE_COLUMNS)
         stmt = _filtered(
             select(*_STORED_CASE_COLUMNS, *_APP_COLUMNS).join(_APPS, _APPS.c.id == _CASES.c.app_id),
@@ -387,7 +387,11 @@ class Repository:
         )
         if flt.skip_locked and self.conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
-        return [(StoredCase(*r[:n]), StoredApp(*r[n:])) for r in self.conn.execute(stmt)]
+
+        def decode(r: Any) -> tuple[StoredCase, StoredApp]:
+            return StoredCase(*r[:n]), StoredApp(*r[n:])
+
+        return self._decoded(stmt, decode)
 
     def case_states(self, campaign_id: str, flt: CaseFilter) -> list[StoredCase]:
         """The campaign's cases matching ``flt`` without their apps, in ``flt.order``; with
@@ -398,7 +402,21 @@ class Repository:
         stmt = _filtered(stmt, campaign_id, flt)
         if flt.skip_locked and self.conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
-        return [StoredCase(*row) for row in self.conn.execute(stmt)]
+        return self._decoded(stmt, lambda row: StoredCase(*row))
+
+    def _decoded(self, stmt: Select[Any], decode: Callable[[Any], _T]) -> list[_T]:
+        """The rows of a read of cases, decoded; a row that cannot be decoded makes the
+        read fall back to one case at a time (:mod:`appcase.persistence.salvage`).
+
+        Raises:
+            RowsUnreadable: some cases' rows cannot be read (it carries the others).
+        """
+        result = self.conn.execute(stmt)
+        try:
+            return [decode(row) for row in result]
+        except _UNDECODABLE:
+            result.close()
+            salvage.salvage_cases(self.conn, stmt, _CASES.c.id, decode)
 
     def events(self, case_id: str) -> list[StoredEvent]:
         """The case's events in chain order.
@@ -412,7 +430,11 @@ class Repository:
             raise CaseDamaged(case_id, f"an event's row cannot be read: {_why(exc)}") from None
 
     def events_of(self, case_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
-        """The events of many cases, in chain order, keyed by case id (one query)."""
+        """The events of many cases, in chain order, keyed by case id (one query).
+
+        Raises:
+            RowsUnreadable: some cases' events cannot be read (it carries the others').
+        """
         out: dict[str, list[StoredEvent]] = {c: [] for c in case_ids}
         if not case_ids:
             return out
@@ -421,9 +443,14 @@ class Repository:
             .where(_EVENTS.c.case_id.in_(list(case_ids)))
             .order_by(_EVENTS.c.case_id, _EVENTS.c.seq)
         )
-        for row in self.conn.execute(stmt):
-            ev = _event(row)
-            out[ev.case_id].append(ev)
+        result = self.conn.execute(stmt)
+        try:
+            for row in result:
+                ev = _event(row)
+                out[ev.case_id].append(ev)
+        except _UNDECODABLE:
+            result.close()
+            salvage.salvage_events(self.conn, _EVENTS, _EVENT_COLUMNS, list(out), _event)
         return out
 
     def event_by_key(self, key: str) -> StoredEvent | None:

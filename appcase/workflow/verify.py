@@ -12,6 +12,8 @@ replays the transitions, and names the first damage it finds
 * ``deleted`` -- an event is missing (a gap in the sequence, or a missing tail);
 * ``inserted`` -- an event that the chain does not account for;
 * ``head_mismatch`` -- the case's stored head is not the last event's hash;
+* ``unreadable`` -- a row of the case (or of its events: the first such event is named)
+  cannot be decoded: a value stored outside appcase (invalid JSON, an invalid instant);
 * ``state_mismatch`` -- folding the events (:mod:`appcase.audit.fold`, the fold the engine
   writes cases with) does not give the case's stored states (both tracks) and projections
   (disposition, referral flag, pledge deadline and due instant, last event time, the
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
+from functools import partial
 from typing import Any
 
 import structlog
@@ -38,8 +41,9 @@ from appcase.audit.fold import CaseFold, FoldError, differences
 from appcase.audit.fold import replay as fold_events
 from appcase.audit.keys import AuditInputError, Signer, VerifyKey
 from appcase.audit.records import format_instant, hashed_record
-from appcase.errors import CaseNotFound, InvalidInput
+from appcase.errors import CaseDamaged, CaseNotFound, InvalidInput
 from appcase.ports import CaseFilter, StoredApp, StoredCase, StoredCheckpoint, StoredEvent
+from appcase.workflow.damage import UNREADABLE, UNREADABLE_VALUES, reason, unreadable_rows
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.table import fold_transitions
 from appcase.workflow.views import VerifyReport, identity_of
@@ -245,27 +249,47 @@ def verify_events(
     return None
 
 
+Item = tuple[StoredCase, StoredApp, list[StoredEvent]]
+"""A case as verification reads it: its row, its ledger entry, its events."""
+
+
 def _batches(
     engine: CaseEngine, case_id: str | None, batch_size: int
-) -> Iterator[list[tuple[StoredCase, StoredApp, list[StoredEvent]]]]:
-    """Cases with their apps and events, a batch per consistent read."""
+) -> Iterator[tuple[list[Item], list[Problem]]]:
+    """Cases with their apps and events, a batch per consistent read, and an
+    ``unreadable`` problem per case of the batch whose rows cannot be read."""
     campaign_id = engine.campaign.id
     if case_id is not None:
         with engine.storage.reading(snapshot=True) as q:
-            case = q.case(case_id)
-            if case is None or case.campaign_id != campaign_id:
+            try:
+                case = q.case(case_id)
+                if case is None or case.campaign_id != campaign_id:
+                    return
+                app = q.app(case.app_id)
+            except CaseDamaged as exc:
+                yield [], [(case_id, None, UNREADABLE, exc.detail)]
                 return
-            yield [(case, q.app(case.app_id), q.events(case_id))]
+            except UNREADABLE_VALUES as exc:  # its ledger entry
+                yield [], [(case_id, None, UNREADABLE, f"its row cannot be read: {reason(exc)}")]
+                return
+            evs, bad, _ = unreadable_rows(lambda: q.events_of([case_id]))
+        if bad:
+            yield [], [(c, s, UNREADABLE, why) for c, s, why in bad]
+        else:
+            yield [(case, app, evs[case_id])], []
         return
     after: str | None = None
     while True:
         with engine.storage.reading(snapshot=True) as q:
-            pairs = q.cases(campaign_id, CaseFilter(after_id=after, limit=batch_size))
-            if not pairs:
+            flt = CaseFilter(after_id=after, limit=batch_size)
+            pairs, bad, last = unreadable_rows(partial(q.cases, campaign_id, flt))
+            if not pairs and not bad:
                 return
-            evs = q.events_of([c.id for c, _ in pairs])
-        yield [(c, a, evs.get(c.id, [])) for c, a in pairs]
-        after = pairs[-1][0].id
+            evs, bad_events, _ = unreadable_rows(partial(q.events_of, [c.id for c, _ in pairs]))
+        skipped = {c for c, _, _ in bad_events}
+        problems = [(c, s, UNREADABLE, why) for c, s, why in (*bad, *bad_events)]
+        yield [(c, a, evs.get(c.id, [])) for c, a in pairs if c.id not in skipped], problems
+        after = last if last is not None else pairs[-1][0].id
 
 
 def verify(
@@ -310,7 +334,11 @@ def verify(
     existing: set[str] = set()
     problems: dict[str, Problem] = {}
     cases = events = 0
-    for batch in _batches(engine, case_id, batch_size):
+    for batch, unreadable in _batches(engine, case_id, batch_size):
+        for problem in unreadable:
+            cases += 1
+            existing.add(problem[0])
+            problems[problem[0]] = problem
         for case, app, evs in batch:
             cases += 1
             events += len(evs)
@@ -372,7 +400,9 @@ def replay_all(
     """
     cases = 0
     problems: list[Problem] = []
-    for batch in _batches(engine, case_id, batch_size):
+    for batch, unreadable in _batches(engine, case_id, batch_size):
+        cases += len(unreadable)
+        problems += unreadable
         for case, _app, evs in batch:
             cases += 1
             found = _mismatch(case, *replay(evs))
