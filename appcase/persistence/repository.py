@@ -738,6 +738,12 @@ class Repository:
 
         audit_queries.add_checkpoint(self.conn, checkpoint)
 
+    def records_of(self, case_ids: Sequence[str]) -> dict[str, list[Record]]:
+        """The records of many cases, keyed by case id, each kind in the order written."""
+        from appcase.persistence import record_queries
+
+        return record_queries.records_of(self.conn, case_ids)
+
     # --- end of the audit section --------------------------------------------------------
 
     # --- the ledger import's and the summary report's reads ----------------------------
