@@ -63,6 +63,7 @@ from appcase.persistence.models import (
     ReporterRow,
     VerificationRow,
 )
+from appcase.persistence.transient import unavailable
 from appcase.ports import (
     CASE_MOVED,
     CASE_ORDERS,
@@ -139,6 +140,9 @@ def _connect(bind: Engine, snapshot: bool) -> Connection:
 
 def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
     """The appcase error for a database error (the persistence boundary's one mapping)."""
+    gone = unavailable(exc)
+    if gone is not None and not (case_id is not None and "lock timeout" in str(exc)):
+        return gone  # a lock timeout on a case is a conflict over it, below
     if isinstance(exc, StaleDataError):
         return ConcurrentModification(case_id or "?")
     if isinstance(exc, IntegrityError):

@@ -35,6 +35,7 @@ from appcase.clock import ensure_aware
 from appcase.errors import (
     CaseDamaged,
     ConcurrentModification,
+    DatabaseUnavailable,
     GuardRejected,
     InvalidInput,
     PersistenceError,
@@ -175,6 +176,8 @@ def _batch(
                 pipe.publish(
                     store, [StoredEvent(n, **r) for n, r in zip(positions, rows, strict=True)]
                 )
+    except DatabaseUnavailable:  # the transaction is lost: nothing to redo it in
+        raise
     except Exception:  # any failure of the batch write: redone case by case, each reported
         log.info("sweep_batch_redone_per_case", cases=len(cases))
         return None
@@ -187,6 +190,8 @@ def _one(engine: CaseEngine, store: CaseStore, case: StoredCase, cmd: Command) -
     try:
         with store.savepoint():
             engine.pipeline.run(store, engine.pipeline.load(store, case_id, for_update=True), cmd)
+    except DatabaseUnavailable:  # the transaction is lost: so are the others
+        raise
     except Exception as exc:  # one failing case never stops the others
         return _failure(case_id, exc)
     return SweepOutcome(case_id=case_id, status="escalated")
