@@ -5,19 +5,22 @@ implements its ports (:mod:`appcase.ports`)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 
 from appcase.clock import Clock, SystemClock
 from appcase.errors import DatabaseNotReady, InvalidInput
 from appcase.persistence.db import (
+    DbEngine,
     check_revision,
     check_schema,
+    check_sqlite_file,
     create_db_engine,
     current_revision,
     default_database_url,
     ensure_current,
     head_revision,
     normalise_url,
+    remove_created,
     sqlite_file,
     upgrade,
 )
@@ -68,14 +71,22 @@ def init_database(
         PersistenceError: the database cannot be reached or migrated.
     """
     camp = _resolve(campaign)
-    engine = create_db_engine(url or default_database_url(), schema=schema)
+    url = normalise_url(url or default_database_url())
+    path = sqlite_file(url)
+    existed = path is None or os.path.lexists(path)
+    created = check_sqlite_file(path, create=True) if path is not None else []
+    engine: DbEngine | None = None
     try:
+        engine = create_db_engine(url, schema=schema)
         upgrade(engine)
         storage = SqlStorage(engine)
         clock = clock or SystemClock()
         _store_campaign(storage, camp, clock)
     except BaseException:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
+        if not existed:  # a failed init leaves no file behind
+            remove_created(created, path)
         raise
     return CaseEngine(storage, camp, clock)
 
@@ -131,9 +142,9 @@ def open_engine(
     """
     url = normalise_url(url or default_database_url())
     path = sqlite_file(url)
-    if path is not None and not Path(path).exists():
+    if path is not None:
         # refuse before connecting: SQLite would leave an empty file behind a mistyped path
-        raise DatabaseNotReady(f"there is no database at {path}")
+        check_sqlite_file(path, create=False)
     engine = create_db_engine(url, schema=schema)
     try:
         ensure_current(engine)
@@ -243,7 +254,7 @@ def _stored_campaign(
             if (
                 wanted not in {r.id for r in rows}
                 and isinstance(campaign, str)
-                and (campaign in BUILTIN_CAMPAIGNS or Path(campaign).is_file())
+                and (campaign in BUILTIN_CAMPAIGNS or os.path.isfile(campaign))
             ):
                 wanted = _resolve(campaign).id  # a campaign file: use its id
             found = next((r for r in rows if r.id == wanted), None)

@@ -20,7 +20,8 @@ transaction that is rolled back on any error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -39,12 +40,14 @@ __all__ = [
     "ImportRejected",
     "InvalidInput",
     "LedgerHeaderNotFound",
+    "LibraryError",
     "NaiveDatetimeError",
     "PersistenceError",
     "Rejection",
     "RowsUnreadable",
     "TransitionTableError",
     "UnknownActor",
+    "library_call",
 ]
 
 
@@ -424,6 +427,48 @@ class AuditFailure(AppcaseError):
             for c, s, k, d in self.findings
         )
         super().__init__(f"audit verification failed:\n{lines}")
+
+
+class LibraryError(AppcaseError):
+    """A library appcase called (the SQL driver, openpyxl, python-docx, the operating
+    system) failed in a way appcase has no name of its own for; nothing was written.
+
+    The library's exception is kept: it is :attr:`cause` and the ``__cause__`` of this one.
+
+    Args:
+        operation: what appcase was doing, e.g. ``"writing the report summary.docx"``.
+        cause: the library's exception.
+
+    Attributes:
+        operation, cause: as given.
+    """
+
+    def __init__(self, operation: str, cause: BaseException) -> None:
+        self.operation = operation
+        self.cause = cause
+        detail = str(cause).split("\n", 1)[0][:300]
+        super().__init__(f"{operation} failed: {type(cause).__name__}: {detail}")
+        self.__cause__ = cause
+
+
+@contextmanager
+def library_call(operation: str) -> Iterator[None]:
+    """Run a library call, turning any exception that is not appcase's own into a
+    :class:`LibraryError` that keeps it as its cause.
+
+    Args:
+        operation: what the call does, for the message.
+
+    Raises:
+        LibraryError: the call raised an :class:`Exception` that is not an
+            :class:`AppcaseError` (those pass unchanged).
+    """
+    try:
+        yield
+    except AppcaseError:
+        raise
+    except Exception as exc:
+        raise LibraryError(operation, exc) from exc
 
 
 class ListenerVetoed(AppcaseError):

@@ -38,6 +38,7 @@ __all__ = [
     "PledgeRecord",
     "Queries",
     "Record",
+    "RelayCursor",
     "ReporterRecord",
     "Storage",
     "StoredActor",
@@ -439,6 +440,11 @@ class Queries(Protocol):
         """The findings of every judgment of the campaign's cases in these prefectures, by
         case id, then in the order they were written (one query)."""
 
+    # --- the webhook relay's reads (see appcase.workflow.relay) ---------------------------
+    def relay_cursor(self, campaign_id: str, receiver: str) -> RelayCursor | None:
+        """The relay cursor of a receiver in the campaign, or ``None`` before its first
+        lease."""
+
 
 class CaseStore(Queries, Protocol):
     """What a command does in its transaction, beside the reads of :class:`Queries`."""
@@ -535,6 +541,37 @@ class CaseStore(Queries, Protocol):
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         """Write a checkpoint (append-only: it is never changed)."""
 
+    # --- the webhook relay's writes (see appcase.workflow.relay) --------------------------
+    def claim_relay_lease(
+        self, campaign_id: str, receiver: str, owner: str, now: datetime, until: datetime
+    ) -> RelayCursor | None:
+        """Take or renew the receiver's lease for ``owner`` until ``until`` -- if no one
+        holds it, ``owner`` already does, or its holder's lease ended at or before ``now``
+        (compare-and-set; the cursor is created at position 0 on first use). Returns the
+        cursor if ``owner`` now holds the lease, else ``None``."""
+
+    def advance_relay_cursor(
+        self, campaign_id: str, receiver: str, owner: str, position: int, now: datetime
+    ) -> bool:
+        """Move the cursor to ``position`` (one more event delivered) and clear its failure
+        state, if ``owner`` holds the lease and the cursor is below ``position``."""
+
+    def note_relay_failure(
+        self,
+        campaign_id: str,
+        receiver: str,
+        owner: str,
+        since: datetime,
+        error: str,
+        now: datetime,
+    ) -> bool:
+        """Record that the receiver is failing (since ``since``, ``error`` the outcome of
+        the attempt that failed at ``now``, one more failure), if ``owner`` holds the
+        lease."""
+
+    def release_relay_lease(self, campaign_id: str, receiver: str, owner: str) -> None:
+        """Give the lease up, if ``owner`` holds it (another relay may take it at once)."""
+
 
 class Storage(Protocol):
     """Hands out units of work on one database."""
@@ -563,3 +600,31 @@ class Storage(Protocol):
 def record_fields(record: object) -> dict[str, Any]:
     """The fields of one of this module's dataclasses, as a dict (for a store's writes)."""
     return {f.name: getattr(record, f.name) for f in fields(record)}  # type: ignore[arg-type]
+
+
+# --- the webhook relay's cursor (see appcase.workflow.relay) ------------------------------
+@dataclass(frozen=True, slots=True)
+class RelayCursor:
+    """Where a webhook relay stands with one receiver of a campaign.
+
+    Attributes:
+        campaign_id / receiver: whose cursor it is.
+        position: the last feed position the receiver acknowledged (0: none yet).
+        delivered: how many events the receiver acknowledged in all.
+        lease_owner / lease_until: the relay that may deliver, and until when (UTC).
+        failing_since: the first failed attempt of the current run of failures, or ``None``.
+        failures: the failed attempts since the last acknowledged delivery.
+        last_error: the last failed attempt's outcome (``HTTP 503``, an exception's type).
+        updated_at: when the row last changed (UTC).
+    """
+
+    campaign_id: str
+    receiver: str
+    position: int
+    delivered: int
+    lease_owner: str | None
+    lease_until: datetime | None
+    failing_since: datetime | None
+    failures: int
+    last_error: str | None
+    updated_at: datetime

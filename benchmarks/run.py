@@ -158,7 +158,7 @@ def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
     """``engine.fire(escalate)`` against :func:`benchmarks.raw.escalate`, op by op."""
     engine = seed.new_engine(url)
     per = size.fire_rounds * size.fire_ops + size.fire_warmup
-    variants = ["engine", "raw", "unchecked"]
+    variants = ["engine", "raw", "unchecked", "listened", "unordered"]
     ids = {
         v: seed.seed(engine, lifecycle.TO_JUDGED_TAKEDOWN, per, first_app=(i + 1) * 1_000_000)
         for i, v in enumerate(variants)
@@ -175,23 +175,35 @@ def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
             db, cid, actor_id=s.actor, payload=s.payload, reason=s.reason, at=s.at, now=now
         )
 
-    ops: dict[str, Callable[[str], Any]] = {"engine": fire, "raw": raw_escalate, "unchecked": fire}
+    ops: dict[str, Callable[[str], Any]] = {
+        "engine": fire,
+        "raw": raw_escalate,
+        "unchecked": fire,
+        "listened": fire,
+        "unordered": fire,
+    }
     queues = {v: iter(ids[v]) for v in variants}
 
     def run(v: str, count: int) -> tuple[float, float]:
         batch = [next(queues[v]) for _ in range(count)]
         f = ops[v]
-        if v != "unchecked":
-            return timed2(lambda: [f(c) for c in batch])
-        with without_checks():
-            return timed2(lambda: [f(c) for c in batch])
+        if v == "unchecked":
+            with without_checks():
+                return timed2(lambda: [f(c) for c in batch])
+        if v == "listened":
+            with listened(engine):
+                return timed2(lambda: [f(c) for c in batch])
+        if v == "unordered":
+            with unordered_feed():
+                return timed2(lambda: [f(c) for c in batch])
+        return timed2(lambda: [f(c) for c in batch])
 
     for v in variants:
         run(v, size.fire_warmup)
     ms: dict[str, list[float]] = {v: [] for v in variants}
     cpu: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(size.fire_rounds):
-        for v in (*alternate(r, ("engine", "raw")), "unchecked"):
+        for v in (*alternate(r, ("engine", "raw")), "unchecked", "listened", "unordered"):
             wall, used = run(v, size.fire_ops)
             ms[v].append(wall / size.fire_ops * 1000)
             cpu[v].append(used / size.fire_ops * 1000)
@@ -235,8 +247,67 @@ def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
             ),
         ),
     ]
+    rows.append(
+        Row(
+            item + "l",
+            "experiment: engine.fire heard by an in-transaction and an after-commit listener",
+            "ms/op",
+            ms["listened"],
+            "engine.fire",
+            per_run(ms["listened"], ms["engine"]),
+            cpu_ratios=per_run(cpu["listened"], cpu["engine"]),
+            note=(
+                "Two no-op listeners registered (`engine.listeners.add`), one of each kind, "
+                "against row " + item + " in the same rounds: what hearing a transition costs."
+            ),
+        )
+    )
+    rows.append(
+        Row(
+            item + "f",
+            "experiment: engine.fire without the feed's ordering lock",
+            "ms/op",
+            ms["unordered"],
+            "engine.fire",
+            per_run(ms["unordered"], ms["engine"]),
+            cpu_ratios=per_run(cpu["unordered"], cpu["engine"]),
+            note=(
+                "Not a configuration (benchmarks/run.py `unordered_feed`): the transaction-level "
+                "lock that makes feed positions follow commit order is skipped; against row "
+                + item
+                + " it is what the feed costs a command (nothing on SQLite, where it is not taken)."
+            ),
+        )
+    )
     rows[0].met = rows[0].ratio is not None and rows[0].ratio <= limit
     return rows
+
+
+@contextlib.contextmanager
+def listened(engine: Any) -> Iterator[None]:
+    """Register a no-op listener of each kind on ``engine`` for the block."""
+    removers = [
+        engine.listeners.add(lambda t: None, kind=kind) for kind in ("transaction", "commit")
+    ]
+    try:
+        yield
+    finally:
+        for remove in removers:
+            remove()
+
+
+@contextlib.contextmanager
+def unordered_feed() -> Iterator[None]:
+    """An experiment, never a configuration: writers of events skip the feed's ordering
+    lock (``Repository.lock_feed``) for the block."""
+    from appcase.persistence.repository import Repository
+
+    real = Repository.lock_feed
+    Repository.lock_feed = lambda self: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Repository.lock_feed = real  # type: ignore[method-assign]
 
 
 def _median(xs: list[float]) -> float:

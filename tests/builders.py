@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import structlog
 from click.testing import CliRunner, Result
 
+from appcase import testing
 from appcase.cli import cli
 from appcase.states import State
-from appcase.states.identifiers import uscc_check_char
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.views import CaseView
 
@@ -153,16 +153,9 @@ def drive(
 
 
 def unique_app(n: int, prefecture: str = "430100", **extra: Any) -> dict[str, Any]:
-    """A valid app identity whose credit code is unique per ``(n, prefecture)``, so that no
-    case counts as another's prior case (recidivism) -- unlike :func:`app`."""
-    first17 = f"91{prefecture}T{n:08d}"
-    return {
-        "name": f"独立测试应用{n}",
-        "operator": f"测试运营公司{n}",
-        "uscc": first17 + uscc_check_char(first17),
-        "prefecture": prefecture,
-        **extra,
-    }
+    """:func:`appcase.testing.unique_app`, in Changsha by default: a valid app identity whose
+    credit code is unique per ``(n, prefecture)`` -- unlike :func:`app`."""
+    return testing.unique_app(n, prefecture, **extra)
 
 
 def advance(

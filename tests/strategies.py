@@ -1,4 +1,5 @@
-"""Hypothesis strategies shared by the property tests.
+"""Hypothesis strategies shared by the property tests: :mod:`appcase.testing`'s, bound to
+Hunan 2018, and the tampering strategies that only appcase's own tests need.
 
 The settings profiles (``ci``, ``thorough``, ``dev``) are registered in ``tests/conftest.py``
 and chosen by ``APPCASE_HYPOTHESIS_PROFILE``. Orders that a property relies on (severity,
@@ -10,93 +11,92 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, available_timezones
+from datetime import date, datetime
+from zoneinfo import available_timezones
 
 from hypothesis import strategies as st
 
+from appcase import testing
 from appcase.policies.campaign import Campaign, DeadlineParams, DispositionParams, builtin_campaign
-from appcase.policies.disposition import Factors, FindingInput
-from appcase.states import Disposition, Event, Severity
+from appcase.policies.disposition import FindingInput
+from appcase.testing import (
+    DISPOSITION_ORDER,
+    NUDGES,
+    SEVERITY_ORDER,
+    disposition_params,
+    disposition_rank,
+    dispositions,
+    events,
+    factors,
+    fixed_offsets,
+    instants_in,
+    instants_near,
+    mostly,
+    naive_datetimes,
+    nudges,
+    severities,
+    severity_rank,
+    zones,
+)
+
+__all__ = [
+    "DISPOSITION_ORDER",
+    "HUNAN",
+    "NUDGES",
+    "SEVERITY_ORDER",
+    "ZONE_NAMES",
+    "Tamper",
+    "campaign_boundaries",
+    "campaign_days",
+    "campaign_with",
+    "deadline_params",
+    "disposition_params",
+    "disposition_rank",
+    "dispositions",
+    "events",
+    "factors",
+    "finding_inputs",
+    "finding_lists",
+    "fixed_offsets",
+    "harm_categories",
+    "instants_in",
+    "instants_near",
+    "mostly",
+    "naive_datetimes",
+    "nudges",
+    "severities",
+    "severity_rank",
+    "tampers",
+    "zones",
+]
 
 HUNAN = builtin_campaign("hunan-2018")
 """The built-in campaign, loaded once."""
 
-SEVERITY_ORDER: tuple[Severity, ...] = (Severity.MINOR, Severity.SERIOUS, Severity.SEVERE)
-"""minor < serious < severe, as the source of truth for the properties."""
+ZONE_NAMES = sorted(available_timezones())
+"""Every IANA zone this machine knows."""
 
-DISPOSITION_ORDER: tuple[Disposition, ...] = (
-    Disposition.NO_VIOLATION,
-    Disposition.INTERVIEW_RECTIFY,
-    Disposition.TAKEDOWN,
-)
-"""no violation < interview and rectify < takedown (约谈整改一批、关停下架一批)."""
-
-
-def severity_rank(s: Severity) -> int:
-    """Position of a severity in :data:`SEVERITY_ORDER`."""
-    return SEVERITY_ORDER.index(s)
-
-
-def disposition_rank(d: Disposition) -> int:
-    """Position of a disposition in :data:`DISPOSITION_ORDER`."""
-    return DISPOSITION_ORDER.index(d)
-
-
-# --- disposition -------------------------------------------------------------------------
-
-severities = st.sampled_from(SEVERITY_ORDER)
-dispositions = st.sampled_from(DISPOSITION_ORDER)
+# --- the campaign-independent strategies, bound to Hunan 2018 ------------------------------
 
 
 def harm_categories(campaign: Campaign = HUNAN) -> st.SearchStrategy[str]:
-    """A harm category id of ``campaign``."""
-    return st.sampled_from(sorted(campaign.harm_category_ids))
+    """A harm category id of ``campaign`` (default Hunan 2018)."""
+    return testing.harm_categories(campaign)
 
 
 def finding_inputs(campaign: Campaign = HUNAN) -> st.SearchStrategy[FindingInput]:
-    """One finding as the disposition policy sees it."""
-    return st.builds(
-        FindingInput,
-        harm_category=harm_categories(campaign),
-        severity=severities,
-        suspected_illegal=st.booleans(),
-    )
+    """One finding as the disposition policy sees it (default Hunan 2018)."""
+    return testing.finding_inputs(campaign)
 
 
 def finding_lists(
     campaign: Campaign = HUNAN, max_size: int = 7
 ) -> st.SearchStrategy[list[FindingInput]]:
-    """Zero or more findings."""
-    return st.lists(finding_inputs(campaign), max_size=max_size)
+    """Zero or more findings (default Hunan 2018)."""
+    return testing.finding_lists(campaign, max_size)
 
 
-factors = st.builds(
-    Factors,
-    prior_cases=st.integers(min_value=0, max_value=6),
-    seriously_lacking_responsibility=st.booleans(),
-    used_by_schools=st.booleans(),
-)
-"""Circumstances of an app."""
-
-disposition_params = st.builds(
-    DispositionParams,
-    takedown_severity=st.sampled_from(["serious", "severe"]),
-    takedown_serious_count=st.integers(min_value=1, max_value=8),
-    recidivism_aggravates=st.booleans(),
-    school_use_aggravates=st.booleans(),
-    lacking_responsibility_takedown=st.booleans(),
-)
-"""Any valid thresholds of the disposition policy (the campaign file's
-``policy.disposition``); Hunan 2018's among them."""
-
-deadline_params = st.builds(
-    DeadlineParams,
-    pledge_default_days=st.integers(min_value=1, max_value=40),
-    pledge_cap_phase=st.sampled_from([p.id for p in HUNAN.phases]),
-    working_days=st.booleans(),
-    min_notice_hours=st.integers(min_value=0, max_value=72),
-)
+deadline_params = testing.deadline_params(HUNAN)
 """Any valid deadline parameters over Hunan 2018's phases."""
 
 
@@ -104,96 +104,16 @@ def campaign_with(
     disposition: DispositionParams | None = None, deadlines: DeadlineParams | None = None
 ) -> Campaign:
     """Hunan 2018 with other policy parameters."""
-    policy = HUNAN.policy.model_copy(
-        update={
-            k: v
-            for k, v in {"disposition": disposition, "deadlines": deadlines}.items()
-            if v is not None
-        }
-    )
-    return HUNAN.model_copy(update={"policy": policy})
-
-
-# --- time ----------------------------------------------------------------------------------
-
-ZONE_NAMES = sorted(available_timezones())
-"""Every IANA zone this machine knows."""
-
-fixed_offsets: st.SearchStrategy[tzinfo] = st.integers(
-    min_value=-(24 * 60 - 1), max_value=24 * 60 - 1
-).map(lambda m: timezone(timedelta(minutes=m)))
-"""Fixed UTC offsets from -23:59 to +23:59."""
-
-zones: st.SearchStrategy[tzinfo] = st.one_of(
-    st.sampled_from(ZONE_NAMES).map(ZoneInfo), fixed_offsets, st.just(UTC)
-)
-"""A time zone an instant may be written in: any IANA zone, any fixed offset, or UTC."""
-
-NUDGES: tuple[timedelta, ...] = (
-    timedelta(0),
-    timedelta(microseconds=1),
-    -timedelta(microseconds=1),
-    timedelta(seconds=1),
-    -timedelta(seconds=1),
-    timedelta(hours=1),
-    -timedelta(hours=1),
-    timedelta(hours=8),
-    -timedelta(hours=8),
-    timedelta(hours=16),
-    -timedelta(hours=16),
-    timedelta(days=1),
-    -timedelta(days=1),
-)
-"""Offsets from a boundary that matter: the boundary itself, a microsecond either side, and
-the sizes of the zone offsets (±8 h is Asia/Shanghai's)."""
-
-nudges: st.SearchStrategy[timedelta] = st.one_of(
-    st.sampled_from(NUDGES),
-    st.timedeltas(min_value=-timedelta(days=2), max_value=timedelta(days=2)),
-)
+    return testing.campaign_with(HUNAN, disposition, deadlines)
 
 
 def campaign_boundaries(campaign: Campaign = HUNAN) -> list[datetime]:
-    """Every instant a window of ``campaign`` opens or closes: each phase's first instant and
-    the first instant after its deadline day, in the campaign's zone."""
-    out = []
-    for p in campaign.phases:
-        out.append(datetime(p.start.year, p.start.month, p.start.day, tzinfo=campaign.zone))
-        after = p.deadline + timedelta(days=1)
-        out.append(datetime(after.year, after.month, after.day, tzinfo=campaign.zone))
-    return sorted(set(out))
+    """Every instant a window of ``campaign`` (default Hunan 2018) opens or closes."""
+    return testing.campaign_boundaries(campaign)
 
-
-def instants_near(boundaries: list[datetime]) -> st.SearchStrategy[datetime]:
-    """An aware instant near one of ``boundaries``, written in a random zone."""
-    return st.builds(
-        lambda b, d, z: (b + d).astimezone(z),
-        st.sampled_from(boundaries),
-        nudges,
-        zones,
-    )
-
-
-def instants_in(start: datetime, end: datetime) -> st.SearchStrategy[datetime]:
-    """An aware instant in ``[start, end]``, written in a random zone."""
-    span = int((end - start) / timedelta(microseconds=1))
-    return st.builds(
-        lambda us, z: (start + timedelta(microseconds=us)).astimezone(z),
-        st.integers(min_value=0, max_value=span),
-        zones,
-    )
-
-
-naive_datetimes = st.datetimes(
-    min_value=datetime(2017, 1, 1), max_value=datetime(2019, 12, 31), timezones=st.none()
-)
-"""Datetimes with no time zone (an error everywhere in appcase)."""
 
 campaign_days = st.dates(min_value=date(2018, 1, 1), max_value=date(2018, 12, 31))
 """Local dates in 2018, the year of the built-in campaign (chinese_calendar covers it)."""
-
-events = st.sampled_from(list(Event))
-"""Any event."""
 
 
 # --- tampering with stored case histories (tests/property/test_tamper_property.py) ---------

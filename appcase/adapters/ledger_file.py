@@ -19,13 +19,25 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from appcase.errors import InvalidInput, LedgerHeaderNotFound
+from appcase.errors import InvalidInput, LedgerHeaderNotFound, library_call
+from appcase.limits import (
+    LIMITS,
+    MAX_CELL_CHARS,
+    MAX_LEDGER_FILE_BYTES,
+    MAX_LEDGER_ROWS,
+    MAX_XLSX_UNPACKED_BYTES,
+    check_path,
+    read_bounded,
+    shown_text,
+)
 
 __all__ = [
     "COLUMNS",
@@ -185,8 +197,34 @@ def _locate_header(lines: Iterable[tuple[int, Sequence[Any]]], source: str) -> I
     raise LedgerHeaderNotFound(source, HEADER_SEARCH_ROWS)
 
 
+def _bounded(lines: Iterable[tuple[int, Sequence[Any]]], source: str) -> Iterator[Any]:
+    """The lines within :data:`~appcase.limits.MAX_LEDGER_ROWS` and
+    :data:`~appcase.limits.MAX_CELL_CHARS`; a float that is not finite becomes its text."""
+    for number, cells in lines:
+        if number > MAX_LEDGER_ROWS:
+            raise InvalidInput(
+                f"{source}: more than {MAX_LEDGER_ROWS:,} rows; the limit is "
+                f"{_quote('MAX_LEDGER_ROWS')}; split the ledger"
+            )
+        out = []
+        for pos, cell in enumerate(cells):
+            if isinstance(cell, float) and not math.isfinite(cell):
+                cell = str(cell)
+            elif isinstance(cell, str) and len(cell) > MAX_CELL_CHARS:
+                raise InvalidInput(
+                    f"{source}: row {number}, column {pos + 1}: a cell of {len(cell):,} "
+                    f"characters; the limit is {_quote('MAX_CELL_CHARS')}"
+                )
+            out.append(cell)
+        yield number, out
+
+
+def _quote(name: str) -> str:
+    return next(limit for limit in LIMITS if limit.name == name).quote()
+
+
 def _structure(lines: Iterable[tuple[int, Sequence[Any]]], source: str) -> RawLedger:
-    found = _locate_header(lines, source)
+    found = _locate_header(_bounded(lines, source), source)
     _number, header, names = next(found)
     columns: list[tuple[str, int]] = []
     ignored: list[str] = []
@@ -216,7 +254,7 @@ def _structure(lines: Iterable[tuple[int, Sequence[Any]]], source: str) -> RawLe
 
 
 def _read_csv(path: Path) -> str:
-    data = path.read_bytes()
+    data = read_bounded(path, MAX_LEDGER_FILE_BYTES, "ledger file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -243,7 +281,7 @@ def read_ledger(path: str | Path) -> RawLedger:
         InvalidInput: the file cannot be read, has another extension, or has no
             recognisable header (missing required columns are named).
     """
-    p = Path(path)
+    p = check_path(path, "ledger file")
     suffix = p.suffix.lower()
     try:
         if suffix == ".csv":
@@ -258,21 +296,62 @@ def read_ledger(path: str | Path) -> RawLedger:
     raise InvalidInput(f"{p}: a ledger is a .csv or .xlsx file (an old .xls: save it as .xlsx)")
 
 
-def _read_xlsx(path: Path) -> RawLedger:
-    from zipfile import BadZipFile
+def _check_xlsx(path: Path) -> None:
+    """Refuse before openpyxl opens it: a special file, a file larger than
+    :data:`~appcase.limits.MAX_LEDGER_FILE_BYTES`, a zip that is not one or that unpacks to
+    more than :data:`~appcase.limits.MAX_XLSX_UNPACKED_BYTES`."""
+    import zipfile
 
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidInput(f"{shown_text(str(path))}: a ledger must be a regular file")
+    if info.st_size > MAX_LEDGER_FILE_BYTES:
+        raise InvalidInput(
+            f"{shown_text(str(path))} is larger than the limit of {_quote('MAX_LEDGER_FILE_BYTES')}"
+        )
+    try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise InvalidInput(
+            f"{shown_text(str(path))}: not a readable XLSX workbook ({exc})"
+        ) from None
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise InvalidInput(
+            f"{shown_text(str(path))} unpacks to {unpacked:,} bytes; the limit is "
+            f"{_quote('MAX_XLSX_UNPACKED_BYTES')}"
+        )
+
+
+def _read_xlsx(path: Path) -> RawLedger:
     import openpyxl
 
+    _check_xlsx(path)
+    book = None
+    # opened here and closed below: openpyxl leaves its own file open when it fails
+    fh = path.open("rb")
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError) as exc:
-        raise InvalidInput(f"{path}: not a readable XLSX workbook ({exc})") from None
-    try:
+        book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
         sheet = book.worksheets[0]
+        # read-only mode trusts the sheet's stated dimension, which some writers leave
+        # stale: rows and columns beyond it would be dropped without a word
+        sheet.reset_dimensions()
         lines = ((n, row) for n, row in enumerate(sheet.iter_rows(values_only=True), 1))
         return _structure(lines, str(path))
+    except (InvalidInput, OSError):
+        raise
+    except Exception as exc:  # openpyxl, zipfile, XML: a damaged or hostile workbook
+        root: BaseException = exc
+        while root.__cause__ is not None or root.__context__ is not None:
+            root = root.__cause__ or root.__context__  # type: ignore[assignment]
+        detail = shown_text(f"{type(root).__name__}: {root}", 200)
+        raise InvalidInput(
+            f"{shown_text(str(path))}: not a readable XLSX workbook ({detail})"
+        ) from None
     finally:
-        book.close()
+        if book is not None:
+            book.close()
+        fh.close()
 
 
 class Problem(Protocol):
@@ -352,7 +431,8 @@ def write_template(path: str | Path) -> None:
                 csv.writer(fh).writerow(headers)
             return
         if p.suffix.lower() == ".xlsx":
-            _xlsx_template(p, headers)
+            with library_call(f"writing the template {shown_text(str(p))}"):
+                _xlsx_template(p, headers)
             return
     except OSError as exc:
         raise InvalidInput(f"cannot write {p}: {exc.strerror or exc}") from None

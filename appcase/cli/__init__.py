@@ -69,8 +69,9 @@ def cli(
 
 def _register() -> None:
     from appcase.cli import admin, audit, cases, events, imports, policy, reports
+    from appcase.cli import feed as feed_cli
 
-    for module in (admin, audit, cases, events, policy, imports, reports):
+    for module in (admin, audit, cases, events, policy, imports, reports, feed_cli):
         for command in module.COMMANDS:
             cli.add_command(command)
 

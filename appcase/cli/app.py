@@ -7,14 +7,15 @@ with a message and never a traceback: the table and the hints are :mod:`appcase.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -25,11 +26,20 @@ from appcase.cli.exits import REFUSED, cli_message, exit_code
 from appcase.cli.settings import Settings
 from appcase.clock import parse_instant
 from appcase.errors import AppcaseError, AuditFailure, GuardRejected, InvalidInput
+from appcase.limits import (
+    MAX_ARGUMENT_CHARS,
+    MAX_PAYLOAD_FILE_BYTES,
+    escape_controls,
+    load_json,
+    read_bounded,
+    shown_text,
+)
 
 __all__ = [
     "App",
     "AppcaseGroup",
     "InstantType",
+    "check_arguments",
     "emit",
     "fail",
     "pass_app",
@@ -80,7 +90,9 @@ pass_app = click.make_pass_decorator(App)
 
 
 class AppcaseGroup(click.Group):
-    """A group that turns :class:`AppcaseError` into a message and an exit code."""
+    """The root group: turns :class:`AppcaseError` into a message and an exit code, refuses
+    arguments that cannot be text, prints usage errors as JSON under ``--json``, and is the
+    last line of defence against appcase's own bugs (:mod:`appcase.cli.crash`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -91,9 +103,114 @@ class AppcaseGroup(click.Group):
             _report(exc, code, as_json=bool(app and app.json))
             ctx.exit(code)
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode:
+            check_arguments(argv)
+            return super().main(
+                argv,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        as_json = _wants_json(argv)
+        code: int
+        try:
+            check_arguments(argv)
+            rv = super().main(
+                argv,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except AppcaseError as exc:
+            code = exit_code(exc)
+            _report(exc, code, as_json=as_json)
+        except click.ClickException as exc:
+            code = exc.exit_code
+            if as_json:
+                body = {
+                    "type": type(exc).__name__,
+                    "message": escape_controls(exc.format_message()),
+                }
+                click.echo(json.dumps({"error": body}, ensure_ascii=False, indent=2))
+            else:
+                exc.show()
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            code = 1
+        except OSError as exc:
+            # a reader that went away (appcase list | head) needs no message
+            code = 1 if exc.errno == errno.EPIPE else _last_line(exc, argv, as_json)
+        except Exception as exc:
+            code = _last_line(exc, argv, as_json)
+        sys.exit(code)
+
+
+def _last_line(exc: BaseException, argv: list[str], as_json: bool) -> int:
+    from appcase.cli.crash import INTERNAL_ERROR, crash_line
+
+    line = crash_line(exc, argv)
+    if as_json:
+        body = {"type": "InternalError", "message": line}
+        click.echo(json.dumps({"error": body}, ensure_ascii=False, indent=2))
+    else:
+        click.secho(line, fg="red", err=True)
+    return INTERNAL_ERROR
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether ``--json`` is among the arguments (for errors before click has parsed them)."""
+    return "--json" in argv
+
+
+def check_arguments(argv: Sequence[str]) -> None:
+    """Refuse arguments (and ``APPCASE_*`` environment values) that cannot be text: bytes
+    that are not UTF-8 (Python's surrogate escapes), NUL, control characters other than
+    line breaks and tabs, or longer than :data:`~appcase.limits.MAX_ARGUMENT_CHARS`.
+
+    Raises:
+        InvalidInput: naming the argument by its position and showing it escaped.
+    """
+    named = [(f"argument {i}", a) for i, a in enumerate(argv, 1)]
+    named += [
+        (f"environment variable {k}", v) for k, v in os.environ.items() if k.startswith("APPCASE_")
+    ]
+    for where, value in named:
+        shown = shown_text(value)
+        if len(value) > MAX_ARGUMENT_CHARS:
+            raise InvalidInput(
+                f"{where} is {len(value):,} characters long; the limit is "
+                f"{MAX_ARGUMENT_CHARS:,} characters (MAX_ARGUMENT_CHARS, docs/limits.md)"
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(
+                f"{where} '{shown}' is not valid UTF-8 text; check the terminal's encoding"
+            ) from None
+        bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\n\t"), None)
+        if bad is not None:
+            raise InvalidInput(
+                f"{where} '{shown}' holds a control character (U+{ord(bad):04X}); remove it"
+            )
+
 
 def _report(exc: AppcaseError, code: int, *, as_json: bool) -> None:
-    message = cli_message(exc)
+    message = _printable(cli_message(exc))
     if as_json:
         body: dict[str, Any] = {"type": type(exc).__name__, "message": message}
         if isinstance(exc, GuardRejected):
@@ -101,16 +218,24 @@ def _report(exc: AppcaseError, code: int, *, as_json: bool) -> None:
                 "case_id": exc.case_id,
                 "state": exc.state,
                 "event": exc.event,
-                "rejections": [{"code": r.code, "message": r.message} for r in exc.rejections],
+                "rejections": [
+                    {"code": r.code, "message": _printable(r.message)} for r in exc.rejections
+                ],
             }
         if isinstance(exc, AuditFailure):
             body["findings"] = [
-                {"case_id": c, "seq": s, "kind": k, "detail": d} for c, s, k, d in exc.findings
+                {"case_id": c, "seq": s, "kind": k, "detail": _printable(d)}
+                for c, s, k, d in exc.findings
             ]
         click.echo(json.dumps({"error": body}, ensure_ascii=False, indent=2))
         return
     label = "refused" if code == REFUSED else "error"
     click.secho(f"{label}: {message}", fg="red", err=True)
+
+
+def _printable(message: str) -> str:
+    """A message with every control character escaped but its own line breaks kept."""
+    return "\n".join(escape_controls(line) for line in message.split("\n"))
 
 
 def fail(message: str) -> NoReturn:
@@ -144,7 +269,10 @@ def _width(text: str) -> int:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain-text table, aligned for CJK (double-width) characters."""
-    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    cells = [
+        [str(h) for h in headers],
+        *[["" if c is None else escape_controls(str(c)) for c in r] for r in rows],
+    ]
     widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
@@ -171,23 +299,15 @@ class InstantType(click.ParamType):  # type: ignore[type-arg]
 
 
 def read_json_file(path: str) -> dict[str, Any]:
-    """Read a JSON object from a file path or ``-`` (standard input).
+    """Read a JSON object from a file path or ``-`` (standard input), within the limits of
+    :mod:`appcase.limits` (size, nesting, integer digits).
 
     Raises:
-        InvalidInput: unreadable file, not JSON, or not an object.
+        InvalidInput: unreadable or too large a file, not JSON, or not an object.
     """
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path} is not JSON: {exc}") from None
-    except RecursionError:
-        raise InvalidInput(f"{path} is nested too deeply to be a payload") from None
+    data = load_json(read_bounded(path, MAX_PAYLOAD_FILE_BYTES, "payload file"), path)
     if not isinstance(data, dict):
-        raise InvalidInput(f"{path} must hold a JSON object")
+        raise InvalidInput(f"{escape_controls(path)} must hold a JSON object")
     return data
 
 

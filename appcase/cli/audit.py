@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,13 +13,54 @@ import click
 
 from appcase.cli.app import App, emit, pass_app
 from appcase.errors import AuditFailure, InvalidInput
+from appcase.limits import MAX_KEY_FILE_BYTES, check_path, read_bounded, shown_text
 
 __all__ = ["COMMANDS"]
+
+
+def _check_key_files(*paths: str | None) -> None:
+    """Refuse a key file that is not a regular file or is larger than
+    :data:`~appcase.limits.MAX_KEY_FILE_BYTES`, before the key loaders read it whole."""
+    for path in paths:
+        if not path:
+            continue
+        shown = shown_text(path)
+        try:
+            mode = check_path(path, "key file").stat().st_mode
+        except OSError as exc:
+            raise InvalidInput(f"cannot read key file {shown}: {exc.strerror}") from None
+        if not stat.S_ISREG(mode):
+            raise InvalidInput(f"key file {shown} is not a regular file")
+        read_bounded(path, MAX_KEY_FILE_BYTES, "key file")
+
+
+def _check_out_dir(out: Path) -> None:
+    """Refuse an export folder that cannot be written, before anything is written: an empty
+    name, an existing file or non-empty folder, or a place where no folder can be made
+    (tried by making and removing an empty folder in the nearest existing parent)."""
+    text = str(out)
+    shown = shown_text(text)
+    if not text.strip() or not out.name:
+        raise InvalidInput(f"--out '{shown}' names no new folder; give a folder name")
+    check_path(out, "export folder")
+    try:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise InvalidInput(f"{shown} exists and is not an empty directory; choose a new one")
+        parent = out.absolute().parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise InvalidInput(f"cannot write to {shown}: {parent} is not a folder")
+        probe = tempfile.mkdtemp(prefix=".appcase-probe-", dir=parent)
+        os.rmdir(probe)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write to {shown}: {exc.strerror or exc}") from None
 
 
 def _verify_key(public_key: str | None, hmac_key: str | None) -> Any:
     from appcase.audit.keys import AuditInputError, load_hmac_key, load_public_key
 
+    _check_key_files(public_key, hmac_key)
     if public_key and hmac_key:
         raise InvalidInput("give either --public-key or --hmac-key, not both")
     try:
@@ -32,6 +76,7 @@ def _verify_key(public_key: str | None, hmac_key: str | None) -> Any:
 def _signer(key: str | None, hmac_key: str | None) -> Any:
     from appcase.audit.keys import AuditInputError, load_signer
 
+    _check_key_files(key, hmac_key)
     try:
         return load_signer(key_file=key, hmac_key_file=hmac_key)
     except AuditInputError as exc:
@@ -246,6 +291,7 @@ def audit_export(app: App, out: Path, take: bool, key: str | None, hmac_key: str
 
     if (key or hmac_key) and not take:
         raise InvalidInput("--key and --hmac-key sign a checkpoint: add --checkpoint")
+    _check_out_dir(out)  # before the checkpoint: a refused export writes nothing
     signer = _signer(key, hmac_key)
     engine = app.engine()
     if take:

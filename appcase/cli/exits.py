@@ -11,10 +11,13 @@ exit status, and words the advice of some in its own terms (which command to run
    or every bad row of an import was refused by guards (:class:`ImportRejected` without
    invalid rows)
 2  bad usage or input: anything else (:class:`InvalidInput`, :class:`PersistenceError`,
-   :class:`TransitionTableError`, an import with invalid rows)
+   :class:`TransitionTableError`, an import with invalid rows), and a library call that
+   failed (:class:`LibraryError`, naming the library's own error)
 3  the case changed meanwhile, or the database stayed busy or went away: nothing was
    written, retry (:class:`ConcurrentModification`, :class:`DatabaseBusy`,
    :class:`DatabaseUnavailable`)
+70 an internal error: an exception that is none of the above, a bug in appcase (the
+   command line's last line of defence, :mod:`appcase.cli.crash`)
 == =====================================================================================
 """
 
@@ -36,6 +39,7 @@ from appcase.errors import (
     ImportRejected,
     InvalidInput,
     LedgerHeaderNotFound,
+    LibraryError,
     PersistenceError,
     TransitionTableError,
     UnknownActor,
@@ -62,6 +66,7 @@ EXIT_CODES: dict[type[AppcaseError], int | Callable[[Any], int]] = {
     InvalidInput: USAGE,
     TransitionTableError: USAGE,
     PersistenceError: USAGE,
+    LibraryError: USAGE,
     GuardRejected: REFUSED,
     AuditFailure: REFUSED,
     CaseDamaged: REFUSED,

@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, read_json_file
-from appcase.errors import InvalidInput
+from appcase.errors import InvalidInput, library_call
+from appcase.limits import MAX_NOTES_FILE_BYTES, read_bounded
 
 __all__ = ["COMMANDS"]
 
@@ -194,19 +195,21 @@ def summary_command(
         raise InvalidInput("a Word report needs a file: add --out report.docx")
     notes: list[str] = []
     if notes_file is not None:
+        raw = read_bounded(notes_file, MAX_NOTES_FILE_BYTES, "notes file")
         try:
-            text = notes_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {notes_file}: {exc}") from None
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"notes file {notes_file} is not UTF-8 text") from None
         notes = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
     data = gather_summary(
         app.engine(), prefecture=prefecture, as_of=at, typical=typical, notes=notes
     )
-    body = render(
-        data,
-        "docx" if fmt == "docx" else "json" if fmt == "json" else "md",
-        "en" if lang == "en" else "zh",
-    )
+    with library_call(f"rendering the {fmt} report"):
+        body = render(
+            data,
+            "docx" if fmt == "docx" else "json" if fmt == "json" else "md",
+            "en" if lang == "en" else "zh",
+        )
     if out is None:
         click.echo(body.decode("utf-8"), nl=False)
         return

@@ -12,27 +12,31 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import NullPool, QueuePool
 
 from appcase.errors import DatabaseNotReady, InvalidInput, PersistenceError
+from appcase.limits import check_path, shown_text
 from appcase.persistence.transient import unavailable
 
 __all__ = [
     "POSTGRES_LOCK_TIMEOUT_MS",
     "READ_ONLY",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "SQLITE_HEADER",
     "SQLITE_POOL_SIZE",
     "VERSION_TABLE",
     "DbEngine",
     "check_revision",
     "check_schema",
+    "check_sqlite_file",
     "create_db_engine",
     "current_revision",
     "default_database_url",
@@ -40,6 +44,7 @@ __all__ = [
     "ensure_current",
     "head_revision",
     "normalise_url",
+    "remove_created",
     "revision_on",
     "sqlite_file",
     "upgrade",
@@ -83,15 +88,28 @@ def normalise_url(url: str) -> str:
     Raises:
         InvalidInput: if the URL cannot be parsed or names an unsupported database.
     """
+    check_path(url, "database")
+    shown = shown_text(re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url))
     text = url.strip()
+    if not text:
+        raise InvalidInput("the database URL is empty; give a SQLite file path or a URL")
     if "://" not in text:
-        text = f"sqlite:///{Path(text).expanduser()}"
+        try:
+            text = f"sqlite:///{Path(text).expanduser()}"
+        except RuntimeError:  # ~user of a user that does not exist
+            raise InvalidInput(f"database path '{shown}': no such user's home") from None
     if text.startswith("postgres://"):
         text = "postgresql://" + text[len("postgres://") :]
     try:
         parsed = make_url(text)
-    except ArgumentError:
-        raise InvalidInput(f"database URL {url!r} cannot be parsed") from None
+        port = parsed.port
+    except (ArgumentError, ValueError):
+        raise InvalidInput(
+            f"database URL '{shown}' cannot be parsed; write sqlite:///FILE or "
+            "postgresql://USER@HOST[:PORT]/DB (an IPv6 host in brackets: [::1])"
+        ) from None
+    if port is not None and not 0 < port < 65536:
+        raise InvalidInput(f"database URL '{shown}': port {port} is not between 1 and 65535")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
@@ -100,6 +118,81 @@ def normalise_url(url: str) -> str:
             "or postgresql://USER@HOST/DB"
         )
     return parsed.render_as_string(hide_password=False)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
+
+
+def check_sqlite_file(path: str, *, create: bool) -> list[Path]:
+    """Check that ``path`` can be a SQLite database before SQLite opens it.
+
+    An existing file must be a regular file starting with :data:`SQLITE_HEADER` (or be
+    empty); a missing one is refused unless ``create``, and then its folder must be a
+    folder (it is created, with any missing parents, only when ``create``).
+
+    Args:
+        path: the file, from :func:`sqlite_file`.
+        create: whether a missing file (and its folders) may be created.
+
+    Returns:
+        The folders this call created, innermost last (for a caller that fails later to
+        remove again).
+
+    Raises:
+        DatabaseNotReady: no file at ``path`` and not ``create``.
+        InvalidInput: the path is a folder, a device or another special file, is not a
+            SQLite database, or its folder cannot be made (the operating system's reason).
+    """
+    p = check_path(path, "database")
+    shown = shown_text(path)
+    try:
+        info = p.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise InvalidInput(f"cannot use database {shown}: {exc.strerror}") from None
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            raise InvalidInput(f"database {shown} is a folder; name a file in it")
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInput(f"database {shown} is not a regular file")
+        try:
+            with p.open("rb") as fh:
+                head = fh.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise InvalidInput(f"cannot read database {shown}: {exc.strerror}") from None
+        if head and head != SQLITE_HEADER:
+            raise InvalidInput(
+                f"{shown} is not a SQLite database (its first bytes are not "
+                "'SQLite format 3'); name another file"
+            )
+        return []
+    if not create:
+        raise DatabaseNotReady(f"there is no database at {shown}")
+    missing = [d for d in (p.parent, *p.parent.parents) if not d.exists()]
+    try:
+        for d in reversed(missing):
+            d.mkdir()
+    except OSError as exc:
+        remove_created(missing)
+        raise InvalidInput(f"cannot create database {shown}: {exc.strerror}") from None
+    if not p.parent.is_dir():
+        raise InvalidInput(f"cannot create database {shown}: its folder is not a folder")
+    return list(reversed(missing))
+
+
+def remove_created(folders: list[Path], file: str | None = None) -> None:
+    """Remove a SQLite file with its ``-wal``, ``-shm`` and ``-journal`` files, and then the
+    folders created for it (innermost first, each only if empty): undo a failed create."""
+    if file is not None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{file}{suffix}").unlink(missing_ok=True)
+    for d in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        try:
+            d.rmdir()
+        except OSError:
+            break
 
 
 def sqlite_file(url: str) -> str | None:
@@ -159,7 +252,7 @@ def create_db_engine(
             )
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            check_sqlite_file(parsed.database, create=True)
             kwargs.setdefault("poolclass", QueuePool)
             if kwargs["poolclass"] is QueuePool:
                 kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
@@ -369,7 +462,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             return revision_on(conn)
-    except OperationalError as exc:
+    except DBAPIError as exc:
         raise unavailable(exc, what="reading the schema's revision") or PersistenceError(
             f"cannot open the database: {exc.orig}"
         ) from None
@@ -390,7 +483,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as exc:
         raise unavailable(exc, what="the migration") or PersistenceError(
-            f"migration failed: {exc}"
+            f"migration failed: {_reason(exc)}"
         ) from None
 
 
@@ -410,8 +503,13 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as exc:
         raise unavailable(exc, what="the migration") or PersistenceError(
-            f"migration failed: {exc}"
+            f"migration failed: {_reason(exc)}"
         ) from None
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The database's own words for an error, without SQLAlchemy's statement and links."""
+    return str(exc.orig) if isinstance(exc, DBAPIError) else str(exc).split("\n", 1)[0]
 
 
 def ensure_current(engine: Engine) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "FindingRow",
     "InterviewRow",
     "PledgeRow",
+    "RelayCursorRow",
     "ReporterRow",
     "UTCDateTime",
     "VerificationRow",
@@ -316,3 +317,27 @@ class CheckpointRow(Base):
     signature_alg: Mapped[str | None] = mapped_column(String(16))
     key_id: Mapped[str | None] = mapped_column(String(64))
     signature: Mapped[str | None] = mapped_column(String(256))
+
+
+class RelayCursorRow(Base):
+    """A webhook relay's place in a campaign's feed, per receiver, and its lease.
+
+    ``position`` is the last feed position the receiver acknowledged (2xx); it only grows.
+    The lease (``lease_owner`` until ``lease_until``) lets one relay at a time deliver to
+    the receiver: it is taken and renewed by compare-and-set (see
+    :mod:`appcase.persistence.relay_queries`). ``failing_since`` and ``last_error`` show a
+    receiver that keeps failing (cleared by the next acknowledged delivery).
+    """
+
+    __tablename__ = "relay_cursors"
+
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    receiver: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    delivered: Mapped[int] = mapped_column(BigInteger)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime]

@@ -73,6 +73,7 @@ from appcase.ports import (
     InterviewRecord,
     PledgeRecord,
     Record,
+    RelayCursor,
     ReporterRecord,
     StoredActor,
     StoredApp,
@@ -622,7 +623,7 @@ class Repository:
             c.version = r.version + 1
         return True
 
-    def _lock_feed(self) -> None:
+    def lock_feed(self) -> None:
         """Make positions follow commit order: on PostgreSQL, writers of events take one
         transaction-level advisory lock before their first event, so that a transaction
         that commits later never holds a lower position than one a reader has already seen
@@ -635,7 +636,7 @@ class Repository:
     def append_event(self, columns: dict[str, Any]) -> int:
         """Insert one event (``columns`` as :class:`~appcase.ports.StoredEvent` names them,
         without ``position``); returns its position (the row id)."""
-        self._lock_feed()
+        self.lock_feed()
         key = self.conn.execute(_event_insert(), columns).inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -651,7 +652,7 @@ class Repository:
         """
         if not rows:
             return []
-        self._lock_feed()
+        self.lock_feed()
         if not positions:
             self.conn.execute(_event_insert(), list(rows))
             return []
@@ -694,7 +695,7 @@ class Repository:
 
     def feed(self, campaign_id: str, after: int, limit: int) -> list[StoredEvent]:
         """The campaign's events with a position above ``after``, by position, at most
-        ``limit`` (see :meth:`_lock_feed` for why positions follow commit order)."""
+        ``limit`` (see :meth:`lock_feed` for why positions follow commit order)."""
         stmt = (
             select(*_EVENT_COLUMNS)
             .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
@@ -804,6 +805,57 @@ class Repository:
         return (_CASES.c.campaign_id == campaign_id, _CASES.c.prefecture.in_(list(prefectures)))
 
     # --- end of the ledger import's and the summary report's reads ---------------------
+
+    # --- the webhook relay's cursor and lease ----------------------------------------
+    # The statements are in appcase.persistence.relay_queries, imported where used so that
+    # this section, at the end of the class, is all the relay adds to this module.
+    def relay_cursor(self, campaign_id: str, receiver: str) -> RelayCursor | None:
+        """The receiver's relay cursor in the campaign, or ``None``."""
+        from appcase.persistence import relay_queries
+
+        return relay_queries.relay_cursor(self.conn, campaign_id, receiver)
+
+    def claim_relay_lease(
+        self, campaign_id: str, receiver: str, owner: str, now: datetime, until: datetime
+    ) -> RelayCursor | None:
+        """Take or renew the receiver's lease for ``owner`` (compare-and-set)."""
+        from appcase.persistence import relay_queries
+
+        return relay_queries.claim_relay_lease(self.conn, campaign_id, receiver, owner, now, until)
+
+    def advance_relay_cursor(
+        self, campaign_id: str, receiver: str, owner: str, position: int, now: datetime
+    ) -> bool:
+        """Move the cursor forward to ``position`` if ``owner`` holds the lease."""
+        from appcase.persistence import relay_queries
+
+        return relay_queries.advance_relay_cursor(
+            self.conn, campaign_id, receiver, owner, position, now
+        )
+
+    def note_relay_failure(
+        self,
+        campaign_id: str,
+        receiver: str,
+        owner: str,
+        since: datetime,
+        error: str,
+        now: datetime,
+    ) -> bool:
+        """Record a failed delivery attempt if ``owner`` holds the lease."""
+        from appcase.persistence import relay_queries
+
+        return relay_queries.note_relay_failure(
+            self.conn, campaign_id, receiver, owner, since, error, now
+        )
+
+    def release_relay_lease(self, campaign_id: str, receiver: str, owner: str) -> None:
+        """Give the receiver's lease up if ``owner`` holds it."""
+        from appcase.persistence import relay_queries
+
+        relay_queries.release_relay_lease(self.conn, campaign_id, receiver, owner)
+
+    # --- end of the webhook relay's cursor and lease ---------------------------------
 
 
 _R = TypeVar("_R", InterviewRecord, PledgeRecord)

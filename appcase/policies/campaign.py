@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from datetime import date
 from importlib import resources
@@ -23,7 +24,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from appcase.errors import CampaignFileError
+from appcase.errors import CampaignFileError, InvalidInput
+from appcase.limits import (
+    LIMITS,
+    MAX_CAMPAIGN_FILE_BYTES,
+    MAX_DAY_COUNT,
+    UnreadableFile,
+    check_structure,
+    read_bounded,
+    shown_text,
+)
 from appcase.states import Event
 
 __all__ = [
@@ -130,13 +140,26 @@ class DispositionParams(_Strict):
             (configurable default: off).
         lacking_responsibility_takedown: seriously lacking responsibility (主体责任落实严重
             不到位) with any finding means takedown (source 三(二)).
+        minimum_by_severity: optional ladder, effective severity → the mildest disposition a
+            single finding of that severity calls for (``minor``, ``serious``, ``severe`` →
+            ``interview_rectify`` or ``takedown``); when given it replaces
+            ``takedown_severity`` in rule D5. A ladder that is not ordered (a worse severity
+            mapped to a milder disposition) is accepted here and caught by the
+            ``disposition_monotone`` property of ``appcase policy check``.
+        refer_when_taken_down: rule R1 refers a suspected crime whatever the disposition
+            (source 三(二), the default); ``false`` drops the referral when the minimum is
+            takedown -- a drafting error that the ``referral_exact`` property catches.
     """
 
     takedown_severity: Literal["serious", "severe"] = "severe"
-    takedown_serious_count: int = Field(default=3, ge=1)
+    takedown_serious_count: int = Field(default=3, ge=1, le=10_000)
     recidivism_aggravates: bool = True
     school_use_aggravates: bool = False
     lacking_responsibility_takedown: bool = True
+    minimum_by_severity: (
+        dict[Literal["minor", "serious", "severe"], Literal["interview_rectify", "takedown"]] | None
+    ) = None
+    refer_when_taken_down: bool = True
 
 
 class DeadlineParams(_Strict):
@@ -152,16 +175,16 @@ class DeadlineParams(_Strict):
             (约谈 rules: notified in advance).
     """
 
-    pledge_default_days: int = Field(default=10, ge=1)
+    pledge_default_days: int = Field(default=10, ge=1, le=MAX_DAY_COUNT)
     pledge_cap_phase: Slug = "judgment"
     working_days: bool = False
-    min_notice_hours: int = Field(default=24, ge=0)
+    min_notice_hours: int = Field(default=24, ge=0, le=MAX_DAY_COUNT * 24)
 
 
 class InterviewParams(_Strict):
     """Interview record requirements (CAC 约谈 rules, 2015: at least two officers)."""
 
-    min_officers: int = Field(default=2, ge=1)
+    min_officers: int = Field(default=2, ge=1, le=1000)
 
 
 class PolicyParams(_Strict):
@@ -295,14 +318,29 @@ class Campaign(_Strict):
         return frozenset(h.id for h in self.harm_categories)
 
     def canonical_json(self) -> str:
-        """The campaign as canonical JSON (sorted keys, no spaces); stored and hashed."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        """The campaign as canonical JSON (sorted keys, no spaces); stored and hashed.
+
+        Policy fields added after a campaign may have been stored
+        (:data:`_LATER_DISPOSITION_FIELDS`) are left out while they hold their defaults, so
+        that a stored campaign keeps its digest.
+        """
+        data = self.model_dump(mode="json")
+        disposition = data["policy"]["disposition"]
+        for name, default in _LATER_DISPOSITION_FIELDS.items():
+            if disposition.get(name) == default:
+                del disposition[name]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def digest(self) -> str:
         """SHA-256 (hex) of :meth:`canonical_json`; identifies this exact campaign file."""
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+_LATER_DISPOSITION_FIELDS: dict[str, object] = {
+    "minimum_by_severity": None,
+    "refer_when_taken_down": True,
+}
+"""Fields of ``policy.disposition`` newer than the first stored campaigns, with defaults."""
 
 
 class _Inconsistent(ValueError):
@@ -362,18 +400,49 @@ def load_campaign(path: str | Path) -> Campaign:
     """
     if isinstance(path, str) and path in BUILTIN_CAMPAIGNS:
         return builtin_campaign(path)
-    p = Path(path)
+    source = shown_text(str(path))
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CampaignFileError(str(p), [f"(file): cannot read it: {exc.strerror}"]) from None
+        raw = read_bounded(path, MAX_CAMPAIGN_FILE_BYTES, "campaign file")
+    except UnreadableFile as exc:
+        raise CampaignFileError(source, [f"(file): cannot read it: {exc.reason}"]) from None
+    except InvalidInput as exc:
+        raise CampaignFileError(source, [f"(file): {exc.message}"]) from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise CampaignFileError(str(p), ["(file): not UTF-8 text"]) from None
+        raise CampaignFileError(source, ["(file): not UTF-8 text"]) from None
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text, parse_float=_finite_float)
     except tomllib.TOMLDecodeError as exc:
-        raise CampaignFileError(str(p), [f"(file): not valid TOML: {exc}"]) from None
-    return parse_campaign(data, str(p))
+        raise CampaignFileError(source, [f"(file): not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise CampaignFileError(
+            source, [f"(file): nested too deeply; the limit is {_quote('MAX_NESTING_DEPTH')}"]
+        ) from None
+    except ValueError as exc:  # an integer beyond Python's int-string limit, inf or nan
+        raise CampaignFileError(source, [f"(file): {_number_problem(exc)}"]) from None
+    try:
+        check_structure(data, "the campaign file")
+    except InvalidInput as exc:
+        raise CampaignFileError(source, [f"(file): {exc.message}"]) from None
+    return parse_campaign(data, source)
+
+
+def _quote(name: str) -> str:
+    return next(limit for limit in LIMITS if limit.name == name).quote()
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _number_problem(exc: ValueError) -> str:
+    if "integer string conversion" in str(exc):
+        return f"an integer is too long; the limit is {_quote('MAX_INTEGER_DIGITS')}"
+    return str(exc)
 
 
 def builtin_campaign(campaign_id: str = "hunan-2018") -> Campaign:

@@ -16,16 +16,20 @@ those of 湘网信办综〔2018〕1号 unless named otherwise):
 * **D4** school use raises every finding's effective severity one step (configurable
   default: off). Configurable: ``school_use_aggravates``.
 * **D5** a finding at effective severity ``takedown_severity`` or worse → ``takedown``
-  (二: 关停下架一批传播违法违规信息情况严重的).
+  (二: 关停下架一批传播违法违规信息情况严重的). A campaign file may give instead a ladder,
+  ``minimum_by_severity``: each finding calls for at least the disposition its effective
+  severity maps to.
 * **D6** ``takedown_serious_count`` findings at effective severity ``serious`` or worse →
   ``takedown`` (configurable default: 3).
 * **D7** seriously lacking responsibility (主体责任落实严重不到位) with any finding →
   ``takedown`` (三(二)). Configurable: ``lacking_responsibility_takedown``.
 * **R1** a finding of suspected illegality → refer to the judiciary (三(二): 对涉嫌违法的,
-  按法律规定交由司法部门依法处置). Referral is exactly this rule.
+  按法律规定交由司法部门依法处置). Referral is exactly this rule (unless a campaign file
+  sets ``refer_when_taken_down = false``, which skips it for takedowns).
 
-Every rule is monotone: more findings, a higher severity or more prior cases never give a
-milder disposition.
+With the default parameters every rule is monotone: more findings, a higher severity or more
+prior cases never give a milder disposition. A campaign file's ladder or referral switch can
+break that; ``appcase policy check`` (:mod:`appcase.testing`) finds where.
 """
 
 from __future__ import annotations
@@ -215,8 +219,20 @@ def evaluate(
         (min(f.severity.rank + bump, Severity.SEVERE.rank) for f in findings), reverse=True
     )
     minimum = Disposition.INTERVIEW_RECTIFY
-    threshold = Severity(params.takedown_severity).rank
-    if ranks[0] >= threshold:
+    ladder = params.minimum_by_severity
+    if ladder is not None:
+        calls = {str(k): str(v) for k, v in ladder.items()}
+        called = [r for r in dict.fromkeys(ranks) if calls.get(_name(r)) == "takedown"]
+        if called:
+            minimum = Disposition.TAKEDOWN
+            fired.append(
+                _fire(
+                    "D5",
+                    f"effective severity {_name(called[0])}: policy.disposition."
+                    f"minimum_by_severity.{_name(called[0])} = takedown",
+                )
+            )
+    elif ranks[0] >= Severity(params.takedown_severity).rank:
         minimum = Disposition.TAKEDOWN
         fired.append(_fire("D5", f"effective severity {_name(ranks[0])}"))
     serious = sum(1 for r in ranks if r >= Severity.SERIOUS.rank)
@@ -228,6 +244,8 @@ def evaluate(
         fired.append(_fire("D7", "judged seriously lacking responsibility"))
 
     illegal = sorted({f.harm_category for f in findings if f.suspected_illegal})
+    if minimum is Disposition.TAKEDOWN and not params.refer_when_taken_down:
+        illegal = []
     if illegal:
         fired.append(_fire("R1", "suspected illegal: " + ", ".join(illegal)))
     return DispositionResult(minimum, bool(illegal), tuple(fired), policy_version, factors)

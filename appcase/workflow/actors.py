@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from appcase.clock import Clock
 from appcase.errors import InvalidInput
+from appcase.limits import MAX_NAME_CHARS, shown_text
 from appcase.policies import permissions
 from appcase.policies.campaign import Campaign
 from appcase.ports import Storage, StoredActor
@@ -30,7 +31,8 @@ def register_actor(
         clock: when the registration happens.
         actor_id: 1-64 printable characters, no spaces, e.g. ``"cs-cac-01"``.
         role / jurisdiction: a role id of the campaign and a GB/T 2260 code it may hold.
-        name: display name.
+        name: display name: one line of at most :data:`~appcase.limits.MAX_NAME_CHARS`
+            printable characters.
 
     Returns:
         The actor as registered (the earlier registration, if the same).
@@ -42,7 +44,12 @@ def register_actor(
     actor_id = actor_id.strip()
     if not actor_id or len(actor_id) > 64 or not actor_id.isprintable() or " " in actor_id:
         raise InvalidInput(
-            f"actor id {actor_id[:80]!r} must be 1-64 printable characters, no spaces"
+            f"actor id {shown_text(actor_id, 80)!r} must be 1-64 printable characters, no spaces"
+        )
+    if len(name) > MAX_NAME_CHARS or not (name.isprintable() or not name):
+        raise InvalidInput(
+            f"the display name {shown_text(name, 80)!r} must be one line of at most "
+            f"{MAX_NAME_CHARS} printable characters (MAX_NAME_CHARS, docs/limits.md)"
         )
     if actor_id == SYSTEM_ACTOR or role == permissions.SYSTEM_ROLE:
         raise InvalidInput("the system actor is built in and cannot be registered")

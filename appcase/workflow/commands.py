@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from appcase.limits import MAX_NAME_CHARS, MAX_TEXT_CHARS
 from appcase.states import Disposition, EscalationGround, Event, Severity
 from appcase.states.identifiers import validate_icp_filing, validate_uscc
 
@@ -48,7 +49,7 @@ __all__ = [
     "TakeDownPayload",
 ]
 
-Text = Annotated[str, Field(max_length=4000)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 
 
 def _control_characters(value: object, path: str = "") -> str | None:
@@ -108,16 +109,23 @@ class AppIdentity(_Payload):
         prefecture: GB/T 2260 code of the prefecture whose ledger lists the app.
     """
 
-    name: str = Field(min_length=1, max_length=200)
-    operator: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    operator: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     uscc: str
     icp_filing: str | None = None
     platforms: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = Field(
         default=(), max_length=50
     )
-    target_users: str = Field(default="", max_length=200)
+    target_users: str = Field(default="", max_length=MAX_NAME_CHARS)
     used_by_schools: bool = False
     prefecture: Annotated[str, Field(pattern=r"^[1-9][0-9]{5}$")]
+
+    @field_validator("name", "operator", "target_users", "icp_filing")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and any(c in value for c in "\n\r\t\u2028\u2029"):
+            raise ValueError("must be one line: no line break or tab")
+        return value
 
     @field_validator("uscc")
     @classmethod

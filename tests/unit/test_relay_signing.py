@@ -1,0 +1,166 @@
+"""The webhook relay without a network or waiting: signatures (checked with the
+``standardwebhooks`` reference package), backoff bounds, cursor and lease logic.
+
+The relay's delivery and lease logic with a database is tests/integration/test_relay_logic.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from standardwebhooks.webhooks import Webhook
+
+from appcase.errors import InvalidInput
+from appcase.workflow.engine import CaseEngine
+from appcase.workflow.relay import (
+    Relay,
+    RelayConfig,
+    RetryPolicy,
+    parse_secret,
+    sign,
+    webhook_headers,
+)
+
+KEY = bytes(range(32))
+SECRET = "whsec_" + base64.b64encode(KEY).decode()
+URL = "http://receiver.test/hook"
+
+
+class Clock:
+    """A clock the fake sleep moves."""
+
+    def __init__(self) -> None:
+        self.t = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+
+class Receiver:
+    """A transport that records requests and answers from a script (then 200)."""
+
+    def __init__(self, script: list[int | Exception] | None = None) -> None:
+        self.script = list(script or [])
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+
+    def __call__(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
+        assert url == URL
+        self.requests.append((dict(headers), body))
+        answer = self.script.pop(0) if self.script else 200
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def ids(self) -> list[str]:
+        return [h["webhook-id"] for h, _ in self.requests]
+
+
+def config(**overrides: Any) -> RelayConfig:
+    return RelayConfig(url=URL, key=KEY, **overrides)
+
+
+def relay(engine: CaseEngine, receiver: Receiver, clock: Clock, **kw: Any) -> Relay:
+    cfg = kw.pop("cfg", None) or config()
+    return Relay(
+        engine,
+        cfg,
+        transport=receiver,
+        now=clock.now,
+        sleep=clock.sleep,
+        rng=random.Random(1),
+        **kw,
+    )
+
+
+# --- signing ----------------------------------------------------------------------------
+def test_a_signature_verifies_with_the_reference_implementation() -> None:
+    body = json.dumps({"id": "7", "data": {"to": "judged"}}).encode()
+    timestamp = int(datetime.now(UTC).timestamp())
+    headers = webhook_headers(KEY, "hunan-2018:7", timestamp, body)
+    assert Webhook(SECRET).verify(body, headers) == {"id": "7", "data": {"to": "judged"}}
+    assert headers["webhook-signature"] == Webhook(SECRET).sign(
+        "hunan-2018:7", datetime.fromtimestamp(timestamp, UTC), body.decode()
+    )
+
+
+def test_a_signature_is_the_documented_hmac() -> None:
+    import hashlib
+    import hmac
+
+    mac = hmac.new(KEY, b"m1.1700000000.{}", hashlib.sha256).digest()
+    assert sign(KEY, "m1", 1_700_000_000, b"{}") == "v1," + base64.b64encode(mac).decode()
+
+
+def test_a_changed_body_or_id_does_not_verify() -> None:
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    timestamp = int(datetime.now(UTC).timestamp())
+    headers = webhook_headers(KEY, "c:1", timestamp, b'{"a":1}')
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(b'{"a":2}', headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(b'{"a":1}', headers | {"webhook-id": "c:2"})
+
+
+@pytest.mark.parametrize(
+    "text", ["", "secret", "whsec_", "whsec_***", "whsec_" + base64.b64encode(b"short").decode()]
+)
+def test_bad_secrets_are_refused_without_echoing_them(text: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_secret(text)
+    if len(text) > 6:
+        assert text[6:] not in caught.value.message
+
+
+def test_a_secret_file_may_end_with_a_newline() -> None:
+    assert parse_secret(SECRET + "\n") == KEY
+
+
+# --- backoff ----------------------------------------------------------------------------
+@given(
+    retry=st.integers(1, 10_000),
+    seed=st.integers(0, 2**32),
+    initial=st.floats(0.01, 5),
+    maximum=st.floats(5, 600),
+    jitter=st.floats(0, 1),
+)
+def test_backoff_stays_within_its_bounds(
+    retry: int, seed: int, initial: float, maximum: float, jitter: float
+) -> None:
+    policy = RetryPolicy(initial=initial, maximum=maximum, jitter=jitter)
+    base = min(maximum, initial * 2.0 ** min(retry - 1, 64))
+    delay = policy.delay(retry, random.Random(seed))
+    assert base * (1 - jitter) - 1e-9 <= delay <= base <= maximum
+
+
+def test_backoff_grows_then_caps_and_is_jittered() -> None:
+    policy = RetryPolicy(initial=0.5, maximum=8, jitter=0.5)
+    rng = random.Random(3)
+    delays = [policy.delay(n, rng) for n in range(1, 12)]
+    assert 0.25 <= delays[0] <= 0.5
+    assert all(4 <= d <= 8 for d in delays[5:])
+    assert len({round(d, 6) for d in delays[5:]}) > 1  # jitter: not all the same
+
+
+def test_bad_policies_are_refused() -> None:
+    with pytest.raises(InvalidInput):
+        RetryPolicy(initial=0)
+    with pytest.raises(InvalidInput):
+        RetryPolicy(initial=10, maximum=1)
+    with pytest.raises(InvalidInput):
+        RetryPolicy(jitter=2)
+    with pytest.raises(InvalidInput):
+        config(lease_seconds=5, request_timeout=10)
+    with pytest.raises(InvalidInput):
+        RelayConfig(url="ftp://x/", key=KEY)
