@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "AppcaseError",
@@ -35,6 +35,7 @@ __all__ = [
     "ConcurrentModification",
     "DatabaseBusy",
     "DatabaseNotReady",
+    "DatabaseUnavailable",
     "GuardRejected",
     "ImportRejected",
     "InvalidInput",
@@ -43,6 +44,7 @@ __all__ = [
     "NaiveDatetimeError",
     "PersistenceError",
     "Rejection",
+    "RowsUnreadable",
     "TransitionTableError",
     "UnknownActor",
     "library_call",
@@ -316,6 +318,12 @@ class DatabaseBusy(PersistenceError):
     retrying is safe."""
 
 
+class DatabaseUnavailable(DatabaseBusy):
+    """The database went away or stayed locked in the middle of a command: the server
+    ended the connection, or a lock it needed (the migrations' version table, say) was not
+    granted within its timeout. Nothing was written and retrying is safe."""
+
+
 class ConcurrentModification(PersistenceError):
     """The case changed between reading and writing it; retrying is safe.
 
@@ -364,6 +372,41 @@ class CaseDamaged(AppcaseError):
             f"case {case_id} is damaged ({detail}); nothing was written",
             "an audit verification names the damage",
         )
+
+
+Unreadable = tuple[str, int | None, str]
+"""A row that could not be read: ``(case_id, seq or None, why)`` -- the event's ``seq`` when
+an event's row is the one that cannot be read."""
+
+
+class RowsUnreadable(CaseDamaged):
+    """A read of many cases found rows it cannot decode (values stored outside appcase:
+    invalid JSON, an invalid instant); it carries what it could read, so that a caller that
+    can go on without the damaged cases does.
+
+    Args:
+        readable: what the read returns, without the damaged cases' rows.
+        unreadable: one ``(case_id, seq or None, why)`` per damaged case, in the read's order.
+        last: see below.
+
+    Attributes:
+        last: the last case id a read of cases came to, in its order (its next page
+            starts after it), if the read is one.
+        readable / unreadable: as given; ``case_id`` and ``detail`` name the first.
+    """
+
+    def __init__(
+        self, readable: Any, unreadable: Sequence[Unreadable], last: str | None = None
+    ) -> None:
+        self.readable = readable
+        self.unreadable = list(unreadable)
+        self.last = last
+        first, _seq, why = self.unreadable[0]
+        more = len(self.unreadable) - 1
+        if more:
+            others = ", ".join(c for c, _, _ in self.unreadable[1:6])
+            why += f"; {more} other case(s) cannot be read either ({others}{', ...' if more > 5 else ''})"
+        super().__init__(first, why)
 
 
 class AuditFailure(AppcaseError):

@@ -437,6 +437,14 @@ class Queries(Protocol):
         """The events of many cases that occurred at or before ``at`` (aware) -- with
         ``recorded``, that were recorded by then -- in chain order, keyed by case id."""
 
+    def records_of(self, case_ids: Sequence[str]) -> dict[str, list[Record]]:
+        """The records (evidence, findings, interviews, pledges, verifications) of many
+        cases, keyed by case id, each kind in the order written (one query per kind).
+
+        Raises:
+            RowsUnreadable: some cases' records cannot be read (it carries the others').
+        """
+
     # --- the ledger import's and the summary report's reads ------------------------------
     def ledger_apps(self, campaign_id: str) -> list[tuple[StoredApp, str]]:
         """Every app in the campaign's ledger with its case id, by case id (one query)."""

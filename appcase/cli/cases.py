@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, table
-from appcase.errors import InvalidInput
+from appcase.cli.exits import REFUSED
+from appcase.errors import InvalidInput, RowsUnreadable
 from appcase.states import JudicialState, State
 
 if TYPE_CHECKING:
@@ -163,10 +165,14 @@ def list_command(app: App, /, overdue: bool, referred: bool, as_json: bool, **fi
     if as_recorded and as_of is None:
         raise InvalidInput("--as-recorded needs --as-of TIME")
     views: list[CaseView]
+    unreadable: list[str] = []
     if as_of is not None:
         views = _list_as_of(app, as_of, as_recorded, overdue, filters)
     else:
-        views = app.engine().list_cases(**filters)
+        try:
+            views = app.engine().list_cases(**filters)
+        except RowsUnreadable as exc:  # show what can be read, then say what could not
+            views, unreadable = exc.readable, [c for c, _, _ in exc.unreadable]
     rows = [
         (
             v.id,
@@ -180,6 +186,22 @@ def list_command(app: App, /, overdue: bool, referred: bool, as_json: bool, **fi
     ]
     text = table(["case", "app", "state", "judicial", "disposition", "deadline"], rows)
     emit(app, views, f"{text}\n({len(views)} case{'' if len(views) == 1 else 's'})")
+    if unreadable:
+        _unreadable(app, unreadable)
+
+
+def _unreadable(app: App, ids: list[str]) -> None:
+    """Say which cases' rows could not be read (standard error), and exit 1."""
+    message = (
+        f"{len(ids)} case(s) could not be read and are not listed (damaged rows): "
+        f"{', '.join(ids)}; 'appcase audit verify' names the damage"
+    )
+    if app.json:
+        body = {"type": RowsUnreadable.__name__, "message": message, "unreadable": ids}
+        click.echo(json.dumps({"error": body}, ensure_ascii=False), err=True)
+    else:
+        click.secho(f"damaged: {message}", fg="red", err=True)
+    click.get_current_context().exit(REFUSED)
 
 
 def _list_as_of(

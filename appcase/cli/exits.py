@@ -13,8 +13,9 @@ exit status, and words the advice of some in its own terms (which command to run
 2  bad usage or input: anything else (:class:`InvalidInput`, :class:`PersistenceError`,
    :class:`TransitionTableError`, an import with invalid rows), and a library call that
    failed (:class:`LibraryError`, naming the library's own error)
-3  the case changed meanwhile, or the database stayed busy: nothing was written, retry
-   (:class:`ConcurrentModification`, :class:`DatabaseBusy`)
+3  the case changed meanwhile, or the database stayed busy or went away: nothing was
+   written, retry (:class:`ConcurrentModification`, :class:`DatabaseBusy`,
+   :class:`DatabaseUnavailable`)
 70 an internal error: an exception that is none of the above, a bug in appcase (the
    command line's last line of defence, :mod:`appcase.cli.crash`)
 == =====================================================================================
@@ -33,6 +34,7 @@ from appcase.errors import (
     ConcurrentModification,
     DatabaseBusy,
     DatabaseNotReady,
+    DatabaseUnavailable,
     GuardRejected,
     ImportRejected,
     InvalidInput,
@@ -71,6 +73,7 @@ EXIT_CODES: dict[type[AppcaseError], int | Callable[[Any], int]] = {
     ImportRejected: _import_rejected,
     ConcurrentModification: RETRY,
     DatabaseBusy: RETRY,
+    DatabaseUnavailable: RETRY,
 }
 """Error type → exit code (or a function of the error, for a type whose code depends on
 it). A type not listed takes the entry of its nearest listed base class."""

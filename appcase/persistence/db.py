@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool, QueuePool
 
 from appcase.errors import DatabaseNotReady, InvalidInput, PersistenceError
 from appcase.limits import check_path, shown_text
+from appcase.persistence.transient import unavailable
 
 __all__ = [
     "POSTGRES_LOCK_TIMEOUT_MS",
@@ -419,7 +420,9 @@ def check_revision(conn: Connection, schema: str | None = None) -> None:
     try:
         rev = revision_on(conn, schema)
     except SQLAlchemyError as exc:
-        raise PersistenceError(f"cannot read the database: {getattr(exc, 'orig', exc)}") from None
+        raise unavailable(exc, what="reading the schema's revision") or PersistenceError(
+            f"cannot read the database: {getattr(exc, 'orig', exc)}"
+        ) from None
     if rev is None:
         raise DatabaseNotReady("the database has no appcase schema")
     if rev != head_revision():
@@ -460,13 +463,17 @@ def current_revision(engine: Engine) -> str | None:
             conn.execution_options(**{READ_ONLY: True})
             return revision_on(conn)
     except DBAPIError as exc:
-        raise PersistenceError(f"cannot open the database: {exc.orig}") from None
+        raise unavailable(exc, what="reading the schema's revision") or PersistenceError(
+            f"cannot open the database: {exc.orig}"
+        ) from None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (default: the newest), with Alembic.
 
     Raises:
+        DatabaseUnavailable: the connection was lost, or a lock (on the version table, say)
+            was not granted within the lock timeout; nothing was changed, retry.
         PersistenceError: if a migration fails (it is rolled back).
     """
     from alembic import command
@@ -475,7 +482,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         _adopt_legacy_version(engine)
         command.upgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as exc:
-        raise PersistenceError(f"migration failed: {_reason(exc)}") from None
+        raise unavailable(exc, what="the migration") or PersistenceError(
+            f"migration failed: {_reason(exc)}"
+        ) from None
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -493,7 +502,9 @@ def downgrade(engine: Engine, revision: str) -> None:
         _adopt_legacy_version(engine)
         command.downgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as exc:
-        raise PersistenceError(f"migration failed: {_reason(exc)}") from None
+        raise unavailable(exc, what="the migration") or PersistenceError(
+            f"migration failed: {_reason(exc)}"
+        ) from None
 
 
 def _reason(exc: SQLAlchemyError) -> str:

@@ -48,6 +48,7 @@ from appcase.errors import (
     DatabaseNotReady,
     PersistenceError,
 )
+from appcase.persistence import salvage
 from appcase.persistence.db import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
 from appcase.persistence.models import (
     ActorRow,
@@ -63,6 +64,7 @@ from appcase.persistence.models import (
     ReporterRow,
     VerificationRow,
 )
+from appcase.persistence.transient import unavailable
 from appcase.ports import (
     CASE_MOVED,
     CASE_ORDERS,
@@ -93,6 +95,7 @@ CallerConnection = Connection | Session
 
 
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
+_T = TypeVar("_T")
 
 _CASES = cast(Table, CaseRow.__table__)
 _EVENTS = cast(Table, EventRow.__table__)
@@ -140,6 +143,9 @@ def _connect(bind: Engine, snapshot: bool) -> Connection:
 
 def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
     """The appcase error for a database error (the persistence boundary's one mapping)."""
+    gone = unavailable(exc)
+    if gone is not None and not (case_id is not None and "lock timeout" in str(exc)):
+        return gone  # a lock timeout on a case is a conflict over it, below
     if isinstance(exc, StaleDataError):
         return ConcurrentModification(case_id or "?")
     if isinstance(exc, IntegrityError):
@@ -164,14 +170,8 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
     return PersistenceError(f"database error: {orig if orig is not None else type(exc).__name__}")
 
 
-_UNDECODABLE = (ValueError, TypeError, OverflowError)
-"""What decoding a stored value that appcase did not write can raise (invalid JSON, an
-invalid instant in SQLite's text, ...)."""
-
-
-def _why(exc: BaseException) -> str:
-    """A decoding error in a few words (never the value at length)."""
-    return f"{type(exc).__name__}: {str(exc)[:80]}"
+_UNDECODABLE = salvage.UNDECODABLE
+_why = salvage.why
 
 
 def _filtered(stmt: _S, campaign_id: str, flt: CaseFilter) -> _S:
@@ -382,7 +382,11 @@ class Repository:
         return StoredApp(*row)
 
     def cases(self, campaign_id: str, flt: CaseFilter) -> list[tuple[StoredCase, StoredApp]]:
-        """The campaign's cases matching ``flt``, in ``flt.order``, with their apps."""
+        """The campaign's cases matching ``flt``, in ``flt.order``, with their apps.
+
+        Raises:
+            RowsUnreadable: some cases' rows cannot be read (it carries the others).
+        """
         n = len(_STORED_CASE_COLUMNS)
         stmt = _filtered(
             select(*_STORED_CASE_COLUMNS, *_APP_COLUMNS).join(_APPS, _APPS.c.id == _CASES.c.app_id),
@@ -391,7 +395,11 @@ class Repository:
         )
         if flt.skip_locked and self.conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
-        return [(StoredCase(*r[:n]), StoredApp(*r[n:])) for r in self.conn.execute(stmt)]
+
+        def decode(r: Any) -> tuple[StoredCase, StoredApp]:
+            return StoredCase(*r[:n]), StoredApp(*r[n:])
+
+        return self._decoded(stmt, decode)
 
     def case_states(self, campaign_id: str, flt: CaseFilter) -> list[StoredCase]:
         """The campaign's cases matching ``flt`` without their apps, in ``flt.order``; with
@@ -402,7 +410,21 @@ class Repository:
         stmt = _filtered(stmt, campaign_id, flt)
         if flt.skip_locked and self.conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=_CASES)
-        return [StoredCase(*row) for row in self.conn.execute(stmt)]
+        return self._decoded(stmt, lambda row: StoredCase(*row))
+
+    def _decoded(self, stmt: Select[Any], decode: Callable[[Any], _T]) -> list[_T]:
+        """The rows of a read of cases, decoded; a row that cannot be decoded makes the
+        read fall back to one case at a time (:mod:`appcase.persistence.salvage`).
+
+        Raises:
+            RowsUnreadable: some cases' rows cannot be read (it carries the others).
+        """
+        result = self.conn.execute(stmt)
+        try:
+            return [decode(row) for row in result]
+        except _UNDECODABLE:
+            result.close()
+            salvage.salvage_cases(self.conn, stmt, _CASES.c.id, decode)
 
     def events(self, case_id: str) -> list[StoredEvent]:
         """The case's events in chain order.
@@ -416,7 +438,11 @@ class Repository:
             raise CaseDamaged(case_id, f"an event's row cannot be read: {_why(exc)}") from None
 
     def events_of(self, case_ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
-        """The events of many cases, in chain order, keyed by case id (one query)."""
+        """The events of many cases, in chain order, keyed by case id (one query).
+
+        Raises:
+            RowsUnreadable: some cases' events cannot be read (it carries the others').
+        """
         out: dict[str, list[StoredEvent]] = {c: [] for c in case_ids}
         if not case_ids:
             return out
@@ -425,9 +451,14 @@ class Repository:
             .where(_EVENTS.c.case_id.in_(list(case_ids)))
             .order_by(_EVENTS.c.case_id, _EVENTS.c.seq)
         )
-        for row in self.conn.execute(stmt):
-            ev = _event(row)
-            out[ev.case_id].append(ev)
+        result = self.conn.execute(stmt)
+        try:
+            for row in result:
+                ev = _event(row)
+                out[ev.case_id].append(ev)
+        except _UNDECODABLE:
+            result.close()
+            salvage.salvage_events(self.conn, _EVENTS, _EVENT_COLUMNS, list(out), _event)
         return out
 
     def event_by_key(self, key: str) -> StoredEvent | None:
@@ -716,6 +747,12 @@ class Repository:
         from appcase.persistence import audit_queries
 
         audit_queries.add_checkpoint(self.conn, checkpoint)
+
+    def records_of(self, case_ids: Sequence[str]) -> dict[str, list[Record]]:
+        """The records of many cases, keyed by case id, each kind in the order written."""
+        from appcase.persistence import record_queries
+
+        return record_queries.records_of(self.conn, case_ids)
 
     # --- end of the audit section --------------------------------------------------------
 

@@ -28,6 +28,7 @@ from appcase.ports import CaseFilter, CaseStore, Storage, StoredCase, StoredEven
 from appcase.states import Event
 from appcase.workflow.actors import register_actor
 from appcase.workflow.commands import AppIdentity, JudgePayload, Override, SurveyPayload
+from appcase.workflow.damage import case_views
 from appcase.workflow.listeners import Listeners
 from appcase.workflow.pipeline import (
     SYSTEM_ACTOR,
@@ -360,6 +361,7 @@ class CaseEngine:
 
         Raises:
             InvalidInput: an unknown state, phase or sort, or a naive ``overdue_at``.
+            RowsUnreadable: some cases' rows cannot be read; it carries the others' views.
         """
         flt = case_filter(
             self.campaign,
@@ -373,7 +375,7 @@ class CaseEngine:
             limit=limit,
         )
         with self.storage.reading() as store:
-            return [case_view(c, a) for c, a in store.cases(self.campaign.id, flt)]
+            return case_views(lambda: store.cases(self.campaign.id, flt))
 
     def history(self, case_id: str) -> list[EventView]:
         """The case's events in chain order.

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import uuid
 from importlib import metadata, resources
 from pathlib import Path
@@ -104,11 +106,42 @@ def _prepare(out: Path) -> Path:
         raise InvalidInput(f"{out} exists and is not an empty directory; choose a new one")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+        _remove_stale(out)
+        tmp = out.parent / f".{out.name}.partial-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
     except OSError as exc:
         raise InvalidInput(f"cannot write to {out}: {exc.strerror}") from None
     return tmp
+
+
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+"""This machine, in the names of the hidden directories exports write to (their process
+ids mean something only here)."""
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove the hidden directories that exports to ``out`` killed on this machine left
+    behind (named ``.<out>.partial-<host>-<pid>-<random>``, their process gone); an export
+    still running, or one on another machine, is left alone."""
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.partial-{_HOST}-(\d+)-[0-9a-f]{{8}}")
+    for entry in out.parent.iterdir():
+        found = pattern.fullmatch(entry.name)
+        if found is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        if not _running(int(found.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # another user's process, or a number that is none: leave it
+    return True
 
 
 def export_bundle(engine: CaseEngine, out: str | Path, *, batch_size: int = 500) -> ExportResult:
@@ -116,7 +149,8 @@ def export_bundle(engine: CaseEngine, out: str | Path, *, batch_size: int = 500)
 
     The bundle is read in one consistent snapshot (one transaction; REPEATABLE READ on
     PostgreSQL) and written to a hidden directory beside ``out`` that is renamed to ``out``
-    at the end, so a failed export leaves nothing behind.
+    at the end, so a failed export leaves nothing behind; a killed one leaves its hidden
+    directory, which the next export to the same ``out`` removes.
 
     Args:
         engine: the engine.

@@ -45,10 +45,6 @@ from appcase.policies import deadlines, disposition, permissions
 from appcase.policies.campaign import Campaign
 from appcase.ports import (
     CaseStore,
-    EvidenceRecord,
-    FindingRecord,
-    InterviewRecord,
-    PledgeRecord,
     Queries,
     Record,
     ReporterRecord,
@@ -56,7 +52,6 @@ from appcase.ports import (
     StoredApp,
     StoredCase,
     StoredEvent,
-    VerificationRecord,
 )
 from appcase.states import Disposition, Event, JudicialState, State, Track
 from appcase.workflow.commands import (
@@ -71,7 +66,8 @@ from appcase.workflow.commands import (
     SurveyPayload,
 )
 from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
-from appcase.workflow.damage import HEAD_DAMAGE, intact
+from appcase.workflow.damage import HEAD_DAMAGE, intact, missing_record
+from appcase.workflow.event_records import records_of
 from appcase.workflow.guards import run_guards
 from appcase.workflow.listeners import Listeners, transition_of
 from appcase.workflow.machine import machines
@@ -336,6 +332,12 @@ class Pipeline:
                 dispositions=[d.value for d in disposition.PRIOR_CASE_DISPOSITIONS],
             )
         pledge = store.latest_pledge(case.id) if event is Event.RECTIFY else None
+        evidence = store.evidence_numbers(case.id) if event is Event.JUDGE else frozenset()
+        # A pledged case has its pledge, a flagged one its evidence: else a row was deleted.
+        if event is Event.RECTIFY and pledge is None and case.state == State.PLEDGED:
+            raise missing_record(case, "pledge")
+        if event is Event.JUDGE and not evidence and case.state == State.FLAGGED:
+            raise missing_record(case, "evidence")
         return CaseFacts(
             case_id=case.id,
             prefecture=case.prefecture,
@@ -343,9 +345,7 @@ class Pipeline:
             judicial_state=JudicialState(case.judicial_state),
             last_occurred_at=case.last_occurred_at,
             used_by_schools=used_by_schools,
-            evidence_numbers=(
-                store.evidence_numbers(case.id) if event is Event.JUDGE else frozenset()
-            ),
+            evidence_numbers=evidence,
             disposition=Disposition(case.disposition) if case.disposition else None,
             suspected_illegal=case.suspected_illegal,
             pledge_commitments=tuple(pledge.commitments) if pledge else (),
@@ -623,77 +623,13 @@ class Pipeline:
         cmd: Command,
     ) -> list[Record]:
         """The records the event ``event_id`` writes beside itself (evidence, findings, the
-        interview, the pledge, the verification), from its command and stored payload."""
-        body, payload = cmd.payload, columns["payload"]
-        if isinstance(body, FlagPayload):
-            start = max(store.evidence_numbers(case_id), default=0)
-            return [
-                EvidenceRecord(
-                    case_id,
-                    event_id,
-                    start + i,
-                    e.harm_category,
-                    e.description,
-                    e.source,
-                    e.locator,
-                    e.captured_at,
-                    e.attachment_sha256,
-                    dumped.get("reporter_ref"),
-                )
-                for i, (e, dumped) in enumerate(
-                    zip(body.evidence, payload["evidence"], strict=True), 1
-                )
-            ]
-        if isinstance(body, JudgePayload):
-            return [
-                FindingRecord(
-                    case_id,
-                    event_id,
-                    f.harm_category,
-                    f.severity.value,
-                    f.suspected_illegal,
-                    list(f.evidence_refs),
-                    f.note,
-                )
-                for f in body.findings
-            ]
-        if isinstance(body, InterviewPayload):
-            assert body.notice_given_at and body.held_at and body.rectification_deadline
-            return [
-                InterviewRecord(
-                    case_id,
-                    event_id,
-                    body.notice_given_at,
-                    body.held_at,
-                    body.place,
-                    list(body.officers),
-                    list(body.operator_representatives),
-                    list(body.problems),
-                    body.rectification_deadline,
-                )
-            ]
-        if isinstance(body, PledgePayload):
-            assert body.signed_at and body.deadline
-            return [
-                PledgeRecord(
-                    case_id,
-                    event_id,
-                    body.signed_by,
-                    body.signed_at,
-                    list(body.commitments),
-                    body.deadline,
-                )
-            ]
-        if isinstance(body, RectifyPayload):
-            return [
-                VerificationRecord(
-                    case_id,
-                    event_id,
-                    [c.model_dump(mode="json") for c in body.checks],
-                    all(c.verified for c in body.checks),
-                )
-            ]
-        return []
+        interview, the pledge, the verification), from its stored payload
+        (:func:`appcase.workflow.event_records.records_of`, the derivation an audit
+        verification checks them with)."""
+        first = 1
+        if isinstance(cmd.payload, FlagPayload):
+            first += max(store.evidence_numbers(case_id), default=0)
+        return records_of(columns["event"], case_id, event_id, columns["payload"], first)
 
     # --- a new case ----------------------------------------------------------------------
     def prepare_survey(

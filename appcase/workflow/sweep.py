@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
+from functools import partial
 
 import structlog
 
@@ -34,6 +35,7 @@ from appcase.clock import ensure_aware
 from appcase.errors import (
     CaseDamaged,
     ConcurrentModification,
+    DatabaseUnavailable,
     GuardRejected,
     InvalidInput,
     PersistenceError,
@@ -44,7 +46,7 @@ from appcase.ports import CaseFilter, CaseStore, StoredCase, StoredEvent
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload
 from appcase.workflow.context import ActorInfo, Command
-from appcase.workflow.damage import HEAD_DAMAGE, damaged_heads
+from appcase.workflow.damage import HEAD_DAMAGE, damaged_heads, unreadable_rows
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.pipeline import SYSTEM_ACTOR, Prepared
 from appcase.workflow.views import SweepOutcome, SweepReport
@@ -115,24 +117,23 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
     cmd = Command(Event.ESCALATE, system, payload, at, OVERDUE_REASON, via_sweep=True)
     after: str | None = None
     while True:
+        flt = CaseFilter(
+            states=(State.PLEDGED.value,),
+            pledge_due_before=at,
+            after_id=after,
+            limit=batch_size,
+            skip_locked=True,
+        )
         with engine.storage.transaction() as store:
-            cases = store.case_states(
-                campaign.id,
-                CaseFilter(
-                    states=(State.PLEDGED.value,),
-                    pledge_due_before=at,
-                    after_id=after,
-                    limit=batch_size,
-                    skip_locked=True,
-                ),
-            )
+            cases, unreadable, last = unreadable_rows(partial(store.case_states, campaign.id, flt))
             outcomes = _batch(engine, store, cases, cmd)
             if outcomes is None:
                 outcomes = [_one(engine, store, case, cmd) for case in cases]
+        yield from (_failure(c, CaseDamaged(c, why)) for c, _, why in unreadable)
         yield from outcomes
-        if len(cases) < batch_size:
+        if len(cases) + len(unreadable) < batch_size:
             return
-        after = cases[-1].id
+        after = last or cases[-1].id
 
 
 class _BatchLost(Exception):
@@ -175,6 +176,8 @@ def _batch(
                 pipe.publish(
                     store, [StoredEvent(n, **r) for n, r in zip(positions, rows, strict=True)]
                 )
+    except DatabaseUnavailable:  # the transaction is lost: nothing to redo it in
+        raise
     except Exception:  # any failure of the batch write: redone case by case, each reported
         log.info("sweep_batch_redone_per_case", cases=len(cases))
         return None
@@ -187,6 +190,8 @@ def _one(engine: CaseEngine, store: CaseStore, case: StoredCase, cmd: Command) -
     try:
         with store.savepoint():
             engine.pipeline.run(store, engine.pipeline.load(store, case_id, for_update=True), cmd)
+    except DatabaseUnavailable:  # the transaction is lost: so are the others
+        raise
     except Exception as exc:  # one failing case never stops the others
         return _failure(case_id, exc)
     return SweepOutcome(case_id=case_id, status="escalated")
@@ -215,20 +220,21 @@ def _unjudged(engine: CaseEngine, at: datetime, batch_size: int) -> Iterator[Swe
         return
     after: str | None = None
     while True:
+        flt = CaseFilter(states=(State.FLAGGED.value,), after_id=after, limit=batch_size)
         with engine.storage.reading() as store:
-            flagged = store.case_states(
-                campaign.id,
-                CaseFilter(states=(State.FLAGGED.value,), after_id=after, limit=batch_size),
+            flagged, unreadable, last = unreadable_rows(
+                partial(store.case_states, campaign.id, flt)
             )
+        yield from (_failure(c, CaseDamaged(c, why)) for c, _, why in unreadable)
         for row in flagged:
             yield SweepOutcome(
                 case_id=row.id,
                 status="unjudged",
                 detail=f"flagged, not judged by {last_day}",
             )
-        if len(flagged) < batch_size:
+        if len(flagged) + len(unreadable) < batch_size:
             return
-        after = flagged[-1].id
+        after = last or flagged[-1].id
 
 
 def summarise(at: datetime, outcomes: Iterable[SweepOutcome]) -> SweepReport:

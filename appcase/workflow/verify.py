@@ -12,6 +12,12 @@ replays the transitions, and names the first damage it finds
 * ``deleted`` -- an event is missing (a gap in the sequence, or a missing tail);
 * ``inserted`` -- an event that the chain does not account for;
 * ``head_mismatch`` -- the case's stored head is not the last event's hash;
+* ``unreadable`` -- a row of the case (or of its events: the first such event is named)
+  cannot be decoded: a value stored outside appcase (invalid JSON, an invalid instant);
+* ``record_mismatch`` -- a record an event wrote beside itself (evidence, findings, the
+  interview, the pledge, the verification), which the guards rely on, is missing or is not
+  what the event's payload says, or a record names no event that wrote it
+  (:mod:`appcase.workflow.event_records`);
 * ``state_mismatch`` -- folding the events (:mod:`appcase.audit.fold`, the fold the engine
   writes cases with) does not give the case's stored states (both tracks) and projections
   (disposition, referral flag, pledge deadline and due instant, last event time, the
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
+from functools import partial
 from typing import Any
 
 import structlog
@@ -38,9 +45,19 @@ from appcase.audit.fold import CaseFold, FoldError, differences
 from appcase.audit.fold import replay as fold_events
 from appcase.audit.keys import AuditInputError, Signer, VerifyKey
 from appcase.audit.records import format_instant, hashed_record
-from appcase.errors import CaseNotFound, InvalidInput
-from appcase.ports import CaseFilter, StoredApp, StoredCase, StoredCheckpoint, StoredEvent
+from appcase.errors import CaseDamaged, CaseNotFound, InvalidInput, Unreadable
+from appcase.ports import (
+    CaseFilter,
+    Queries,
+    Record,
+    StoredApp,
+    StoredCase,
+    StoredCheckpoint,
+    StoredEvent,
+)
+from appcase.workflow.damage import UNREADABLE, UNREADABLE_VALUES, reason, unreadable_rows
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.event_records import check_records
 from appcase.workflow.table import fold_transitions
 from appcase.workflow.views import VerifyReport, identity_of
 
@@ -245,27 +262,62 @@ def verify_events(
     return None
 
 
+Item = tuple[StoredCase, StoredApp, list[StoredEvent], list[Record]]
+"""A case as verification reads it: its row, its ledger entry, its events, its records."""
+
+
 def _batches(
-    engine: CaseEngine, case_id: str | None, batch_size: int
-) -> Iterator[list[tuple[StoredCase, StoredApp, list[StoredEvent]]]]:
-    """Cases with their apps and events, a batch per consistent read."""
+    engine: CaseEngine, case_id: str | None, batch_size: int, *, records: bool = False
+) -> Iterator[tuple[list[Item], list[Problem]]]:
+    """Cases with their apps, events and (with ``records``) records, a batch per
+    consistent read, and an ``unreadable`` problem per case of the batch whose rows cannot
+    be read."""
     campaign_id = engine.campaign.id
     if case_id is not None:
         with engine.storage.reading(snapshot=True) as q:
-            case = q.case(case_id)
-            if case is None or case.campaign_id != campaign_id:
+            try:
+                case = q.case(case_id)
+                if case is None or case.campaign_id != campaign_id:
+                    return
+                pairs = [(case, q.app(case.app_id))]
+            except CaseDamaged as exc:
+                yield [], [(case_id, None, UNREADABLE, exc.detail)]
                 return
-            yield [(case, q.app(case.app_id), q.events(case_id))]
+            except UNREADABLE_VALUES as exc:  # its ledger entry
+                yield [], [(case_id, None, UNREADABLE, f"its row cannot be read: {reason(exc)}")]
+                return
+            yield _with_events(q, pairs, [], records)
         return
     after: str | None = None
     while True:
         with engine.storage.reading(snapshot=True) as q:
-            pairs = q.cases(campaign_id, CaseFilter(after_id=after, limit=batch_size))
-            if not pairs:
+            flt = CaseFilter(after_id=after, limit=batch_size)
+            pairs, bad, last = unreadable_rows(partial(q.cases, campaign_id, flt))
+            if not pairs and not bad:
                 return
-            evs = q.events_of([c.id for c, _ in pairs])
-        yield [(c, a, evs.get(c.id, [])) for c, a in pairs]
-        after = pairs[-1][0].id
+            batch = _with_events(q, pairs, bad, records)
+        yield batch
+        after = last if last is not None else pairs[-1][0].id
+
+
+def _with_events(
+    q: Queries,
+    pairs: list[tuple[StoredCase, StoredApp]],
+    bad: list[Unreadable],
+    records: bool,
+) -> tuple[list[Item], list[Problem]]:
+    """The cases of ``pairs`` with their events and records, and the ``unreadable``
+    problems of ``bad`` and of the cases whose events or records cannot be read."""
+    ids = [c.id for c, _ in pairs]
+    evs, bad_events, _ = unreadable_rows(partial(q.events_of, ids))
+    bad = [*bad, *bad_events]
+    recs: dict[str, list[Record]] = {}
+    if records:
+        recs, bad_records, _ = unreadable_rows(partial(q.records_of, ids))
+        bad += [b for b in bad_records if b[0] not in {c for c, _, _ in bad}]
+    skipped = {c for c, _, _ in bad}
+    items = [(c, a, evs[c.id], recs.get(c.id, [])) for c, a in pairs if c.id not in skipped]
+    return items, [(c, s, UNREADABLE, why) for c, s, why in bad]
 
 
 def verify(
@@ -310,15 +362,21 @@ def verify(
     existing: set[str] = set()
     problems: dict[str, Problem] = {}
     cases = events = 0
-    for batch in _batches(engine, case_id, batch_size):
-        for case, app, evs in batch:
+    for batch, unreadable in _batches(engine, case_id, batch_size, records=True):
+        for problem in unreadable:
+            cases += 1
+            existing.add(problem[0])
+            problems[problem[0]] = problem
+        for case, app, evs, recs in batch:
             cases += 1
             events += len(evs)
             existing.add(case.id)
             for n in needed.get(case.id, ()):
                 if 1 <= n <= len(evs):
                     kept[(case.id, n)] = evs[n - 1].hash
-            found = verify_events(case, evs, app, campaign.zone)
+            found = verify_events(case, evs, app, campaign.zone) or check_records(
+                case.id, evs, recs
+            )
             if found is not None:
                 problems[case.id] = found
     if case_id is not None and case_id not in existing and case_id not in needed:
@@ -372,8 +430,10 @@ def replay_all(
     """
     cases = 0
     problems: list[Problem] = []
-    for batch in _batches(engine, case_id, batch_size):
-        for case, _app, evs in batch:
+    for batch, unreadable in _batches(engine, case_id, batch_size):
+        cases += len(unreadable)
+        problems += unreadable
+        for case, _app, evs, _recs in batch:
             cases += 1
             found = _mismatch(case, *replay(evs))
             if found is not None:

@@ -153,7 +153,7 @@ class VerifyReport(_View):
         cases / events: how many were checked.
         problems: ``(case_id, seq or None, kind, detail)`` per damaged case; empty when
             the chain is intact. Kinds: ``edited``, ``deleted``, ``inserted``,
-            ``reordered``, ``head_mismatch``, ``state_mismatch``.
+            ``reordered``, ``head_mismatch``, ``unreadable``, ``record_mismatch``, ``state_mismatch``.
     """
 
     cases: int
