@@ -50,8 +50,10 @@ def cli(
       appcase --actor cs-cac flag HN2018-430100-0001 --category vulgar_pornographic \\
           --description "..." --at 2018-03-01T10:00+08:00
 
-    Exit codes: 0 done, 1 refused by a guard (every reason printed), 2 bad usage or
-    input, 3 the case changed meanwhile (retry).
+    Exit codes: 0 done, 1 refused by a guard (every reason printed), an audit failure or
+    a damaged case, 2 bad usage or input, 3 nothing was written, retry (the case changed
+    meanwhile, the database was busy or went away), 4 the relay gave up on a failing
+    receiver, 70 an internal error (one line says where the report was written).
     """
     ctx.obj = App(
         flags={"database_url": database_url, "actor": actor, "campaign": campaign},

@@ -303,7 +303,12 @@ def audit_export(app: App, out: Path, take: bool, key: str | None, hmac_key: str
         f"bundle written to {result.path}: {result.cases} cases, {result.events} events, "
         f"{result.checkpoints} checkpoints\n"
         f"  manifest digest {result.manifest_digest}\n"
-        f"  verify with: python -m appcase.audit.bundle {result.path}",
+        f"  verify with: python -m appcase.audit.bundle {result.path}"
+        + (
+            " --public-key KEY.pub (or --hmac-key KEY) to check the checkpoints' signatures"
+            if result.checkpoints
+            else ""
+        ),
     )
 
 

@@ -157,17 +157,21 @@ EXAMPLES = {
     Event.FLAG: "--category vulgar_pornographic --description '低俗图片' --at 2018-03-01T10:00+08:00",
     Event.ADD_EVIDENCE: "--category inciting_violence --description '视频含教唆暴力内容' "
     "--at 2018-03-02T10:00+08:00",
-    Event.JUDGE: "--finding vulgar_pornographic:serious:1 --disposition interview_rectify",
+    Event.JUDGE: "--finding vulgar_pornographic:serious:1 --disposition interview_rectify "
+    "--at 2018-03-12T10:00+08:00",
     Event.DISMISS: "--at 2018-03-12T10:00+08:00",
     Event.INTERVIEW: "--notice-at 2018-03-12T09:00+08:00 --held-at 2018-03-14T09:00+08:00 "
-    "--place '市网信办会议室' --officer 张伟 --officer 李娜 --problem '传播低俗信息' --deadline 2018-03-28",
+    "--place '市网信办会议室' --officer 张伟 --officer 李娜 --problem '传播低俗信息' --deadline 2018-03-28 "
+    "--at 2018-03-14T11:00+08:00",
     Event.PLEDGE: "--signed-by 王经理 --signed-at 2018-03-14T11:00+08:00 "
-    "--commitment '清理违规信息' --deadline 2018-03-28",
+    "--commitment '清理违规信息' --deadline 2018-03-28 --at 2018-03-14T12:00+08:00",
     Event.RECTIFY: "--verified 1 --at 2018-03-27T15:00+08:00",
-    Event.ESCALATE: "--ground pledge_refused --reason '拒绝签订整改承诺书'",
-    Event.TAKE_DOWN: "--decision-no '湘网信〔2018〕12号' --measure takedown",
-    Event.RETURN_FOR_RECTIFICATION: "--reason '已主动整改，退回限期整改'",
-    Event.REFER: "--authority 长沙市公安局 --reason '涉嫌传播淫秽物品'",
+    Event.ESCALATE: "--ground pledge_refused --reason '拒绝签订整改承诺书' "
+    "--at 2018-03-15T10:00+08:00",
+    Event.TAKE_DOWN: "--decision-no '湘网信〔2018〕12号' --measure takedown "
+    "--at 2018-03-20T10:00+08:00",
+    Event.RETURN_FOR_RECTIFICATION: "--reason '已主动整改，退回限期整改' --at 2018-03-20T10:00+08:00",
+    Event.REFER: "--authority 长沙市公安局 --reason '涉嫌传播淫秽物品' --at 2018-03-20T10:00+08:00",
 }
 
 

@@ -219,6 +219,11 @@ def relay_command(
     if app.json:
         click.echo(json.dumps({"outcome": result.outcome.value, "delivered": result.delivered,
                                "position": result.position}))  # fmt: skip
+    else:
+        click.echo(
+            f"delivered {result.delivered} event(s) to {receiver!r}; "
+            f"its cursor is at position {result.position}"
+        )
     if result.outcome is RelayOutcome.RECEIVER_FAILING:
         click.secho(
             f"error: the receiver {receiver!r} kept failing; the event after position "
@@ -232,19 +237,23 @@ def relay_command(
 def _print_status(app: App, engine: Any, receiver: str) -> None:
     with engine.storage.reading() as store:
         cursor = store.relay_cursor(engine.campaign.id, receiver)
-    if cursor is None:
-        data: dict[str, Any] = {"receiver": receiver, "position": 0, "delivered": 0}
-    else:
-        data = {
-            "receiver": receiver,
-            "position": cursor.position,
-            "delivered": cursor.delivered,
-            "lease_owner": cursor.lease_owner,
-            "lease_until": cursor.lease_until.isoformat() if cursor.lease_until else None,
-            "failing_since": cursor.failing_since.isoformat() if cursor.failing_since else None,
-            "failures": cursor.failures,
-            "last_error": cursor.last_error,
-        }
+    if cursor is None:  # a monitor may ask before the first run: zero, and said so
+        if app.json:
+            click.echo(json.dumps({"receiver": receiver, "position": 0, "delivered": 0}))
+            return
+        click.echo(f"receiver: {receiver}\nposition: 0\ndelivered: 0")
+        click.echo(f"no relay has run for receiver {receiver!r} in this campaign yet", err=True)
+        return
+    data = {
+        "receiver": receiver,
+        "position": cursor.position,
+        "delivered": cursor.delivered,
+        "lease_owner": cursor.lease_owner,
+        "lease_until": cursor.lease_until.isoformat() if cursor.lease_until else None,
+        "failing_since": cursor.failing_since.isoformat() if cursor.failing_since else None,
+        "failures": cursor.failures,
+        "last_error": cursor.last_error,
+    }
     if app.json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

@@ -99,7 +99,9 @@ def explain_command(
 
     Without --case the findings and circumstances are all given here; with --case the
     circumstances (prior cases, school use) come from the database and the findings from
-    the case's latest judgment unless given.
+    the case's latest judgment unless given. Prior cases are the judgments of interview or
+    takedown of the same app or operator before --at, an earlier judgment of this very case
+    included (rule D3): on a case already judged, that judgment counts.
 
     \b
     Examples:

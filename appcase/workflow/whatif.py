@@ -39,7 +39,8 @@ class CampaignMismatch(InvalidInput):
         lines = "\n".join(f"  - {d}" for d in differences)
         super().__init__(
             "the amended file describes another campaign; only its policy may differ:\n" + lines,
-            "amend a copy of the campaign file the database holds ('appcase campaign show')",
+            "amend a copy of the campaign file the database was made with -- for a built-in "
+            "campaign, the file in the package's appcase/data folder -- changing [policy] alone",
         )
 
 
