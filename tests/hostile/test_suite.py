@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 
 from appcase.adapters.ledger_file import write_template
 from tests.builders import cli_database
-from tests.hostile.conftest import EXAMPLES, PROFILE
+from tests.hostile.conftest import EXAMPLES
 from tests.hostile.harness import Target
 
-pytestmark = [pytest.mark.slow] if PROFILE == "long" else []
+pytestmark = [pytest.mark.slow]  # in every full run; left out of the fast run
 
 AT = "2018-03-01T10:00+08:00"
 USCC = "914403001922038216"

@@ -8,8 +8,11 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.server.conftest import Live
+
+pytestmark = [pytest.mark.slow]  # a real server process; left out of the fast run
 
 APP = {
     "name": "远程口算",

@@ -20,6 +20,8 @@ from schemathesis.checks import (  # noqa: E402
 
 from tests.server.conftest import Live  # noqa: E402
 
+pytestmark = [pytest.mark.slow]  # a real server process; left out of the fast run
+
 EXAMPLES = 8
 """Generated requests per operation (a bounded run; raise it for a longer search)."""
 
