@@ -265,7 +265,15 @@ def _stored_campaign(
                     "load_campaign",
                 )
             row = found
-        stored = parse_campaign(json.loads(row.definition), f"database:{row.id}")
+        try:
+            definition = json.loads(row.definition)
+        except (ValueError, RecursionError):
+            raise DatabaseNotReady(
+                f"the campaign {row.id!r} stored in the database is damaged (its definition "
+                "is not JSON)",
+                "restore",
+            ) from None
+        stored = parse_campaign(definition, f"database:{row.id}")
     if isinstance(campaign, Campaign) and campaign.digest() != stored.digest():
         raise InvalidInput(f"campaign {campaign.id!r} differs from the one stored in the database")
     return stored

@@ -286,14 +286,15 @@ class PersistenceError(AppcaseError):
     """The database could not carry out the command; nothing was written."""
 
 
-Remedy = Literal["create", "load_campaign", "upgrade"]
+Remedy = Literal["create", "load_campaign", "upgrade", "restore"]
 """What makes a database ready: create its schema and load the campaign, load a campaign
-into it, or upgrade its schema."""
+into it, upgrade its schema, or restore it from a backup (it is damaged)."""
 
 _REMEDIES: dict[str, str] = {
     "create": "create the database and load the campaign first",
     "load_campaign": "load the campaign into the database",
     "upgrade": "upgrade the database schema",
+    "restore": "restore the database from a backup",
 }
 
 

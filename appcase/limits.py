@@ -220,6 +220,14 @@ def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
         p = check_path(path, what)
         shown = shown_text(str(p))
         try:
+            kind = os.stat(p).st_mode
+        except OSError as exc:
+            raise UnreadableFile(shown, exc.strerror or type(exc).__name__) from None
+        if stat.S_ISFIFO(kind) or stat.S_ISSOCK(kind):  # opening it could wait for ever
+            raise InvalidInput(
+                f"{what} {shown} is a pipe or socket, not a file; files up to {quoted} are read"
+            )
+        try:
             with p.open("rb") as fh:
                 mode = os.fstat(fh.fileno()).st_mode
                 if stat.S_ISDIR(mode):

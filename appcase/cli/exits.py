@@ -82,6 +82,7 @@ _INIT = {
     "create": "run 'appcase init' first",
     "load_campaign": "run 'appcase init'",
     "upgrade": "run 'appcase db upgrade'",
+    "restore": "restore the database from a backup (docs/deployment.md)",
 }
 
 

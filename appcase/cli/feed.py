@@ -193,12 +193,13 @@ def relay_command(
         return
     if url is None or secret_file is None:
         raise InvalidInput("give the receiver: --url URL --secret-file FILE")
+    from appcase.limits import MAX_KEY_FILE_BYTES, read_bounded
+
+    raw = read_bounded(secret_file, MAX_KEY_FILE_BYTES, "secret file")
     try:
-        key = parse_secret(secret_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            f"cannot read the secret file {secret_file}: {getattr(exc, 'strerror', None) or exc}"
-        ) from None
+        key = parse_secret(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInput(f"the secret file {secret_file} is not UTF-8 text") from None
     config = RelayConfig(
         url=url,
         key=key,

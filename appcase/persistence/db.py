@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -479,12 +481,34 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     try:
-        _adopt_legacy_version(engine)
-        command.upgrade(_alembic_config(engine), revision)
+        with _migrating(engine):
+            _adopt_legacy_version(engine)
+            command.upgrade(_alembic_config(engine), revision)
     except SQLAlchemyError as exc:
         raise unavailable(exc, what="the migration") or PersistenceError(
             f"migration failed: {_reason(exc)}"
         ) from None
+
+
+MIGRATION_LOCK = 7021235391209629031
+"""On PostgreSQL, the session-level advisory lock every migrating process holds, so that
+several ``appcase init`` at once migrate one after the other (the next finds the schema
+current) instead of colliding on the tables they create."""
+
+
+@contextlib.contextmanager
+def _migrating(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name != "postgresql":
+        yield  # SQLite: the migration's write transaction already excludes the others
+        return
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        holder.commit()
+        try:
+            yield
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            holder.commit()
 
 
 def downgrade(engine: Engine, revision: str) -> None:

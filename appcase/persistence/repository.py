@@ -245,6 +245,8 @@ def _columns(table: Table, names: Sequence[str]) -> tuple[Any, ...]:
 
 _EVENT_NAMES = tuple(f for f in StoredEvent.__dataclass_fields__ if f != "position")
 _EVENT_COLUMNS = (_EVENTS.c.id, *_columns(_EVENTS, _EVENT_NAMES))
+_PAYLOAD_AT = 1 + _EVENT_NAMES.index("payload")
+_FEED_COLUMNS = tuple(c for c in _EVENT_COLUMNS if c.name != "payload")
 _APP_COLUMNS = _columns(_APPS, tuple(StoredApp.__dataclass_fields__))
 _ACTOR_COLUMNS = _columns(_ACTORS, tuple(StoredActor.__dataclass_fields__))
 _CAMPAIGN_COLUMNS = _columns(_CAMPAIGNS, tuple(StoredCampaign.__dataclass_fields__))
@@ -700,15 +702,17 @@ class Repository:
 
     def feed(self, campaign_id: str, after: int, limit: int) -> list[StoredEvent]:
         """The campaign's events with a position above ``after``, by position, at most
-        ``limit`` (see :meth:`lock_feed` for why positions follow commit order)."""
+        ``limit`` (see :meth:`lock_feed` for why positions follow commit order). A feed
+        entry carries no payload, so the payloads are not read (``payload`` is ``{}``): a
+        damaged payload never stops the feed."""
         stmt = (
-            select(*_EVENT_COLUMNS)
+            select(*_FEED_COLUMNS)
             .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
             .where(_CASES.c.campaign_id == campaign_id, _EVENTS.c.id > after)
             .order_by(_EVENTS.c.id)
             .limit(limit)
         )
-        return [_event(r) for r in self.conn.execute(stmt)]
+        return [_event((*r[:_PAYLOAD_AT], {}, *r[_PAYLOAD_AT:])) for r in self.conn.execute(stmt)]
 
     # --- audit: checkpoints, heads, events up to an instant ------------------------------
     # The statements are in appcase.persistence.audit_queries, imported where used so that

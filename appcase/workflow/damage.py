@@ -116,8 +116,8 @@ def case_views(read: Callable[[], list[tuple[StoredCase, StoredApp]]]) -> list[C
     for case, app in pairs:
         try:
             views.append(case_view(case, app))
-        except UNREADABLE_VALUES as exc:
-            unreadable.append((case.id, None, f"its row cannot be shown: {reason(exc)}"))
+        except CaseDamaged as exc:  # a value no view can show (an unknown state, ...)
+            unreadable.append((case.id, None, exc.detail))
     if unreadable:
         raise RowsUnreadable(views, unreadable, last)
     return views

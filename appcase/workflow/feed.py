@@ -22,7 +22,10 @@ from appcase.errors import InvalidInput
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.listeners import Transition, transition_of
 
-__all__ = ["CLOUDEVENT_TYPE_PREFIX", "FEED_MAX_LIMIT", "cloudevent", "feed"]
+__all__ = ["CLOUDEVENT_TYPE_PREFIX", "FEED_MAX_LIMIT", "MAX_POSITION", "cloudevent", "feed"]
+
+MAX_POSITION = 2**63 - 1
+"""The highest position a database can hold (a signed 64-bit row id)."""
 
 FEED_MAX_LIMIT = 10_000
 """The most entries one read of the feed returns (configurable default)."""
@@ -47,8 +50,10 @@ def feed(engine: CaseEngine, after: int = 0, limit: int = 100) -> list[Transitio
         InvalidInput: a negative ``after`` or a ``limit`` out of range.
         PersistenceError: the database cannot be read.
     """
-    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-        raise InvalidInput(f"a feed position is a whole number from 0, not {after!r}")
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_POSITION:
+        raise InvalidInput(
+            f"a feed position is a whole number from 0 to {MAX_POSITION}, not {str(after)[:40]}"
+        )
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= FEED_MAX_LIMIT:
         raise InvalidInput(f"a feed limit is from 1 to {FEED_MAX_LIMIT}, not {limit!r}")
     with engine.storage.reading() as store:

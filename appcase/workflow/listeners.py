@@ -26,7 +26,7 @@ from typing import Literal
 
 import structlog
 
-from appcase.errors import ListenerVetoed
+from appcase.errors import CaseDamaged, ListenerVetoed
 from appcase.ports import StoredEvent
 from appcase.states import Event, JudicialState, State, Track
 
@@ -75,7 +75,18 @@ class Transition:
 
 
 def transition_of(event: StoredEvent) -> Transition:
-    """The :class:`Transition` of a stored event (its payload left out)."""
+    """The :class:`Transition` of a stored event (its payload left out).
+
+    Raises:
+        CaseDamaged: the stored event names an unknown event, track or state.
+    """
+    try:
+        return _transition_of(event)
+    except ValueError as exc:
+        raise CaseDamaged(event.case_id, f"event #{event.seq} does not read: {exc}") from None
+
+
+def _transition_of(event: StoredEvent) -> Transition:
     track = Track(event.track)
     kind = JudicialState if track is Track.JUDICIAL else State
     return Transition(

@@ -338,15 +338,20 @@ class Pipeline:
             raise missing_record(case, "pledge")
         if event is Event.JUDGE and not evidence and case.state == State.FLAGGED:
             raise missing_record(case, "evidence")
+        try:
+            state, judicial = State(case.state), JudicialState(case.judicial_state)
+            chosen = Disposition(case.disposition) if case.disposition else None
+        except ValueError as exc:
+            raise CaseDamaged(case.id, f"its stored row does not read: {exc}") from None
         return CaseFacts(
             case_id=case.id,
             prefecture=case.prefecture,
-            state=State(case.state),
-            judicial_state=JudicialState(case.judicial_state),
+            state=state,
+            judicial_state=judicial,
             last_occurred_at=case.last_occurred_at,
             used_by_schools=used_by_schools,
             evidence_numbers=evidence,
-            disposition=Disposition(case.disposition) if case.disposition else None,
+            disposition=chosen,
             suspected_illegal=case.suspected_illegal,
             pledge_commitments=tuple(pledge.commitments) if pledge else (),
             pledge_deadline=case.pledge_deadline,

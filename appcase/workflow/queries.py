@@ -12,7 +12,10 @@ from appcase.policies.campaign import Campaign
 from appcase.ports import CASE_ORDERS, CaseFilter
 from appcase.states import JudicialState, State
 
-__all__ = ["case_filter"]
+__all__ = ["MAX_LIST_LIMIT", "case_filter"]
+
+MAX_LIST_LIMIT = 10**9
+"""The largest ``limit`` a listing takes (a database needs it to fit in 64 bits)."""
 
 
 def case_filter(
@@ -43,6 +46,8 @@ def case_filter(
     for s in judicial_states:
         if s not in {x.value for x in JudicialState}:
             raise InvalidInput(f"unknown judicial state {s!r}")
+    if limit is not None and not 0 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidInput(f"a limit is from 0 to {MAX_LIST_LIMIT:,}, not {str(limit)[:40]}")
     if sort not in CASE_ORDERS:
         raise InvalidInput(f"unknown sort {sort!r}; one of {', '.join(CASE_ORDERS)}")
     window: tuple[datetime, datetime] | tuple[None, None] = (None, None)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -43,6 +44,7 @@ import logging
 import random
 import secrets
 import socket
+import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -67,6 +69,7 @@ __all__ = [
     "RelayResult",
     "RetryPolicy",
     "Transport",
+    "check_url",
     "parse_secret",
     "sign",
     "webhook_body",
@@ -176,9 +179,38 @@ class Transport(Protocol):
         """POST ``body`` with ``headers`` to ``url``; the response's status."""
 
 
+def check_url(url: str) -> None:
+    """Check a receiver's URL before anything is sent or stored.
+
+    Raises:
+        InvalidInput: not ``http(s)://host[:port]/...``, a port outside 1-65535, a host
+            name that cannot be encoded, or control characters.
+    """
+    wrong = InvalidInput(
+        f"the receiver's URL {url[:200]!r} is not http://host[:port]/... or https://..."
+    )
+    if len(url) > 2000 or not url.isprintable() or any(c.isspace() for c in url):
+        raise wrong
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+        if host:
+            host.encode("idna")
+    except (ValueError, UnicodeError):
+        raise wrong from None
+    if parts.scheme not in ("http", "https") or not host or (port is not None and port < 1):
+        raise wrong
+
+
 class HttpTransport:
     """The standard library's HTTP client, keeping one connection open between requests
-    (a failed request closes it; the next one reconnects). ``http`` and ``https`` URLs."""
+    (a failed request closes it; the next one reconnects). ``http`` and ``https`` URLs.
+
+    A request has one deadline, ``timeout`` seconds in all, however slowly the receiver
+    answers: past it the connection is shut and the request fails as a timeout. A request
+    on a kept connection that the receiver had closed meanwhile is sent once more on a
+    fresh connection, not counted as a failure."""
 
     def __init__(self) -> None:
         self._conn: http.client.HTTPConnection | None = None
@@ -201,6 +233,36 @@ class HttpTransport:
         if conn.sock is not None:
             conn.sock.settimeout(timeout)
         path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        reused = conn.sock is not None
+        try:
+            return self._post(conn, path, body, headers, timeout)
+        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+            if not reused:
+                raise
+        # the receiver closed the kept connection while it was idle: once more, afresh
+        self._conn = None
+        return self(url, body, headers, timeout)
+
+    def _post(
+        self,
+        conn: http.client.HTTPConnection,
+        path: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> int:
+        expired = threading.Event()
+
+        def cut() -> None:  # the whole request's deadline: shut the socket under it
+            expired.set()
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(timeout, cut)
+        timer.daemon = True
+        timer.start()
         try:
             conn.request("POST", path, body=body, headers=dict(headers))
             response = conn.getresponse()
@@ -208,9 +270,16 @@ class HttpTransport:
             if not response.isclosed():
                 response.close()
                 self.close()  # a long answer is not read to the end: start afresh
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if expired.is_set():
+                raise TimeoutError(f"no whole answer within {timeout:g} s") from exc
             raise
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            self.close()
+            raise TimeoutError(f"no whole answer within {timeout:g} s")
         if response.will_close:
             self.close()
         return response.status
@@ -288,9 +357,7 @@ class RelayConfig:
     give_up_after: int | None = None
 
     def __post_init__(self) -> None:
-        parts = urllib.parse.urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput("the receiver's URL is http://host/... or https://host/...")
+        check_url(self.url)
         if not 1 <= len(self.receiver) <= 64 or not self.receiver.isprintable():
             raise InvalidInput("a receiver's name is 1 to 64 printable characters")
         if self.lease_seconds < 2 * (self.request_timeout + self.lease_margin):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from appcase.clock import ensure_aware
-from appcase.errors import InvalidInput
+from appcase.errors import CaseDamaged, InvalidInput, PersistenceError
 from appcase.ports import (
     CaseFilter,
     EvidenceRecord,
@@ -250,11 +250,20 @@ def gather_summary(
             raise InvalidInput(f"{prefecture!r} is not a prefecture of {campaign.id}: {known}")
         scope, codes = found, [found.code]
     names = {p.code: p.name_zh for p in campaign.prefectures}
-    with engine.storage.reading(snapshot=True) as q:
-        cases = q.cases(campaign.id, CaseFilter(prefectures=tuple(codes)))
-        events = q.events_in(campaign.id, codes)
-        evidence = q.evidence_in(campaign.id, codes)
-        findings = q.findings_in(campaign.id, codes)
+    try:
+        with engine.storage.reading(snapshot=True) as q:
+            cases = q.cases(campaign.id, CaseFilter(prefectures=tuple(codes)))
+            events = q.events_in(campaign.id, codes)
+            evidence = q.evidence_in(campaign.id, codes)
+            findings = q.findings_in(campaign.id, codes)
+    except (ValueError, TypeError) as exc:  # a stored value that does not decode
+        raise PersistenceError(
+            f"a stored row of the report's cases cannot be read ({type(exc).__name__}); "
+            "'appcase audit verify' names the damaged case"
+        ) from None
+    for ev in events:
+        if not isinstance(ev.payload, dict):
+            raise CaseDamaged(ev.case_id, f"event #{ev.seq}'s payload is not an object")
 
     by_case: dict[str, list[StoredEvent]] = defaultdict(list)
     for ev in events:

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from appcase.errors import Rejection
+from appcase.errors import CaseDamaged, Rejection
 from appcase.states import Disposition, Event, JudicialState, State, Track
 from appcase.workflow.commands import AppIdentity
 
@@ -186,7 +186,26 @@ def identity_of(app: Any) -> AppIdentity:
 
 def case_view(case: Any, app: Any) -> CaseView:
     """The view of a stored case (:class:`~appcase.ports.StoredCase`) and its ledger entry
-    (:class:`~appcase.ports.StoredApp`)."""
+    (:class:`~appcase.ports.StoredApp`).
+
+    Raises:
+        CaseDamaged: a stored value is not one a case can hold (an unknown state, ...).
+    """
+    try:
+        return _case_view(case, app)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise CaseDamaged(case.id, f"its stored row does not read: {_first_error(exc)}") from None
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return f"{where}: {err['msg']}"[:200]
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _case_view(case: Any, app: Any) -> CaseView:
     return CaseView(
         id=case.id,
         campaign_id=case.campaign_id,
@@ -206,7 +225,21 @@ def case_view(case: Any, app: Any) -> CaseView:
 
 
 def event_view(event: Any) -> EventView:
-    """The view of a stored event (:class:`~appcase.ports.StoredEvent`)."""
+    """The view of a stored event (:class:`~appcase.ports.StoredEvent`).
+
+    Raises:
+        CaseDamaged: a stored value is not one an event can hold (an unknown event or state,
+            a payload that is not an object, ...).
+    """
+    try:
+        return _event_view(event)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise CaseDamaged(
+            event.case_id, f"event #{event.seq} does not read: {_first_error(exc)}"
+        ) from None
+
+
+def _event_view(event: Any) -> EventView:
     return EventView(
         case_id=event.case_id,
         seq=event.seq,

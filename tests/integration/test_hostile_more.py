@@ -1,0 +1,214 @@
+"""Hostile input found after the first rounds of hardening: values in stored rows that no view
+can show, a damaged stored campaign, numbers too big for a database, the relay's receiver URL
+and secret file, and receivers that answer too slowly or drop a kept connection. Each ends in
+the documented exit code and a clear message, never a traceback (``run_cli`` fails a test on
+one), a hang or a write."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appcase.workflow.engine import CaseEngine
+from appcase.workflow.relay import HttpTransport
+from tests.builders import drive, run_cli
+
+CASE_DAMAGE = {
+    "an unknown state": "UPDATE cases SET state = 'bogus'",
+    "an event to an unknown state": "UPDATE events SET to_state = 'bogus' WHERE seq = 3",
+    "a payload that is not an object": "UPDATE events SET payload = 'null' WHERE seq = 3",
+    "an unknown event": "UPDATE events SET event = 'bogus' WHERE seq = 3",
+}
+
+
+def _sql(url: str, statement: str) -> None:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        for name in ("events_no_update", "events_no_delete"):
+            conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+        conn.execute(statement)
+
+
+@pytest.fixture
+def pledged(sqlite_engine: CaseEngine, sqlite_url: str) -> str:
+    case = drive(sqlite_engine, "pledged").id
+    sqlite_engine.close()
+    return case
+
+
+@pytest.mark.parametrize("damage", sorted(CASE_DAMAGE))
+def test_a_value_no_view_can_show_is_a_damaged_case(
+    pledged: str, sqlite_url: str, damage: str
+) -> None:
+    _sql(sqlite_url, CASE_DAMAGE[damage])
+    for args in (
+        ("show", pledged),
+        ("history", pledged),
+        ("feed",),
+        ("report", "summary", "--province", "--at", "2018-04-05T18:00+08:00", "--format", "json"),
+        ("rectify", pledged, "--verified", "1", "--at", "2018-03-20T10:00+08:00"),
+    ):
+        result = run_cli(sqlite_url, *args, actor="cs-cac")
+        assert result.exit_code in (0, 1, 2), (args, result.output)
+        if result.exit_code and args[0] != "rectify":  # a command may also be refused
+            assert "damaged" in result.output or "cannot be read" in result.output, result.output
+
+
+def test_a_damaged_stored_campaign_says_so(pledged: str, sqlite_url: str) -> None:
+    _sql(sqlite_url, "UPDATE campaigns SET definition = '{not json'")
+    result = run_cli(sqlite_url, "list")
+    assert result.exit_code == 2
+    assert "stored in the database is damaged" in result.output
+    assert "restore the database from a backup" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("feed", "--after", str(2**63)),
+        ("list", "--limit", "99999999999999999999"),
+    ],
+)
+def test_numbers_too_big_for_a_database_are_bad_input(
+    pledged: str, sqlite_url: str, args: tuple[str, ...]
+) -> None:
+    result = run_cli(sqlite_url, *args)
+    assert result.exit_code == 2, result.output
+
+
+def _cursors(url: str) -> int:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        return int(conn.execute("SELECT count(*) FROM relay_cursors").fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://127.0.0.1:99999/x", "http://127.0.0.1:abc/", "http://a..b/"]
+)
+def test_a_malformed_receiver_url_is_bad_input_and_writes_nothing(
+    pledged: str, sqlite_url: str, tmp_path: Path, url: str
+) -> None:
+    secret = tmp_path / "whsec.txt"
+    secret.write_text("whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=", encoding="utf-8")
+    result = run_cli(sqlite_url, "relay", "--url", url, "--secret-file", str(secret), "--once")
+    assert result.exit_code == 2, result.output
+    assert _cursors(sqlite_url) == 0
+
+
+@pytest.mark.parametrize("kind", ["pipe", "endless"])
+def test_a_secret_file_that_is_no_file_is_refused_at_once(
+    pledged: str, sqlite_url: str, tmp_path: Path, kind: str
+) -> None:
+    if kind == "pipe":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    start = time.monotonic()
+    result = run_cli(
+        sqlite_url, "relay", "--url", "http://127.0.0.1:9/h", "--secret-file", str(path)
+    )
+    assert result.exit_code == 2, result.output
+    assert time.monotonic() - start < 10
+
+
+@pytest.fixture
+def dripping() -> Iterator[int]:
+    """A receiver that answers one header line every 0.3 s, for ever (until closed)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(0.2)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                    while not stop.is_set():
+                        conn.sendall(b"X-Drip: 1\r\n")
+                        time.sleep(0.3)
+                except OSError:
+                    continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+def test_a_receiver_that_drips_its_answer_meets_one_deadline(dripping: int) -> None:
+    transport = HttpTransport()
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        transport(f"http://127.0.0.1:{dripping}/h", b"{}", {}, 1.0)
+    assert time.monotonic() - start < 3
+    transport.close()
+
+
+def test_a_kept_connection_the_receiver_closed_is_sent_again_afresh() -> None:
+    """A keep-alive receiver that closes idle connections: the next request goes out once
+    more on a new connection instead of failing."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = int(server.getsockname()[1])
+    answered: list[int] = []
+
+    def serve() -> None:
+        for n in range(2):
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                answered.append(n)
+                # keep-alive promised, then the connection is closed while idle
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    transport = HttpTransport()
+    try:
+        assert transport(f"http://127.0.0.1:{port}/h", b"{}", {}, 2.0) == 204
+        time.sleep(0.2)
+        assert transport(f"http://127.0.0.1:{port}/h", b"{}", {}, 2.0) == 204
+    finally:
+        transport.close()
+        thread.join(5)
+        server.close()
+    assert answered == [0, 1]
+
+
+@pytest.mark.postgres
+def test_inits_at_once_on_postgres_migrate_one_after_the_other(postgres_url: str) -> None:
+    from appcase.bootstrap import init_database
+
+    errors: list[BaseException] = []
+
+    def init() -> None:
+        try:
+            init_database(postgres_url, "hunan-2018", None).close()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=init) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
