@@ -12,6 +12,7 @@ import click
 from click.core import ParameterSource
 
 from appcase.cli.app import App, InstantType, emit, pass_app, table
+from appcase.cli.exits import REFUSED
 from appcase.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -204,7 +205,9 @@ def campaign_show(app: App) -> None:
 @pass_app
 def sweep_command(app: App, at: datetime, batch_size: int) -> None:
     """Escalate every pledged case whose deadline passed before TIME; report flagged cases
-    not judged by the judgment deadline. Idempotent.
+    not judged by the judgment deadline. Idempotent. Exits 1 when a case failed (a damaged
+    case, say: 'appcase audit verify' names it), so that a scheduler notices; the others
+    were swept.
 
     \b
     Example:
@@ -216,7 +219,10 @@ def sweep_command(app: App, at: datetime, batch_size: int) -> None:
     outcomes = sweep(app.engine(), at, batch_size=batch_size)
     if app.json:
         done = list(outcomes)
-        emit(app, {"report": summarise(at, done), "outcomes": done})
+        summary = summarise(at, done)
+        emit(app, {"report": summary, "outcomes": done})
+        if summary.failed:
+            click.get_current_context().exit(REFUSED)
         return
 
     def echoed() -> Iterator[SweepOutcome]:
@@ -231,6 +237,8 @@ def sweep_command(app: App, at: datetime, batch_size: int) -> None:
         f"{report.conflict} conflicts, {report.failed} failed, "
         f"{report.unjudged} flagged but not judged"
     )
+    if report.failed:
+        click.get_current_context().exit(REFUSED)
 
 
 @click.command("demo")

@@ -212,3 +212,16 @@ def test_inits_at_once_on_postgres_migrate_one_after_the_other(postgres_url: str
     for t in threads:
         t.join(120)
     assert errors == []
+
+
+def test_a_sweep_with_a_failed_case_exits_1_for_the_scheduler(
+    sqlite_engine: CaseEngine, sqlite_url: str
+) -> None:
+    damaged = drive(sqlite_engine, "pledged", n=1).id
+    fine = drive(sqlite_engine, "pledged", n=2).id
+    sqlite_engine.close()
+    _sql(sqlite_url, f"DELETE FROM events WHERE case_id = '{damaged}' AND seq = 5")
+    result = run_cli(sqlite_url, "sweep", "--at", "2018-04-01T00:00+08:00")
+    assert result.exit_code == 1, result.output
+    assert f"{damaged}  failed" in result.output
+    assert f"{fine}  escalated" in result.output
