@@ -24,7 +24,12 @@ from appcase.persistence.db import (
     sqlite_file,
     upgrade,
 )
-from appcase.persistence.repository import CallerConnection, ConnectionStorage, SqlStorage
+from appcase.persistence.repository import (
+    CallerConnection,
+    ConnectionStorage,
+    SqlStorage,
+    is_connection,
+)
 from appcase.policies.campaign import BUILTIN_CAMPAIGNS, Campaign, load_campaign, parse_campaign
 from appcase.ports import StoredCampaign
 from appcase.workflow.engine import CaseEngine
@@ -187,6 +192,11 @@ def attach(
         DatabaseNotReady: no appcase schema there, an older one, or no such campaign.
         InvalidInput: a malformed schema name, or a campaign as for :func:`open_engine`.
     """
+    if not is_connection(connection):
+        raise InvalidInput(
+            "attach takes the SQLAlchemy Connection or ORM Session of your transaction, not "
+            f"a {type(connection).__name__}; for a URL, use open_engine"
+        )
     if schema is not None:
         check_schema(schema)
     storage = ConnectionStorage(connection, schema=schema)

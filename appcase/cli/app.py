@@ -7,6 +7,7 @@ with a message and never a traceback: the table and the hints are :mod:`appcase.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from appcase.cli.exits import REFUSED, cli_message, exit_code
+from appcase.cli.exits import REFUSED, USAGE, cli_message, exit_code
 from appcase.clock import parse_instant
 from appcase.errors import AppcaseError, AuditFailure, GuardRejected, InvalidInput
 from appcase.limits import (
@@ -169,15 +170,29 @@ class AppcaseGroup(click.Group):
                 click.echo(json.dumps({"error": body}, ensure_ascii=False, indent=2))
             else:
                 exc.show()
-        except click.Abort:
+        except (click.Abort, KeyboardInterrupt):
             click.echo("Aborted!", err=True)
-            code = 1
+            code = 130  # as a shell reports an interrupted command (128 + SIGINT)
         except OSError as exc:
-            # a reader that went away (appcase list | head) needs no message
-            code = 1 if exc.errno == errno.EPIPE else _last_line(exc, argv, as_json)
+            if exc.errno == errno.EPIPE:  # the reader went away (appcase feed | head): done
+                _quiet_stdout()
+                code = 0
+            elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+                click.echo(f"error: cannot write the output: {exc.strerror}", err=True)
+                code = USAGE
+            else:
+                code = _last_line(exc, argv, as_json)
         except Exception as exc:
             code = _last_line(exc, argv, as_json)
         sys.exit(code)
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's flush at exit does not fail on
+    the closed pipe again."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _last_line(exc: BaseException, argv: list[str], as_json: bool) -> int:

@@ -212,7 +212,7 @@ def _render(body: dict[str, Any]) -> str:
 @click.argument("campaign_file", metavar="CAMPAIGN_FILE")
 @click.option(
     "--examples",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=100_000),
     default=200,
     show_default=True,
     help="Random examples per searched property (one state-machine run per 100).",

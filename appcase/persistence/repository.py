@@ -87,11 +87,22 @@ from appcase.ports import (
     record_fields,
 )
 
-__all__ = ["CallerConnection", "ConnectionStorage", "Repository", "SqlStorage"]
+__all__ = [
+    "CallerConnection",
+    "ConnectionStorage",
+    "Repository",
+    "SqlStorage",
+    "is_connection",
+]
 
 CallerConnection = Connection | Session
 """What an embedding caller hands appcase to work in its transaction: a SQLAlchemy
 ``Connection`` or an ORM ``Session``."""
+
+
+def is_connection(value: object) -> bool:
+    """Whether ``value`` is a :data:`CallerConnection` (an open or closed one)."""
+    return isinstance(value, Connection | Session)
 
 
 _S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")

@@ -225,3 +225,55 @@ def test_a_sweep_with_a_failed_case_exits_1_for_the_scheduler(
     assert result.exit_code == 1, result.output
     assert f"{damaged}  failed" in result.output
     assert f"{fine}  escalated" in result.output
+
+
+@pytest.mark.parametrize("given", [None, "sqlite:///cases.sqlite", 42])
+def test_attach_takes_a_connection_or_a_session_and_says_so(given: object) -> None:
+    from appcase.bootstrap import attach
+    from appcase.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="Connection or ORM Session"):
+        attach(given)  # type: ignore[arg-type]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    pledged: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import subprocess, sys\n"
+        f"p = subprocess.Popen([sys.executable, '-m', 'appcase', '--db', {sqlite_url!r}, "
+        "'feed'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "p.stdout.readline(); p.stdout.close()\n"
+        "err = p.stderr.read().decode(); code = p.wait()\n"
+        "print(code, 'Traceback' in err, 'internal error' in err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    code, traceback, internal = done.stdout.split()
+    # click ends a command whose reader went away with exit 1 (or SIGPIPE ends it first)
+    assert code in ("0", "1", "-13"), done.stdout
+    assert traceback == "False"
+    assert internal == "False"
+
+
+def test_a_full_disk_is_bad_input_not_an_internal_error(pledged: str, sqlite_url: str) -> None:
+    import subprocess
+    import sys
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "appcase", "--db", sqlite_url, "list"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "cannot write the output" in done.stderr
