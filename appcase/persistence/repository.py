@@ -32,7 +32,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
     union,
     update,
 )
@@ -288,6 +287,16 @@ _FEED_LOCK = text("SELECT pg_advisory_xact_lock(7021235391209629030)")
 is fixed: the bytes ``appcasef`` as a big-endian integer), held until its commit or rollback."""
 
 
+_Q_HEADS = (
+    select(_EVENTS.c.case_id, _EVENTS.c.seq, _EVENTS.c.hash)
+    .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
+    .where(
+        _CASES.c.id.in_(bindparam("ids", expanding=True)),
+        _EVENTS.c.seq >= _CASES.c.event_count,
+    )
+)
+
+
 def _event(row: Any) -> StoredEvent:
     return StoredEvent(*row)
 
@@ -380,13 +389,11 @@ class Repository:
         stored is absent), in one query."""
         if not events:
             return {}
-        rows = self.conn.execute(
-            select(_EVENTS.c.case_id, _EVENTS.c.seq, _EVENTS.c.hash).where(
-                _EVENTS.c.case_id.in_(sorted({case_id for case_id, _ in events})),
-                tuple_(_EVENTS.c.case_id, _EVENTS.c.seq).in_(list(events)),
-            )
-        )
-        return {(case_id, seq): digest for case_id, seq, digest in rows}
+        wanted = set(events)
+        # one id per case as parameters (not a pair per event): the events from each case's
+        # stored count on, by the (case_id, seq) key, are the ones asked for and no more
+        rows = self.conn.execute(_Q_HEADS, {"ids": sorted({case_id for case_id, _ in events})})
+        return {(c, n): digest for c, n, digest in rows if (c, n) in wanted}
 
     def app(self, app_id: int) -> StoredApp:
         """The ledger entry with this id (it exists: cases reference it)."""
