@@ -1,7 +1,8 @@
 """The hostile-input suite's profile and its count of inputs tried.
 
-``APPCASE_HOSTILE_PROFILE=long`` runs the long profile (its tests are marked ``slow``);
-the default, ``short``, runs in the README's test command. The terminal summary prints how
+The suite is marked ``slow``: the README's test command runs it with the default ``short``
+profile, the fast development run leaves it out, ``APPCASE_HOSTILE_PROFILE=long`` runs the
+long profile. The terminal summary prints how
 many inputs were tried per command and file type.
 """
 

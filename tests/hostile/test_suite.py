@@ -3,8 +3,9 @@ type, through the command line, checking that each ends with a documented exit c
 traceback, within the time limit, and with the database byte-identical after a refusal
 (:class:`tests.hostile.harness.Target`).
 
-The short profile runs in the README's test command; ``APPCASE_HOSTILE_PROFILE=long`` runs
-the long one (marked ``slow``). The terminal summary counts the inputs tried.
+The short profile runs in the README's test command (the suite is marked ``slow``, left out
+of the fast run); ``APPCASE_HOSTILE_PROFILE=long`` runs the long one. The terminal summary
+counts the inputs tried.
 """
 
 from __future__ import annotations
