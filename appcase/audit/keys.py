@@ -106,7 +106,7 @@ def load_public_key(path: str | Path) -> VerifyKey:
         AuditInputError: unreadable file or not an Ed25519 public key.
     """
     try:
-        text = Path(path).read_text(encoding="ascii").strip()
+        text = read_key_file(path).decode("ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise AuditInputError(f"cannot read public key {path}: {exc}") from None
     raw: bytes | None = None
@@ -130,11 +130,36 @@ def load_public_key(path: str | Path) -> VerifyKey:
     return VerifyKey(ED25519, raw, ed25519_key_id(raw))
 
 
+MAX_KEY_FILE_BYTES = 64 << 10
+"""The largest key file read (64 KiB): a key is a few hundred bytes at most."""
+
+
+def read_key_file(path: str | Path) -> bytes:
+    """A key file's bytes: a regular file of at most :data:`MAX_KEY_FILE_BYTES` (a device,
+    a pipe or an endless file is refused without being read to its end).
+
+    Raises:
+        OSError: it cannot be read, is not a regular file, or is too large (the limit is
+            in the message).
+    """
+    import errno
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe: never wait
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = f.read(MAX_KEY_FILE_BYTES + 1)
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise OSError(errno.EFBIG, f"larger than the limit of {MAX_KEY_FILE_BYTES:,} bytes")
+    return data
+
+
 def _read_hmac_key(path: str | Path, *, brief: bool = False) -> bytes:
     """An HMAC key file's bytes, surrounding whitespace removed; at least 32 of them
     (``brief``: name only the operating system's reason when the file cannot be read)."""
     try:
-        key = Path(path).read_bytes().strip()
+        key = read_key_file(path).strip()
     except OSError as exc:
         reason = exc.strerror if brief else exc
         raise AuditInputError(f"cannot read HMAC key {path}: {reason}") from None
@@ -270,9 +295,9 @@ def load_signer(
     except ImportError:
         raise _cryptography_needed("signing with Ed25519") from None
     try:
-        data = Path(key_file).read_bytes()
+        data = read_key_file(key_file)
     except OSError as exc:
-        raise AuditInputError(f"cannot read key {key_file}: {exc.strerror}") from None
+        raise AuditInputError(f"cannot read key {key_file}: {exc.strerror or exc}") from None
     try:
         private = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):

@@ -277,3 +277,25 @@ def test_a_full_disk_is_bad_input_not_an_internal_error(pledged: str, sqlite_url
         )
     assert done.returncode == 2, done.stderr
     assert "cannot write the output" in done.stderr
+
+
+@pytest.mark.parametrize("kind", ["endless", "pipe"])
+def test_the_offline_verifier_refuses_a_key_that_is_no_file(tmp_path: Path, kind: str) -> None:
+    import subprocess
+    import sys
+
+    if kind == "pipe":
+        key = tmp_path / "fifo"
+        os.mkfifo(key)
+    else:
+        key = Path("/dev/zero")
+    done = subprocess.run(
+        [sys.executable, "-m", "appcase.audit.bundle", str(tmp_path), "--public-key", str(key)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "not a regular file" in done.stderr
+    assert "Traceback" not in done.stderr
