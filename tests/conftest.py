@@ -9,6 +9,7 @@ skip with the reason -- unless ``APPCASE_REQUIRE_POSTGRES=1``, which makes that 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -18,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import make_url
 
-from appcase.bootstrap import init_database
+from appcase.bootstrap import init_database, open_engine
 from appcase.clock import FixedClock
 from appcase.workflow.engine import CaseEngine
-from tests.builders import SHANGHAI, register_actors
+from tests.builders import SHANGHAI, checkpoint, register_actors
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -105,16 +106,37 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2018, 4, 30, 12, 0, tzinfo=SHANGHAI))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file made once per session as ``make_engine`` makes a database (migrated,
+    Hunan 2018 loaded, the standard actors registered), its log moved into the file: copied
+    for each test instead of migrating a new file each time."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite"
+    engine = init_database(f"sqlite:///{path}", "hunan-2018", None)
+    register_actors(engine)
+    engine.close()
+    checkpoint(path)
+    return path
+
+
 @pytest.fixture
-def make_engine(clock: FixedClock) -> Iterator[Callable[[str], CaseEngine]]:
+def make_engine(clock: FixedClock, sqlite_template: Path) -> Iterator[Callable[[str], CaseEngine]]:
     """Initialise a database at a URL with Hunan 2018 and the standard test actors; every
-    engine made is closed after the test."""
+    engine made is closed after the test. A new SQLite file is a copy of
+    :func:`sqlite_template` (the same migrations, campaign and actors), opened with the
+    test's clock."""
     made: list[CaseEngine] = []
 
     def make(url: str) -> CaseEngine:
-        engine = init_database(url, "hunan-2018", clock)
+        parsed = make_url(url)
+        target = Path(parsed.database or "") if parsed.get_backend_name() == "sqlite" else None
+        if target is not None and parsed.database and not target.exists():
+            shutil.copyfile(sqlite_template, target)
+            engine = open_engine(url, "hunan-2018", clock)
+        else:
+            engine = init_database(url, "hunan-2018", clock)
+            register_actors(engine)
         made.append(engine)
-        register_actors(engine)
         return engine
 
     yield make
