@@ -13,7 +13,9 @@ unit of work of the :class:`~appcase.ports.CaseStore` port:
 3. **build the hashed record** of the event (:func:`appcase.audit.records.seal`);
 4. **fold the event into the case** (:func:`appcase.audit.fold.fold`), the very fold that
    replay, as-of and both verifiers use;
-5. **write** the event, the case (version-checked) and the event's records through the store.
+5. **write** the event, the case (version-checked) and the event's records through the store,
+   then tell the listeners (:meth:`Pipeline.publish`): the in-transaction ones at once (a
+   veto rolls the command back), the after-commit ones once the unit of work commits.
 
 Steps 1-4 write nothing (:meth:`Pipeline.prepare`), so a caller can check many commands and
 write them together (the sweep, the ledger import); :meth:`Pipeline.run` does all five.
