@@ -1,11 +1,9 @@
 """The case engine: a façade over the command pipeline, for one campaign on one store.
 
 Every command is one unit of work of the :class:`~appcase.ports.Storage` port, run by
-:class:`~appcase.workflow.pipeline.Pipeline`: the case is read, the guards run on its
-facts, the machine moves the state, one hash-chained event is folded into the case and
-written with its records -- or nothing is written at all. Reads go through the
-:class:`~appcase.ports.Queries` port. The engine imports no database code: the wiring
-(:mod:`appcase.bootstrap`) hands it a store.
+:class:`~appcase.workflow.pipeline.Pipeline` -- or nothing is written at all. Reads go
+through the :class:`~appcase.ports.Queries` port. The engine imports no database code: the
+wiring (:mod:`appcase.bootstrap`) hands it a store.
 """
 
 from __future__ import annotations
