@@ -19,15 +19,16 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 import structlog
-from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi import FastAPI, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 from starlette.exceptions import HTTPException
 
 from appcase.bootstrap import open_engine
 from appcase.errors import AppcaseError, AuditFailure, InvalidInput
+from appcase.server.auth import Caller, EngineDep
+from appcase.server.governance import router as governance_router
 from appcase.server.problems import (
     PROBLEM_RESPONSES,
     http_problem,
@@ -54,7 +55,6 @@ from appcase.workflow.engine import CaseEngine
 from appcase.workflow.feed import cloudevent, feed
 from appcase.workflow.hotline import find_case, report_hotline
 from appcase.workflow.sweep import summarise, sweep
-from appcase.workflow.tokens import authenticate
 from appcase.workflow.verify import verify
 from appcase.workflow.views import ActorView, CaseView, EventView
 
@@ -76,35 +76,6 @@ def _log() -> Any:
 
 EngineSource = CaseEngine | Callable[[], CaseEngine]
 
-_bearer = HTTPBearer(auto_error=False, description="A token from 'appcase actor token create'.")
-
-
-def _engine(request: Request) -> CaseEngine:
-    engine: CaseEngine = request.app.state.engine
-    return engine
-
-
-EngineDep = Annotated[CaseEngine, Depends(_engine)]
-
-
-def _caller(
-    request: Request,
-    engine: EngineDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ActorView:
-    """The acting officer: the actor of the request's bearer token."""
-    actor = authenticate(engine, creds.credentials) if creds is not None else None
-    if actor is None:
-        raise HTTPException(
-            401,
-            "a valid bearer token is needed (Authorization: Bearer ...)",
-            headers={"WWW-Authenticate": 'Bearer realm="appcase"'},
-        )
-    request.state.actor = actor.id
-    return actor
-
-
-Caller = Annotated[ActorView, Depends(_caller)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -145,10 +116,11 @@ def _etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _override(body: Any, actor: ActorView) -> dict[str, str] | None:
+def _override(body: Any) -> dict[str, str] | None:
+    """The engine's override from a body's: a grant's id, or the caller's own reason."""
     if body.override is None:
         return None
-    return {"reason": body.override.reason, "authorised_by": actor.id}
+    return dict(body.override.model_dump(exclude_none=True))
 
 
 def create_app(engine: EngineSource, *, title: str = "appcase") -> FastAPI:
@@ -188,6 +160,7 @@ def create_app(engine: EngineSource, *, title: str = "appcase") -> FastAPI:
         app.state.engine = engine  # also usable without running the lifespan
     _handlers(app)
     _routes(app)
+    app.include_router(governance_router)
     return app
 
 
@@ -287,7 +260,7 @@ def _routes(app: FastAPI) -> None:
             body.app,
             actor=actor.id,
             at=body.at,
-            override=_override(body, actor),
+            override=_override(body),
             idempotency_key=idempotency_key,
         )
         response.headers["Location"] = f"/cases/{view.id}"
@@ -321,7 +294,7 @@ def _routes(app: FastAPI) -> None:
             payload=body.payload,
             at=body.at,
             reason=body.reason,
-            override=_override(body, actor),
+            override=_override(body),
             idempotency_key=idempotency_key,
             expected_version=_version_of(if_match),
         )
@@ -356,7 +329,7 @@ def _routes(app: FastAPI) -> None:
             evidence,
             actor=actor.id,
             at=body.at,
-            override=_override(body, actor),
+            override=_override(body),
             idempotency_key=idempotency_key,
         )
         return _in_utc(view)

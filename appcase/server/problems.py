@@ -7,6 +7,8 @@ error                                                 status  exit code
 ====================================================  ======  ===================
 GuardRejected, BatchRejected (every failed guard)     422     1 refused
 AuditFailure (the damage found), CaseDamaged          422     1 refused
+NotAuthorised (not the caller's act: administrator    403     1 refused
+acts, override grants)
 CaseNotFound                                          404     2 bad input
 InvalidInput, UnknownActor, a body or query that      400     2 bad input
 breaks its schema (``errors``), other AppcaseError
@@ -37,6 +39,7 @@ from appcase.errors import (
     ConcurrentModification,
     DatabaseBusy,
     GuardRejected,
+    NotAuthorised,
     PersistenceError,
     TransitionTableError,
 )
@@ -57,6 +60,7 @@ STATUS: dict[type[AppcaseError], tuple[int, str, str]] = {
     AuditFailure: (422, "audit-failure", "The audit verification found damage"),
     CaseDamaged: (422, "case-damaged", "The case's records do not hold together"),
     CaseNotFound: (404, "case-not-found", "No such case"),
+    NotAuthorised: (403, "forbidden", "Not the caller's act"),
     ConcurrentModification: (409, "conflict", "The case changed meanwhile"),
     DatabaseBusy: (503, "database-busy", "The database stayed busy"),
     PersistenceError: (503, "database-unavailable", "The database cannot serve the request"),
