@@ -102,7 +102,8 @@ _HINTS: dict[type[AppcaseError], Callable[[Any], str | None]] = {
     CaseNotFound: lambda exc: "list cases with 'appcase list'",
     CaseDamaged: lambda exc: f"'appcase audit verify --case {exc.case_id}' names the damage",
     UnknownActor: lambda exc: (
-        f"register it with 'appcase actor add {exc.actor_id} --role ROLE --jurisdiction CODE'"
+        "an administrator registers it with "
+        f"'appcase --actor ADMIN actor add {exc.actor_id} --role ROLE --jurisdiction CODE'"
     ),
     DatabaseNotReady: lambda exc: _INIT[exc.remedy],
     ConcurrentModification: _concurrent,

@@ -23,7 +23,7 @@ from appcase.bootstrap import init_database
 from appcase.server import create_app
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.tokens import issue_token
-from tests.builders import ACTORS, register_actors
+from tests.builders import ACTORS, ADMIN, register_actors
 
 
 @dataclass
@@ -41,8 +41,9 @@ class Api:
 
 @pytest.fixture
 def api(sqlite_engine: CaseEngine) -> Iterator[Api]:
-    """The HTTP API on a SQLite engine (fixed clock), with a token for every test actor."""
-    tokens = {a: issue_token(sqlite_engine, a).token for a in ACTORS}
+    """The HTTP API on a SQLite engine (fixed clock), with a token for every test actor and
+    the administrator."""
+    tokens = {a: issue_token(sqlite_engine, a, by=ADMIN).token for a in [*ACTORS, ADMIN]}
     with TestClient(create_app(sqlite_engine), raise_server_exceptions=False) as client:
         yield Api(client, sqlite_engine, tokens)
 
@@ -74,7 +75,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     url = f"sqlite:///{directory / 'cases.sqlite'}"
     engine = init_database(url, "hunan-2018")
     register_actors(engine)
-    tokens = {a: issue_token(engine, a).token for a in ACTORS}
+    tokens = {a: issue_token(engine, a, by=ADMIN).token for a in [*ACTORS, ADMIN]}
     engine.close()
     port = _free_port()
     log = directory / "server.log"

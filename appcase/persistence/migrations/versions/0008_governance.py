@@ -21,7 +21,7 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-APPEND_ONLY_MESSAGE = "appcase: the administrators' log is append-only"
+APPEND_ONLY_MESSAGE = "appcase: the administrators log is append-only"
 
 _SQLITE_TRIGGERS = [
     f"""CREATE TRIGGER admin_acts_no_update BEFORE UPDATE ON admin_acts
@@ -62,7 +62,7 @@ def upgrade() -> None:
     op.create_table(
         "override_grants",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("case_id", sa.String(length=64), nullable=True),
+        sa.Column("case_id", sa.String(length=40), nullable=True),
         sa.Column("prefecture", sa.String(length=6), nullable=False),
         sa.Column("event", sa.String(length=32), nullable=False),
         sa.Column("authoriser_id", sa.String(length=64), nullable=False),
