@@ -10,7 +10,8 @@ Example::
     import appcase
 
     engine = appcase.init_database("sqlite:///cases.sqlite")  # Hunan 2018 by default
-    engine.add_actor("cs-cac", role="cac_prefecture", jurisdiction="430100")
+    engine.add_actor("admin", role="administrator")  # the first administrator
+    engine.add_actor("cs-cac", role="cac_prefecture", jurisdiction="430100", by="admin")
 """
 
 import importlib
