@@ -262,7 +262,7 @@ def test_flag_after_the_window_with_an_override(db: Path, ids: dict[str, str]) -
         "waived": ["phase_window"],
     }
     history = run_cli(db, "history", case).stdout
-    assert "OVERRIDE by cs-cac: 举报晚到 (waived phase_window)" in history
+    assert f"OVERRIDE by cs-cac: 举报晚到 (waived phase_window; grant {grant})" in history
     listed = run_cli(db, "override", "list", case).stdout
     assert grant in listed
     assert "used by cs-edu" in listed
