@@ -157,6 +157,7 @@ _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schema
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "Bad input", "content": _PROBLEM_CONTENT},
     401: {"model": Problem, "description": "No valid token", "content": _PROBLEM_CONTENT},
+    403: {"model": Problem, "description": "Not the caller's act", "content": _PROBLEM_CONTENT},
     404: {"model": Problem, "description": "No such case", "content": _PROBLEM_CONTENT},
     409: {"model": Problem, "description": "Changed meanwhile", "content": _PROBLEM_CONTENT},
     422: {

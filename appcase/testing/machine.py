@@ -354,6 +354,7 @@ class CampaignMachine(RuleBasedStateMachine):
                     case_id=case_id,
                 )
                 override = {"grant": grant.id}
+                self.snapshot = None  # the grant is written: a refusal is judged from here
             actor = self.right_actor(event, case.prefecture)
             self._fire(case_id, event, actor, payload, at, "依据实施方案处置", override)
 
