@@ -242,3 +242,34 @@ def test_no_face_acts_under_an_override_its_authoriser_did_not_grant(
         assert json.dumps([g.model_dump(mode="json") for g in status.values()])
     finally:
         engine.close()
+
+
+def test_a_survey_grant_serves_one_of_two_racing_surveys(
+    make_engine: Callable[[str], CaseEngine], db_url: str
+) -> None:
+    """Two late surveys at once under one grant (a grant for a survey names the prefecture):
+    one is written, the other refused as having used it; the grant records the winner."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    engine = make_engine(db_url)
+    grant = grant_override(
+        engine, by="cs-cac", event="survey", reason="补充摸排", prefecture="430100"
+    )
+    barrier = Barrier(2)
+
+    def survey(n: int) -> str:
+        barrier.wait()
+        try:
+            engine.survey(unique_app(n), actor="cs-edu", at=LATE, override_grant=grant.id)
+        except GuardRejected as exc:
+            return "refused: already used" if "already used" in exc.message else exc.message
+        return "done"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(survey, [1, 2]))
+    assert outcomes == ["done", "refused: already used"]
+    [case] = engine.list_cases()
+    [used] = list_grants(engine)
+    assert (used.status, used.used_by) == ("used", "cs-edu")
+    assert engine.history(case.id)[0].override["grant"] == grant.id
