@@ -215,6 +215,8 @@ def test_actor_add_and_list(db: Path) -> None:
         (["system", "--role", "cac_province", "--jurisdiction", "430000"], "system actor"),
         (["two words", "--role", "cac_prefecture", "--jurisdiction", "430100"], "no spaces"),
         (["x1", "--jurisdiction", "430100"], "Missing option '--role'"),
+        (["x1", "--role", "cac_prefecture"], "give the jurisdiction (a GB/T 2260 code) of x1"),
+        (["x1", "--role", "administrator", "--jurisdiction", "430100"], "holds the province's"),
     ],
 )
 def test_actor_add_refused(db: Path, args: list[str], message: str) -> None:
