@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from fastapi.testclient import TestClient
 
 from appcase.bootstrap import init_database, open_engine
 from appcase.server import create_app
+from appcase.workflow.engine import CaseEngine
 from appcase.workflow.tokens import issue_token
 from tests.builders import (
     ACTORS,
@@ -121,8 +123,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 @pytest.fixture(scope="module")
 def faces(
     template: tuple[Path, dict[str, str], dict], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Path, TestClient, Path]]:
-    """The command line's copy of the template, and an HTTP client on another copy."""
+) -> Iterator[tuple[Path, TestClient, CaseEngine]]:
+    """The command line's copy of the template, and an HTTP client on another copy (with
+    the engine behind it: one engine per file in this process, never two)."""
     directory = tmp_path_factory.mktemp("faces")
     cli_db, http_db = directory / "cli.sqlite", directory / "http.sqlite"
     shutil.copyfile(template[0], cli_db)
@@ -130,7 +133,7 @@ def faces(
     engine = open_engine(f"sqlite:///{http_db}")
     try:
         with TestClient(create_app(engine), raise_server_exceptions=False) as client:
-            yield cli_db, client, http_db
+            yield cli_db, client, engine
     finally:
         engine.close()
 
@@ -166,10 +169,10 @@ def _http_answer(response: Any, survey: bool) -> tuple[int, list[tuple[str, str]
 
 
 def test_every_answer_over_http_is_the_command_lines(
-    template: tuple[Path, dict[str, str], dict], faces: tuple[Path, TestClient, Path]
+    template: tuple[Path, dict[str, str], dict], faces: tuple[Path, TestClient, CaseEngine]
 ) -> None:
     _path, cases, tokens = template
-    cli_db, client, http_db = faces
+    cli_db, client, http_engine = faces
     answers: dict[tuple[str, str], Any] = {}
     for actor in ACTORS:
         auth = {"Authorization": f"Bearer {tokens[actor]}"}
@@ -218,15 +221,12 @@ def test_every_answer_over_http_is_the_command_lines(
     assert any(c == "jurisdiction" for a in answers.values() for c, _m in a[1])
 
     # and both files hold the same cases
-    states = []
-    for db in (cli_db, http_db):
-        engine = open_engine(f"sqlite:///{db}")
-        try:
-            states.append(
-                [(v.id, v.state, v.judicial_state, v.version, v.disposition)
-                 for v in engine.list_cases()]
-            )  # fmt: skip
-        finally:
-            engine.close()
+    def summary(engine: CaseEngine) -> list[tuple[Any, ...]]:
+        return [
+            (v.id, v.state, v.judicial_state, v.version, v.disposition) for v in engine.list_cases()
+        ]
+
+    with closing(open_engine(f"sqlite:///{cli_db}")) as cli_engine:
+        states = [summary(cli_engine), summary(http_engine)]
     assert states[0] == states[1]
     assert len(states[0]) == len(cases) + 2  # the two surveys that were allowed
