@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 
 from appcase.bootstrap import open_engine
 from appcase.errors import AppcaseError, AuditFailure, InvalidInput
+from appcase.server import audit, reports
 from appcase.server.problems import (
     PROBLEM_RESPONSES,
     http_problem,
@@ -188,6 +189,8 @@ def create_app(engine: EngineSource, *, title: str = "appcase") -> FastAPI:
         app.state.engine = engine  # also usable without running the lifespan
     _handlers(app)
     _routes(app)
+    audit.add_routes(app, _engine, _caller)
+    reports.add_routes(app, _engine, _caller)
     return app
 
 
