@@ -27,7 +27,14 @@ from appcase.workflow.export import export_bundle
 from appcase.workflow.verify import CheckpointView, checkpoint, replay_all
 from appcase.workflow.views import ActorView
 
-__all__ = ["BUNDLE_MEDIA_TYPE", "EXPORTS", "EXPORT_CHUNK", "ReplayOut", "add_routes", "bundle_archive"]
+__all__ = [
+    "BUNDLE_MEDIA_TYPE",
+    "EXPORTS",
+    "EXPORT_CHUNK",
+    "ReplayOut",
+    "add_routes",
+    "bundle_archive",
+]
 
 BUNDLE_MEDIA_TYPE = "application/x-tar"
 """The media type of ``GET /export``: the bundle's directory as an uncompressed tar."""
