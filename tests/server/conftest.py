@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,11 +67,11 @@ class Live:
         return {"Authorization": f"Bearer {self.tokens[actor]}"}
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """``appcase serve`` on a free port of 127.0.0.1 over a fresh SQLite file (the system
-    clock), with a token for every test actor; stopped with SIGTERM afterwards."""
-    directory = tmp_path_factory.mktemp("live")
+@contextmanager
+def running_server(directory: Path, *args: str) -> Iterator[tuple[Live, subprocess.Popen[bytes]]]:
+    """``appcase serve ARGS`` on a free port of 127.0.0.1 over a fresh SQLite file in
+    ``directory`` (the system clock), with a token for every test actor, and its process;
+    stopped with SIGTERM afterwards (if still running)."""
     url = f"sqlite:///{directory / 'cases.sqlite'}"
     engine = init_database(url, "hunan-2018")
     register_actors(engine)
@@ -81,7 +82,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPCASE_")}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "appcase", "--db", url, "serve", "--port", str(port)],
+            [sys.executable, "-m", "appcase", "--db", url, "serve", "--port", str(port), *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -98,11 +99,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"appcase serve did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield Live(base, tokens, url, log)
+        yield Live(base, tokens, url, log), proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """``appcase serve`` on a free port of 127.0.0.1 over a fresh SQLite file (the system
+    clock), with a token for every test actor; stopped with SIGTERM afterwards."""
+    with running_server(tmp_path_factory.mktemp("live")) as (live, _proc):
+        yield live
