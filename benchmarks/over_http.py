@@ -77,6 +77,7 @@ def bench_http(work: Path, size: Any) -> list[Row]:
     if missing:
         return [Row("1h", TITLE, note=f"skipped: {', '.join(missing)} not installed")]
     import httpx
+    import structlog
     from fastapi.testclient import TestClient
 
     from appcase.bootstrap import open_engine
@@ -100,6 +101,8 @@ def bench_http(work: Path, size: Any) -> list[Row]:
     headers = {"Authorization": f"Bearer {token}"}
     body = {"payload": s.payload, "at": s.at.isoformat(), "reason": s.reason}
 
+    logging = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only
     with (
         _server(url, work) as base,
         httpx.Client(base_url=base, headers=headers, timeout=60) as client,
@@ -141,6 +144,7 @@ def bench_http(work: Path, size: Any) -> list[Row]:
                 wall, used = run(v, size.fire_ops)
                 ms[v].append(wall / size.fire_ops * 1000)
                 cpu[v].append(used / size.fire_ops * 1000)
+    structlog.configure(**logging)
     for v in variants:
         seed.check_sample(engine, ids[v])
     engine.close()
