@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException
 
 from appcase.bootstrap import open_engine
 from appcase.errors import AppcaseError, AuditFailure, InvalidInput
-from appcase.server import audit, reports
+from appcase.server import audit, imports, reports
 from appcase.server.problems import (
     PROBLEM_RESPONSES,
     http_problem,
@@ -230,6 +230,7 @@ def create_app(engine: EngineSource, *, title: str = "appcase") -> FastAPI:
     _handlers(app)
     _routes(app)
     audit.add_routes(app, _engine, _caller)
+    imports.add_routes(app, _engine, _caller)
     reports.add_routes(app, _engine, _caller)
     return app
 
