@@ -1,5 +1,6 @@
 """The command line's other reads over HTTP: the summary report (``appcase report
-summary``) and the campaign (``appcase campaign show``).
+summary``), the campaign (``appcase campaign show``), what the disposition policy says
+(``appcase policy explain``) and the transition diagram (``appcase diagram``).
 
 :func:`add_routes` adds them to the application of :func:`appcase.server.create_app`; it
 takes the application's dependencies (the engine, the calling actor) as arguments, so that
@@ -7,20 +8,24 @@ this module does not import the application's.
 """
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query, Response
+from fastapi import Depends, FastAPI, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime
+from fastapi.responses import PlainTextResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from appcase.adapters.render import render
 from appcase.errors import InvalidInput
 from appcase.policies.campaign import Campaign
+from appcase.workflow.commands import Finding
+from appcase.workflow.diagram import diagram
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.explain import explain_case, explain_findings
 from appcase.workflow.reports import gather_summary
 from appcase.workflow.views import ActorView
 
-__all__ = ["MAX_NOTES", "REPORT_MEDIA_TYPES", "add_routes"]
+__all__ = ["MAX_NOTES", "REPORT_MEDIA_TYPES", "CaseExplainIn", "ExplainIn", "add_routes"]
 
 REPORT_MEDIA_TYPES = {
     "md": "text/markdown; charset=utf-8",
@@ -33,10 +38,37 @@ MAX_NOTES = 50
 """Most ``notes`` paragraphs a summary request may carry (each up to 4,000 characters)."""
 
 
+class ExplainIn(BaseModel):
+    """``POST /policy/explain``: findings and circumstances given outright."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    findings: list[Finding] = Field(default_factory=list, max_length=100)
+    prior_cases: int = Field(default=0, ge=0, le=10_000)
+    lacking_responsibility: bool = Field(default=False, description="主体责任落实严重不到位.")
+    used_by_schools: bool = False
+
+
+class CaseExplainIn(BaseModel):
+    """``POST /cases/{case_id}/explain``: the circumstances come from the database; the
+    findings are those given, else the case's latest judgment's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    findings: list[Finding] = Field(default_factory=list, max_length=100)
+    lacking_responsibility: bool = False
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="Judge as of this instant (prior cases before it); default: the latest "
+        "judgment's time when its findings are used, else now.",
+    )
+
+
 def add_routes(
     app: FastAPI, engine_of: Callable[..., CaseEngine], caller_of: Callable[..., ActorView]
 ) -> None:
-    """Add ``GET /reports/summary`` and ``GET /campaign`` to ``app``.
+    """Add ``GET /reports/summary``, ``GET /campaign``, ``POST /policy/explain``,
+    ``POST /cases/{case_id}/explain`` and ``GET /diagram`` to ``app``.
 
     Args:
         app: the application.
@@ -99,3 +131,42 @@ def add_routes(
         """The campaign (``appcase campaign show``): phases, event windows, roles,
         jurisdictions, harm categories, policy."""
         return engine.campaign
+
+    @app.post("/policy/explain", tags=["reads"])
+    def explain(body: ExplainIn, engine: Engine, actor: Caller) -> dict[str, Any]:
+        """What the campaign's disposition policy says of findings and circumstances
+        (``appcase policy explain --finding ...``): the minimum disposition, the referral,
+        every rule that fired. Nothing is written."""
+        return explain_findings(
+            engine.campaign,
+            body.findings,
+            prior_cases=body.prior_cases,
+            seriously_lacking_responsibility=body.lacking_responsibility,
+            used_by_schools=body.used_by_schools,
+        ).as_dict()
+
+    @app.post("/cases/{case_id}/explain", tags=["reads"])
+    def explain_a_case(
+        case_id: Annotated[str, Path(max_length=64)],
+        body: CaseExplainIn,
+        engine: Engine,
+        actor: Caller,
+    ) -> dict[str, Any]:
+        """What the disposition policy says of a judgment of this case, without firing it
+        (``appcase policy explain --case``): prior cases and school use from the database,
+        the findings given or the latest judgment's, and what that judgment recorded."""
+        return explain_case(
+            engine,
+            case_id,
+            body.findings,
+            seriously_lacking_responsibility=body.lacking_responsibility,
+            at=body.at,
+        ).as_dict()
+
+    @app.get("/diagram", tags=["reads"], response_class=PlainTextResponse)
+    def transition_diagram(
+        actor: Caller, format: Literal["mermaid", "dot"] = "mermaid"
+    ) -> PlainTextResponse:
+        """The transition table drawn (``appcase diagram``): both tracks, every state and
+        event, guards on the edges; Mermaid or Graphviz dot, as text."""
+        return PlainTextResponse(diagram(format))

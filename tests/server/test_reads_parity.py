@@ -20,6 +20,8 @@ from appcase.workflow.tokens import issue_token
 from tests.builders import checkpoint, cli_database, run_cli
 
 AS_OF = "2018-03-13T00:00:00+08:00"
+EXIT_OF = {200: 0, 422: 1, 400: 2, 404: 2, 409: 3}
+"""A status and the exit code that means the same (docs/http.md)."""
 
 LISTS: list[tuple[list[str], dict[str, Any]]] = [
     ([], {}),
@@ -172,3 +174,51 @@ def test_show_history_and_feed_are_the_command_lines(faces: tuple[Path, TestClie
     assert page["events"] == [json.loads(line) for line in result.stdout.splitlines()]
     unknown = client.get("/cases/HN2018-430100-0999")
     assert (unknown.status_code, _cli(cli_db, "show", "HN2018-430100-0999")[0]) == (404, 2)
+
+
+def test_policy_explain_and_the_diagram_are_the_command_lines(
+    faces: tuple[Path, TestClient, dict],
+) -> None:
+    cli_db, client, ids = faces
+    for case_id in (ids["judged"], ids["judged_illegal"], ids["flagged"]):
+        code, explained = _cli(cli_db, "policy", "explain", "--case", case_id)
+        r = client.post(f"/cases/{case_id}/explain", json={})
+        assert EXIT_OF[r.status_code] == code, r.text  # the flagged case has no judgment: 2
+        assert code != 0 or r.json() == explained
+    finding = {"harm_category": "vulgar_pornographic", "severity": "severe", "evidence_refs": [1]}
+    code, explained = _cli(
+        cli_db, "policy", "explain", "--case", ids["flagged"], "--finding",
+        "vulgar_pornographic:severe:1", "--at", "2018-03-12T10:00+08:00",
+    )  # fmt: skip
+    r = client.post(
+        f"/cases/{ids['flagged']}/explain",
+        json={"findings": [finding], "at": "2018-03-12T10:00:00+08:00"},
+    )
+    assert (code, r.status_code) == (0, 200), r.text
+    assert r.json() == explained
+    code, explained = _cli(
+        cli_db, "policy", "explain", "--finding", "vulgar_pornographic:severe:1:illegal",
+        "--prior-cases", "1", "--schools", "--lacking-responsibility",
+    )  # fmt: skip
+    r = client.post(
+        "/policy/explain",
+        json={
+            "findings": [finding | {"suspected_illegal": True}],
+            "prior_cases": 1,
+            "used_by_schools": True,
+            "lacking_responsibility": True,
+        },
+    )
+    assert (code, r.status_code) == (0, 200), r.text
+    assert r.json() == explained
+    assert explained["refer"] is True
+    bad = client.post("/policy/explain", json={"findings": [finding | {"harm_category": "x"}]})
+    assert (bad.status_code, _cli(cli_db, "policy", "explain", "--finding", "x:severe")[0]) == (
+        400,
+        2,
+    )
+    for fmt in ("mermaid", "dot"):
+        drawn = run_cli(cli_db, "diagram", "--format", fmt).stdout
+        r = client.get("/diagram", params={"format": fmt})
+        assert r.headers["content-type"].startswith("text/plain")
+        assert r.text == drawn
