@@ -131,3 +131,35 @@ def test_the_campaign(api: Api) -> None:
     assert body["id"] == "hunan-2018"
     assert {r["id"] for r in body["roles"]} == {"cac_prefecture", "edu_prefecture", "cac_province"}
     assert api.client.get("/campaign").status_code == 401
+
+
+def test_the_openapi_document_and_docs_page_list_every_operation(api: Api) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    expected = {
+        "/cases": {"get", "post"},
+        "/cases/{case_id}/events/{event}": {"post"},
+        "/hotline-reports": {"post"},
+        "/cases/{case_id}": {"get"},
+        "/cases/{case_id}/history": {"get"},
+        "/cases/{case_id}/as-of": {"get"},
+        "/cases-as-of": {"get"},
+        "/sweep": {"post"},
+        "/verify": {"get"},
+        "/replay": {"get"},
+        "/checkpoints": {"post"},
+        "/export": {"get"},
+        "/reports/summary": {"get"},
+        "/campaign": {"get"},
+        "/imports/ledger": {"post"},
+        "/policy/explain": {"post"},
+        "/cases/{case_id}/explain": {"post"},
+        "/diagram": {"get"},
+        "/events": {"get"},
+        "/health": {"get"},
+        "/me": {"get"},
+    }
+    for path, methods in expected.items():
+        assert methods <= set(paths.get(path, {})), path
+    docs = api.client.get("/docs")
+    assert docs.status_code == 200
+    assert "openapi.json" in docs.text
