@@ -68,17 +68,13 @@ class Live:
 
 
 @contextmanager
-def running_server(directory: Path, *args: str) -> Iterator[tuple[Live, subprocess.Popen[bytes]]]:
-    """``appcase serve ARGS`` on a free port of 127.0.0.1 over a fresh SQLite file in
-    ``directory`` (the system clock), with a token for every test actor, and its process;
-    stopped with SIGTERM afterwards (if still running)."""
-    url = f"sqlite:///{directory / 'cases.sqlite'}"
-    engine = init_database(url, "hunan-2018")
-    register_actors(engine)
-    tokens = {a: issue_token(engine, a).token for a in ACTORS}
-    engine.close()
+def server_process(
+    url: str, log: Path, *args: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``appcase --db URL serve ARGS`` on a free port of 127.0.0.1, once it answers
+    ``/health``: its base URL and its process; stopped with SIGTERM afterwards (if still
+    running)."""
     port = _free_port()
-    log = directory / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPCASE_")}
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -99,7 +95,7 @@ def running_server(directory: Path, *args: str) -> Iterator[tuple[Live, subproce
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"appcase serve did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield Live(base, tokens, url, log), proc
+        yield base, proc
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -108,6 +104,28 @@ def running_server(directory: Path, *args: str) -> Iterator[tuple[Live, subproce
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def served_database(url: str) -> dict[str, str]:
+    """Initialise the database at ``url`` with the test actors; a token for each (issued
+    with the system clock, the server's)."""
+    engine = init_database(url, "hunan-2018")
+    try:
+        register_actors(engine)
+        return {a: issue_token(engine, a).token for a in ACTORS}
+    finally:
+        engine.close()
+
+
+@contextmanager
+def running_server(directory: Path, *args: str) -> Iterator[tuple[Live, subprocess.Popen[bytes]]]:
+    """``appcase serve ARGS`` over a fresh SQLite file in ``directory`` (the system clock),
+    with a token for every test actor, and its process (:func:`server_process`)."""
+    url = f"sqlite:///{directory / 'cases.sqlite'}"
+    tokens = served_database(url)
+    log = directory / "server.log"
+    with server_process(url, log, *args) as (base, proc):
+        yield Live(base, tokens, url, log), proc
 
 
 @pytest.fixture(scope="module")

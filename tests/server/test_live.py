@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import Live, running_server
+from tests.server.conftest import Live, running_server, served_database, server_process
 
 pytestmark = [pytest.mark.slow]  # a real server process; left out of the fast run
 
@@ -227,3 +227,50 @@ def test_a_stopped_server_finishes_the_requests_in_flight(tmp_path: Path) -> Non
         assert answers[0].json() == {"events": [], "next_after": 0}
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{live.url}/health", timeout=2)
+
+
+@pytest.mark.postgres
+def test_two_server_processes_on_postgresql_settle_a_race(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    tokens = served_database(postgres_url)
+    with (
+        server_process(postgres_url, tmp_path / "one.log") as (one, _p1),
+        server_process(postgres_url, tmp_path / "two.log") as (two, _p2),
+    ):
+        auth = {"Authorization": f"Bearer {tokens['cs-cac']}"}
+        r = httpx.post(
+            f"{one}/cases",
+            json={"app": APP, "at": "2018-02-20T10:00:00+08:00"},
+            headers=auth,
+            timeout=30,
+        )
+        assert r.status_code == 201, r.text
+        case = r.json()["id"]
+        body = {
+            "payload": {
+                "evidence": [{"harm_category": "vulgar_pornographic", "description": "低俗图片"}]
+            },
+            "at": "2018-02-21T10:00:00+08:00",
+        }
+        start = threading.Barrier(2)
+        answers: list[int] = []
+
+        def client(base: str) -> None:
+            start.wait()
+            answer = httpx.post(
+                f"{base}/cases/{case}/events/flag", json=body, headers=auth, timeout=30
+            )
+            answers.append(answer.status_code)
+
+        threads = [threading.Thread(target=client, args=(b,)) for b in (one, two)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(answers)[0] == 201, answers
+        assert sorted(answers)[1] in (409, 422), answers
+        shown = httpx.get(f"{two}/cases/{case}", headers=auth, timeout=30)
+        assert shown.headers["etag"] == '"2"'
+        feed = httpx.get(f"{one}/events", headers=auth, timeout=30).json()
+        assert [e["type"].rsplit(".", 1)[1] for e in feed["events"]] == ["survey", "flag"]
