@@ -24,13 +24,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, AwareDatetime
 from starlette.exceptions import HTTPException
 
 from appcase.bootstrap import open_engine
 from appcase.errors import AppcaseError, AuditFailure, InvalidInput
 from appcase.server import audit, imports, reports
+from appcase.server.auth import Caller, EngineDep
 from appcase.server.problems import (
     PROBLEM_RESPONSES,
     http_problem,
@@ -57,7 +57,6 @@ from appcase.workflow.engine import CaseEngine
 from appcase.workflow.feed import cloudevent, feed
 from appcase.workflow.hotline import find_case, report_hotline
 from appcase.workflow.sweep import summarise, sweep
-from appcase.workflow.tokens import authenticate
 from appcase.workflow.verify import verify
 from appcase.workflow.views import ActorView, CaseView, EventView
 
@@ -79,35 +78,6 @@ def _log() -> Any:
 
 EngineSource = CaseEngine | Callable[[], CaseEngine]
 
-_bearer = HTTPBearer(auto_error=False, description="A token from 'appcase actor token create'.")
-
-
-def _engine(request: Request) -> CaseEngine:
-    engine: CaseEngine = request.app.state.engine
-    return engine
-
-
-EngineDep = Annotated[CaseEngine, Depends(_engine)]
-
-
-def _caller(
-    request: Request,
-    engine: EngineDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ActorView:
-    """The acting officer: the actor of the request's bearer token."""
-    actor = authenticate(engine, creds.credentials) if creds is not None else None
-    if actor is None:
-        raise HTTPException(
-            401,
-            "a valid bearer token is needed (Authorization: Bearer ...)",
-            headers={"WWW-Authenticate": 'Bearer realm="appcase"'},
-        )
-    request.state.actor = actor.id
-    return actor
-
-
-Caller = Annotated[ActorView, Depends(_caller)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -229,9 +199,9 @@ def create_app(engine: EngineSource, *, title: str = "appcase") -> FastAPI:
         app.state.engine = engine  # also usable without running the lifespan
     _handlers(app)
     _routes(app)
-    audit.add_routes(app, _engine, _caller)
-    imports.add_routes(app, _engine, _caller)
-    reports.add_routes(app, _engine, _caller)
+    app.include_router(audit.router)
+    app.include_router(imports.router)
+    app.include_router(reports.router)
     return app
 
 

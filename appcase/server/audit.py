@@ -1,9 +1,7 @@
 """The audit's operations over HTTP: the offline bundle (``appcase audit export``), a
 checkpoint (``appcase audit checkpoint``) and a replay (``appcase audit replay``).
 
-:func:`add_routes` adds them to the application of :func:`appcase.server.create_app`; it
-takes the application's dependencies (the engine, the calling actor) as arguments, so that
-this module does not import the application's.
+:func:`appcase.server.create_app` includes :data:`router`.
 """
 
 import os
@@ -11,29 +9,29 @@ import shutil
 import tarfile
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Annotated
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from appcase.errors import AuditFailure, DatabaseBusy
+from appcase.server.auth import Caller, EngineDep
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.export import export_bundle
 from appcase.workflow.verify import CheckpointView, checkpoint, replay_all
-from appcase.workflow.views import ActorView
 
 __all__ = [
     "BUNDLE_MEDIA_TYPE",
     "EXPORTS",
     "EXPORT_CHUNK",
     "ReplayOut",
-    "add_routes",
     "bundle_archive",
+    "router",
 ]
 
 BUNDLE_MEDIA_TYPE = "application/x-tar"
@@ -100,75 +98,65 @@ def _stream(f: IO[bytes]) -> Iterator[bytes]:
         f.close()
 
 
-def add_routes(
-    app: FastAPI, engine_of: Callable[..., CaseEngine], caller_of: Callable[..., ActorView]
-) -> None:
-    """Add ``GET /export``, ``POST /checkpoints`` and ``GET /replay`` to ``app``.
+router = APIRouter()
+"""The operations of this module."""
 
-    Args:
-        app: the application.
-        engine_of: the dependency that gives the engine.
-        caller_of: the dependency that authenticates the caller (every operation here
-            needs a token).
-    """
-    Engine = Annotated[CaseEngine, Depends(engine_of)]
-    Caller = Annotated[ActorView, Depends(caller_of)]
 
-    @app.get(
-        "/export",
-        tags=["audit"],
-        response_class=StreamingResponse,
-        responses={
-            200: {
-                "description": "The bundle's directory as a tar archive",
-                "content": {BUNDLE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
-            }
+@router.get(
+    "/export",
+    tags=["audit"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The bundle's directory as a tar archive",
+            "content": {BUNDLE_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def export(engine: EngineDep, actor: Caller) -> StreamingResponse:
+    """The audit bundle (``appcase audit export``), streamed as a tar of its directory:
+    events.jsonl, cases.jsonl, manifest.json, campaign.json, CANONICALIZATION.md.
+    Anyone can verify it offline (``python -m appcase.audit.bundle DIR``). Reporters
+    are never exported. One export at a time per server process (another gets 503
+    with ``Retry-After``); take a checkpoint first (``POST /checkpoints``) for one
+    that covers every event exported."""
+    if not EXPORTS.acquire(blocking=False):
+        raise DatabaseBusy("another export is being prepared by this server; retry when it is done")
+    try:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"appcase-bundle-{engine.campaign.id}-{stamp}"
+        f = await run_in_threadpool(bundle_archive, engine, name)
+    finally:
+        EXPORTS.release()
+    return StreamingResponse(
+        _stream(f),
+        media_type=BUNDLE_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.tar"',
+            "Content-Length": str(os.fstat(f.fileno()).st_size),
         },
     )
-    async def export(engine: Engine, actor: Caller) -> StreamingResponse:
-        """The audit bundle (``appcase audit export``), streamed as a tar of its directory:
-        events.jsonl, cases.jsonl, manifest.json, campaign.json, CANONICALIZATION.md.
-        Anyone can verify it offline (``python -m appcase.audit.bundle DIR``). Reporters
-        are never exported. One export at a time per server process (another gets 503
-        with ``Retry-After``); take a checkpoint first (``POST /checkpoints``) for one
-        that covers every event exported."""
-        if not EXPORTS.acquire(blocking=False):
-            raise DatabaseBusy(
-                "another export is being prepared by this server; retry when it is done"
-            )
-        try:
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            name = f"appcase-bundle-{engine.campaign.id}-{stamp}"
-            f = await run_in_threadpool(bundle_archive, engine, name)
-        finally:
-            EXPORTS.release()
-        return StreamingResponse(
-            _stream(f),
-            media_type=BUNDLE_MEDIA_TYPE,
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}.tar"',
-                "Content-Length": str(os.fstat(f.fileno()).st_size),
-            },
-        )
 
-    @app.post("/checkpoints", status_code=201, tags=["audit"])
-    def take_checkpoint(engine: Engine, actor: Caller) -> CheckpointView:
-        """Record a checkpoint (``appcase audit checkpoint``): a digest over every case's
-        head, chained to the previous checkpoint. Unsigned: a signed checkpoint needs the
-        key, which stays on the operator's host (``appcase audit checkpoint --key``)."""
-        view = checkpoint(engine)
-        return view.model_copy(update={"created_at": view.created_at.astimezone(UTC)})
 
-    @app.get("/replay", tags=["audit"])
-    def replay(
-        engine: Engine,
-        actor: Caller,
-        case_id: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> ReplayOut:
-        """Rebuild every case (or one) from its events and compare it with the stored case
-        (``appcase audit replay``); a difference is a 422 problem naming every case that
-        differs in ``findings``."""
-        cases, problems = replay_all(engine, case_id)
-        if problems:
-            raise AuditFailure(problems)
-        return ReplayOut(ok=True, cases=cases)
+@router.post("/checkpoints", status_code=201, tags=["audit"])
+def take_checkpoint(engine: EngineDep, actor: Caller) -> CheckpointView:
+    """Record a checkpoint (``appcase audit checkpoint``): a digest over every case's
+    head, chained to the previous checkpoint. Unsigned: a signed checkpoint needs the
+    key, which stays on the operator's host (``appcase audit checkpoint --key``)."""
+    view = checkpoint(engine)
+    return view.model_copy(update={"created_at": view.created_at.astimezone(UTC)})
+
+
+@router.get("/replay", tags=["audit"])
+def replay(
+    engine: EngineDep,
+    actor: Caller,
+    case_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> ReplayOut:
+    """Rebuild every case (or one) from its events and compare it with the stored case
+    (``appcase audit replay``); a difference is a 422 problem naming every case that
+    differs in ``findings``."""
+    cases, problems = replay_all(engine, case_id)
+    if problems:
+        raise AuditFailure(problems)
+    return ReplayOut(ok=True, cases=cases)

@@ -2,15 +2,12 @@
 summary``), the campaign (``appcase campaign show``), what the disposition policy says
 (``appcase policy explain``) and the transition diagram (``appcase diagram``).
 
-:func:`add_routes` adds them to the application of :func:`appcase.server.create_app`; it
-takes the application's dependencies (the engine, the calling actor) as arguments, so that
-this module does not import the application's.
+:func:`appcase.server.create_app` includes :data:`router`.
 """
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -18,14 +15,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from appcase.adapters.render import render
 from appcase.errors import InvalidInput
 from appcase.policies.campaign import Campaign
+from appcase.server.auth import Caller, EngineDep
 from appcase.workflow.commands import Finding
 from appcase.workflow.diagram import diagram
-from appcase.workflow.engine import CaseEngine
 from appcase.workflow.explain import explain_case, explain_findings
 from appcase.workflow.reports import gather_summary
-from appcase.workflow.views import ActorView
 
-__all__ = ["MAX_NOTES", "REPORT_MEDIA_TYPES", "CaseExplainIn", "ExplainIn", "add_routes"]
+__all__ = ["MAX_NOTES", "REPORT_MEDIA_TYPES", "CaseExplainIn", "ExplainIn", "router"]
 
 REPORT_MEDIA_TYPES = {
     "md": "text/markdown; charset=utf-8",
@@ -64,109 +60,103 @@ class CaseExplainIn(BaseModel):
     )
 
 
-def add_routes(
-    app: FastAPI, engine_of: Callable[..., CaseEngine], caller_of: Callable[..., ActorView]
-) -> None:
-    """Add ``GET /reports/summary``, ``GET /campaign``, ``POST /policy/explain``,
-    ``POST /cases/{case_id}/explain`` and ``GET /diagram`` to ``app``.
+router = APIRouter()
+"""The operations of this module."""
 
-    Args:
-        app: the application.
-        engine_of: the dependency that gives the engine.
-        caller_of: the dependency that authenticates the caller (both need a token).
-    """
-    Engine = Annotated[CaseEngine, Depends(engine_of)]
-    Caller = Annotated[ActorView, Depends(caller_of)]
 
-    @app.get(
-        "/reports/summary",
-        tags=["reads"],
-        response_class=Response,
-        responses={
-            200: {
-                "description": "The report, in the format asked for",
-                "content": {
-                    "text/markdown": {"schema": {"type": "string"}},
-                    "application/json": {"schema": {"type": "object"}},
-                    REPORT_MEDIA_TYPES["docx"]: {"schema": {"type": "string", "format": "binary"}},
-                },
-            }
-        },
-    )
-    async def summary(
-        engine: Engine,
-        actor: Caller,
-        prefecture: Annotated[str | None, Query(max_length=6)] = None,
-        province: bool = False,
-        format: Literal["md", "docx", "json"] = "md",
-        lang: Literal["zh", "en"] = "zh",
-        at: AwareDatetime | None = None,
-        typical: Annotated[int, Query(ge=0, le=50)] = 5,
-        notes: Annotated[list[str] | None, Query(max_length=4000)] = None,
-    ) -> Response:
-        """The summary report (总结, ``appcase report summary``) of a prefecture or the whole
-        province: Markdown, Word (``docx``) or the JSON facts. ``notes`` are the officer's
-        own suggestions, one paragraph each. Hotline reporters' details are never
-        included."""
-        if bool(prefecture) == province:
-            raise InvalidInput("give prefecture=CODE or province=true")
-        if len(notes or ()) > MAX_NOTES:
-            raise InvalidInput(f"at most {MAX_NOTES} notes paragraphs")
-        paragraphs = [" ".join(p.split()) for p in notes or () if p.strip()]
+@router.get(
+    "/reports/summary",
+    tags=["reads"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The report, in the format asked for",
+            "content": {
+                "text/markdown": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+                REPORT_MEDIA_TYPES["docx"]: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def summary(
+    engine: EngineDep,
+    actor: Caller,
+    prefecture: Annotated[str | None, Query(max_length=6)] = None,
+    province: bool = False,
+    format: Literal["md", "docx", "json"] = "md",
+    lang: Literal["zh", "en"] = "zh",
+    at: AwareDatetime | None = None,
+    typical: Annotated[int, Query(ge=0, le=50)] = 5,
+    notes: Annotated[list[str] | None, Query(max_length=4000)] = None,
+) -> Response:
+    """The summary report (总结, ``appcase report summary``) of a prefecture or the whole
+    province: Markdown, Word (``docx``) or the JSON facts. ``notes`` are the officer's
+    own suggestions, one paragraph each. Hotline reporters' details are never
+    included."""
+    if bool(prefecture) == province:
+        raise InvalidInput("give prefecture=CODE or province=true")
+    if len(notes or ()) > MAX_NOTES:
+        raise InvalidInput(f"at most {MAX_NOTES} notes paragraphs")
+    paragraphs = [" ".join(p.split()) for p in notes or () if p.strip()]
 
-        def build() -> bytes:
-            data = gather_summary(
-                engine, prefecture=prefecture, as_of=at, typical=typical, notes=paragraphs
-            )
-            return render(data, format, lang)
+    def build() -> bytes:
+        data = gather_summary(
+            engine, prefecture=prefecture, as_of=at, typical=typical, notes=paragraphs
+        )
+        return render(data, format, lang)
 
-        body = await run_in_threadpool(build)
-        headers = {}
-        if format == "docx":
-            headers["Content-Disposition"] = 'attachment; filename="summary.docx"'
-        return Response(body, media_type=REPORT_MEDIA_TYPES[format], headers=headers)
+    body = await run_in_threadpool(build)
+    headers = {}
+    if format == "docx":
+        headers["Content-Disposition"] = 'attachment; filename="summary.docx"'
+    return Response(body, media_type=REPORT_MEDIA_TYPES[format], headers=headers)
 
-    @app.get("/campaign", tags=["reads"])
-    def campaign(engine: Engine, actor: Caller) -> Campaign:
-        """The campaign (``appcase campaign show``): phases, event windows, roles,
-        jurisdictions, harm categories, policy."""
-        return engine.campaign
 
-    @app.post("/policy/explain", tags=["reads"])
-    def explain(body: ExplainIn, engine: Engine, actor: Caller) -> dict[str, Any]:
-        """What the campaign's disposition policy says of findings and circumstances
-        (``appcase policy explain --finding ...``): the minimum disposition, the referral,
-        every rule that fired. Nothing is written."""
-        return explain_findings(
-            engine.campaign,
-            body.findings,
-            prior_cases=body.prior_cases,
-            seriously_lacking_responsibility=body.lacking_responsibility,
-            used_by_schools=body.used_by_schools,
-        ).as_dict()
+@router.get("/campaign", tags=["reads"])
+def campaign(engine: EngineDep, actor: Caller) -> Campaign:
+    """The campaign (``appcase campaign show``): phases, event windows, roles,
+    jurisdictions, harm categories, policy."""
+    return engine.campaign
 
-    @app.post("/cases/{case_id}/explain", tags=["reads"])
-    def explain_a_case(
-        case_id: Annotated[str, Path(max_length=64)],
-        body: CaseExplainIn,
-        engine: Engine,
-        actor: Caller,
-    ) -> dict[str, Any]:
-        """What the disposition policy says of a judgment of this case, without firing it
-        (``appcase policy explain --case``): prior cases and school use from the database,
-        the findings given or the latest judgment's, and what that judgment recorded."""
-        return explain_case(
-            engine,
-            case_id,
-            body.findings,
-            seriously_lacking_responsibility=body.lacking_responsibility,
-            at=body.at,
-        ).as_dict()
 
-    @app.get("/diagram", tags=["reads"], response_class=PlainTextResponse)
-    def transition_diagram(
-        actor: Caller, format: Literal["mermaid", "dot"] = "mermaid"
-    ) -> PlainTextResponse:
-        """The transition table drawn (``appcase diagram``): both tracks, every state and
-        event, guards on the edges; Mermaid or Graphviz dot, as text."""
-        return PlainTextResponse(diagram(format))
+@router.post("/policy/explain", tags=["reads"])
+def explain(body: ExplainIn, engine: EngineDep, actor: Caller) -> dict[str, Any]:
+    """What the campaign's disposition policy says of findings and circumstances
+    (``appcase policy explain --finding ...``): the minimum disposition, the referral,
+    every rule that fired. Nothing is written."""
+    return explain_findings(
+        engine.campaign,
+        body.findings,
+        prior_cases=body.prior_cases,
+        seriously_lacking_responsibility=body.lacking_responsibility,
+        used_by_schools=body.used_by_schools,
+    ).as_dict()
+
+
+@router.post("/cases/{case_id}/explain", tags=["reads"])
+def explain_a_case(
+    case_id: Annotated[str, Path(max_length=64)],
+    body: CaseExplainIn,
+    engine: EngineDep,
+    actor: Caller,
+) -> dict[str, Any]:
+    """What the disposition policy says of a judgment of this case, without firing it
+    (``appcase policy explain --case``): prior cases and school use from the database,
+    the findings given or the latest judgment's, and what that judgment recorded."""
+    return explain_case(
+        engine,
+        case_id,
+        body.findings,
+        seriously_lacking_responsibility=body.lacking_responsibility,
+        at=body.at,
+    ).as_dict()
+
+
+@router.get("/diagram", tags=["reads"], response_class=PlainTextResponse)
+def transition_diagram(
+    actor: Caller, format: Literal["mermaid", "dot"] = "mermaid"
+) -> PlainTextResponse:
+    """The transition table drawn (``appcase diagram``): both tracks, every state and
+    event, guards on the edges; Mermaid or Graphviz dot, as text."""
+    return PlainTextResponse(diagram(format))
