@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +40,16 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[actor]}", **extra}
 
 
+def issue_tokens(engine: CaseEngine, actors: Iterable[str] = ACTORS) -> dict[str, str]:
+    """A bearer token for each of ``actors`` (the test actors by default), issued with the
+    engine's clock."""
+    return {a: issue_token(engine, a).token for a in actors}
+
+
 @pytest.fixture
 def api(sqlite_engine: CaseEngine) -> Iterator[Api]:
     """The HTTP API on a SQLite engine (fixed clock), with a token for every test actor."""
-    tokens = {a: issue_token(sqlite_engine, a).token for a in ACTORS}
+    tokens = issue_tokens(sqlite_engine)
     with TestClient(create_app(sqlite_engine), raise_server_exceptions=False) as client:
         yield Api(client, sqlite_engine, tokens)
 
@@ -112,7 +118,7 @@ def served_database(url: str) -> dict[str, str]:
     engine = init_database(url, "hunan-2018")
     try:
         register_actors(engine)
-        return {a: issue_token(engine, a).token for a in ACTORS}
+        return issue_tokens(engine)
     finally:
         engine.close()
 

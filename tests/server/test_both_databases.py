@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 from appcase.audit.bundle import verify_bundle
 from appcase.server import create_app
 from appcase.workflow.engine import CaseEngine
-from appcase.workflow.tokens import issue_token
 from tests.builders import USCC, app, evidence, judgment, local
+from tests.server.conftest import issue_tokens
 
 
 @pytest.fixture
 def client(engine: CaseEngine) -> Iterator[TestClient]:
-    token = issue_token(engine, "cs-cac").token
+    token = issue_tokens(engine, ["cs-cac"])["cs-cac"]
     with TestClient(
         create_app(engine),
         headers={"Authorization": f"Bearer {token}"},

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from appcase.bootstrap import init_database, open_engine
 from appcase.server import create_app
 from appcase.server.imports import XLSX
-from appcase.workflow.tokens import issue_token
-from tests.builders import ACTORS, USCC, checkpoint, register_actors, run_cli
+from tests.builders import USCC, checkpoint, register_actors, run_cli
+from tests.server.conftest import issue_tokens
 
 AT = "2018-02-20T09:00:00+08:00"
 HEADER = "长沙市教育类APP管理台账\n序号,应用名称,运营单位,统一社会信用代码,分发平台,学校使用,所属市州,摸排时间\n"
@@ -47,7 +47,7 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Test
     shutil.copyfile(template, http_db)
     engine = open_engine(f"sqlite:///{http_db}")
     try:
-        tokens = {a: issue_token(engine, a).token for a in ACTORS}
+        tokens = issue_tokens(engine)
         with TestClient(create_app(engine), raise_server_exceptions=False) as client:
             yield cli_db, client, tokens
     finally:

@@ -30,7 +30,6 @@ from fastapi.testclient import TestClient
 from appcase.bootstrap import init_database, open_engine
 from appcase.server import create_app
 from appcase.workflow.engine import CaseEngine
-from appcase.workflow.tokens import issue_token
 from tests.builders import (
     ACTORS,
     RECTIFIED,
@@ -40,9 +39,11 @@ from tests.builders import (
     judgment,
     local,
     pledge,
+    register_actors,
     run_cli,
     unique_app,
 )
+from tests.server.conftest import issue_tokens
 
 RELATION = {
     "cs-cac": "own prefecture",
@@ -97,9 +98,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     engine = init_database(f"sqlite:///{path}", "hunan-2018")  # the system clock, as the CLI
     cases: dict[str, str] = {}
     try:
-        for actor_id, (role, code) in ACTORS.items():
-            engine.add_actor(actor_id, role=role, jurisdiction=code)
-        tokens = {a: issue_token(engine, a).token for a in ACTORS}
+        register_actors(engine)
+        tokens = issue_tokens(engine)
         n = 0
         for actor in ACTORS:
             for event, (state, disposition, *_rest) in CELLS.items():

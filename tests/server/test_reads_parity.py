@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from appcase.bootstrap import open_engine
 from appcase.server import create_app
-from appcase.workflow.tokens import issue_token
 from tests.builders import checkpoint, cli_database, run_cli
+from tests.server.conftest import issue_tokens
 
 AS_OF = "2018-03-13T00:00:00+08:00"
 EXIT_OF = {200: 0, 422: 1, 400: 2, 404: 2, 409: 3}
@@ -87,7 +87,7 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Test
     checkpoint(cli_db)
     engine = open_engine(f"sqlite:///{http_db}")  # the system clock, as the command line's
     try:
-        token = issue_token(engine, "zz-cac").token
+        token = issue_tokens(engine, ["zz-cac"])["zz-cac"]
         with TestClient(
             create_app(engine),
             headers={"Authorization": f"Bearer {token}"},
