@@ -10,7 +10,7 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -123,7 +123,7 @@ async def export(engine: EngineDep, actor: Caller) -> StreamingResponse:
     if not EXPORTS.acquire(blocking=False):
         raise DatabaseBusy("another export is being prepared by this server; retry when it is done")
     try:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = engine.clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = f"appcase-bundle-{engine.campaign.id}-{stamp}"
         f = await run_in_threadpool(bundle_archive, engine, name)
     finally:
