@@ -1,5 +1,5 @@
 """Who is calling: the bearer token's actor, as FastAPI dependencies shared by every
-router of the HTTP API (:mod:`appcase.server.app`, :mod:`appcase.server.governance`)."""
+router of the HTTP API (:mod:`appcase.server.app` and the modules beside it)."""
 
 from __future__ import annotations
 
