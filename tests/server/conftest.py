@@ -40,9 +40,7 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[actor]}", **extra}
 
 
-def issue_tokens(
-    engine: CaseEngine, actors: Iterable[str] = (*ACTORS, ADMIN)
-) -> dict[str, str]:
+def issue_tokens(engine: CaseEngine, actors: Iterable[str] = (*ACTORS, ADMIN)) -> dict[str, str]:
     """A bearer token for each of ``actors`` (the test actors and the administrator by
     default), issued by the administrator with the engine's clock."""
     return {a: issue_token(engine, a, by=ADMIN).token for a in actors}
