@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 import structlog
-from fastapi import FastAPI, Header, Path, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
