@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, Protocol
@@ -130,6 +130,10 @@ class StoredEvent:
         reason / override: the reason given and the override used, if any.
         idempotency_key: the caller's key, if any.
         prev_hash / hash: the chain links (64 hex digits).
+        canonical: the bytes ``hash`` was taken over (the canonical JSON of the hashed
+            record, :func:`appcase.audit.records.seal`), as written; ``None`` when not read
+            (the reads of commands and views leave them out) or, for an event written
+            before they were stored, not kept. Not compared, not shown.
     """
 
     position: int
@@ -150,6 +154,7 @@ class StoredEvent:
     idempotency_key: str | None
     prev_hash: str
     hash: str
+    canonical: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

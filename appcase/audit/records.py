@@ -29,7 +29,15 @@ try:
 except ImportError:  # pragma: no cover - copied beside canonical.py, outside appcase
     from canonical import canonical_bytes  # type: ignore[import-not-found,no-redef]
 
-__all__ = ["GENESIS", "HASHED_FIELDS", "event_hash", "format_instant", "hashed_record", "seal"]
+__all__ = [
+    "GENESIS",
+    "HASHED_FIELDS",
+    "event_hash",
+    "format_instant",
+    "hashed_record",
+    "record_bytes",
+    "seal",
+]
 
 GENESIS = "0" * 64
 """``prev_hash`` of a case's first event, and ``prev_digest`` of the first checkpoint."""
@@ -124,8 +132,29 @@ def hashed_record(event: Mapping[str, Any] | object, seq: int | None = None) -> 
     return record
 
 
+def record_bytes(record: Mapping[str, Any]) -> bytes:
+    """The bytes an event's hash is taken over: the canonical encoding of its hashed
+    record (what ``events.canonical`` stores beside the columns).
+
+    Args:
+        record: a mapping with exactly the keys of :data:`HASHED_FIELDS`.
+
+    Returns:
+        The UTF-8 bytes of the canonical JSON of ``record``.
+
+    Raises:
+        ValueError: if keys are missing or extra, or a value cannot be encoded.
+    """
+    if record.keys() != _HASHED_KEYS:
+        keys = set(record)
+        missing = sorted(_HASHED_KEYS - keys)
+        extra = sorted(str(k)[:40] for k in keys - _HASHED_KEYS)
+        raise ValueError(f"hashed record keys wrong: missing {missing}, extra {extra}")
+    return canonical_bytes(record if type(record) is dict else dict(record))
+
+
 def event_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of an event's hashed record.
+    """SHA-256 (hex) of an event's hashed record: ``sha256(record_bytes(record))``.
 
     Args:
         record: a mapping with exactly the keys of :data:`HASHED_FIELDS`.
@@ -136,18 +165,17 @@ def event_hash(record: Mapping[str, Any]) -> str:
     Raises:
         ValueError: if keys are missing or extra, or a value cannot be encoded.
     """
-    if record.keys() != _HASHED_KEYS:
-        keys = set(record)
-        missing = sorted(_HASHED_KEYS - keys)
-        extra = sorted(str(k)[:40] for k in keys - _HASHED_KEYS)
-        raise ValueError(f"hashed record keys wrong: missing {missing}, extra {extra}")
-    return hashlib.sha256(
-        canonical_bytes(record if type(record) is dict else dict(record))
-    ).hexdigest()
+    return hashlib.sha256(record_bytes(record)).hexdigest()
 
 
 def seal(columns: dict[str, Any]) -> dict[str, Any]:
-    """Hash a new event: set ``columns["hash"]`` and return its hashed record.
+    """Hash a new event: set ``columns["canonical"]`` to the bytes hashed
+    (:func:`record_bytes`) and ``columns["hash"]`` to their SHA-256; return the hashed
+    record.
+
+    Every path that writes an event (a command, a survey, the sweep's batches, a hotline
+    report) takes both columns from here, so that the stored bytes are always exactly the
+    bytes the hash was taken over.
 
     Args:
         columns: the event's columns as :func:`hashed_record` reads them; changed in place.
@@ -159,5 +187,7 @@ def seal(columns: dict[str, Any]) -> dict[str, Any]:
         ValueError: an instant is naive, or a value cannot be encoded canonically.
     """
     record = hashed_record(columns)
-    columns["hash"] = event_hash(record)
+    data = record_bytes(record)
+    columns["canonical"] = data
+    columns["hash"] = hashlib.sha256(data).hexdigest()
     return record

@@ -22,7 +22,11 @@ _EVENTS = cast(Table, EventRow.__table__)
 _CHECKPOINTS = cast(Table, CheckpointRow.__table__)
 _EVENT_COLUMNS = (
     _EVENTS.c.id,
-    *(_EVENTS.c[name] for name in StoredEvent.__dataclass_fields__ if name != "position"),
+    *(
+        _EVENTS.c[name]
+        for name in StoredEvent.__dataclass_fields__
+        if name not in ("position", "canonical")
+    ),
 )
 _CHECKPOINT_COLUMNS = tuple(_CHECKPOINTS.c[name] for name in StoredCheckpoint.__dataclass_fields__)
 

@@ -253,7 +253,9 @@ def _columns(table: Table, names: Sequence[str]) -> tuple[Any, ...]:
     return tuple(table.c[n] for n in names)
 
 
-_EVENT_NAMES = tuple(f for f in StoredEvent.__dataclass_fields__ if f != "position")
+_EVENT_NAMES = tuple(
+    f for f in StoredEvent.__dataclass_fields__ if f not in ("position", "canonical")
+)
 _EVENT_COLUMNS = (_EVENTS.c.id, *_columns(_EVENTS, _EVENT_NAMES))
 _PAYLOAD_AT = 1 + _EVENT_NAMES.index("payload")
 _FEED_COLUMNS = tuple(c for c in _EVENT_COLUMNS if c.name != "payload")
