@@ -75,6 +75,7 @@ from appcase.ports import (
     Record,
     RelayCursor,
     ReporterRecord,
+    SealedEvent,
     StoredActor,
     StoredApp,
     StoredCampaign,
@@ -771,6 +772,13 @@ class Repository:
         from appcase.persistence import audit_queries
 
         audit_queries.add_checkpoint(self.conn, checkpoint)
+
+    def sealed_events(self, campaign_id: str, case_id: str | None = None) -> Iterator[SealedEvent]:
+        """Every event of the campaign's cases (or of one), by case id then ``seq``, with
+        the bytes hashed, streamed by one query (nothing decoded)."""
+        from appcase.persistence import audit_queries
+
+        return audit_queries.sealed_events(self.conn, campaign_id, case_id)
 
     def records_of(self, case_ids: Sequence[str]) -> dict[str, list[Record]]:
         """The records of many cases, keyed by case id, each kind in the order written."""

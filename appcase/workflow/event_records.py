@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from appcase.audit.chain import Problem
 from appcase.ports import (
@@ -22,12 +22,18 @@ from appcase.ports import (
     InterviewRecord,
     PledgeRecord,
     Record,
-    StoredEvent,
     VerificationRecord,
 )
 from appcase.states import Event
 
-__all__ = ["RECORD_EVENTS", "RECORD_MISMATCH", "check_records", "record_name", "records_of"]
+__all__ = [
+    "RECORD_EVENTS",
+    "RECORD_MISMATCH",
+    "EventFacts",
+    "check_records",
+    "record_name",
+    "records_of",
+]
 
 RECORD_EVENTS = frozenset(
     e.value
@@ -52,6 +58,28 @@ _NAMES = {
     PledgeRecord: "pledge",
     VerificationRecord: "verification",
 }
+
+
+class EventFacts(Protocol):
+    """What :func:`check_records` reads of an event: a
+    :class:`~appcase.ports.StoredEvent` has it, and so has the lighter view ``verify``
+    builds from the stored bytes."""
+
+    @property
+    def position(self) -> int:
+        """The event's row id (records name it)."""
+
+    @property
+    def seq(self) -> int:
+        """Its position in its chain."""
+
+    @property
+    def event(self) -> str:
+        """Its name."""
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """Its payload as stored (JSON)."""
 
 
 def record_name(record: Record | type) -> str:
@@ -165,7 +193,7 @@ def _differs(expected: Sequence[Record], stored: Sequence[Record]) -> str | None
 
 
 def check_records(
-    case_id: str, events: Sequence[StoredEvent], stored: Sequence[Record]
+    case_id: str, events: Sequence[EventFacts], stored: Sequence[Record]
 ) -> Problem | None:
     """Check a case's records against the events that wrote them.
 
