@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, String, Table, Text, and_, case, func, insert, select, text
 from sqlalchemy import cast as sql_cast
@@ -152,7 +152,9 @@ def sealed_events(
     if case_id is not None:
         stmt = stmt.where(_CASES.c.id == case_id)
     result = conn.execute(stmt.execution_options(stream_results=True, yield_per=STREAM_BATCH))
-    make = SealedEvent._make
     for partition in result.partitions():
-        for row in partition:
-            yield make(row)
+        yield from map(_sealed, partition)
+
+
+def _sealed(row: Any) -> SealedEvent:
+    return SealedEvent(*row)

@@ -83,7 +83,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def canonical_of(row: Mapping[str, Any]) -> bytes | None:
+def canonical_of(row: Mapping[Any, Any]) -> bytes | None:
     """The canonical bytes of a stored event row if its columns give its stored hash;
     ``None`` if they do not (or cannot be read)."""
     try:
