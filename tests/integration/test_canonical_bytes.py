@@ -93,15 +93,18 @@ def _columns(engine: CaseEngine) -> list[dict[str, object]]:
 def test_verify_proves_intact_events_by_their_bytes_alone(
     make_engine: Callable[[str], CaseEngine], db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No intact case is read again from its decoded columns: one streamed query serves."""
+    """No intact case is read again from its decoded columns: one streamed query serves
+    (while the cases are read in batches, here of one case)."""
     engine = make_engine(db_url)
     drive(engine, "rectified")
     drive(engine, "taken_down", n=1)
+    drive(engine, "surveyed", n=2)
 
     def slow_path(*_: object) -> None:
         raise AssertionError("an intact case was checked from its columns")
 
     monkeypatch.setattr(Repository, "events_of", slow_path)
-    report = verify(engine)
+    report = verify(engine, batch_size=1)
     assert report.ok, report.problems
-    assert report.events == 11
+    assert (report.cases, report.events) == (3, 12)
+    assert not any("canonical bytes" in n for n in report.notes)
