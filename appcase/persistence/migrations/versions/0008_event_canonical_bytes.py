@@ -125,11 +125,12 @@ def _events(sqlite: bool) -> sa.TableClause:
     )
 
 
-def backfill(conn: sa.Connection) -> tuple[int, list[tuple[str, int, int]]]:
+def backfill(conn: sa.Connection) -> tuple[int, int, list[tuple[str, int, int]]]:
     """Write the canonical bytes of every event whose columns give its stored hash.
 
     Returns:
-        ``(events written, [(case_id, seq, id)] of the events left without bytes)``.
+        ``(events written, events left without bytes, [(case_id, seq, id)] of the first
+        :data:`SHOWN` of those)``.
     """
     sqlite = conn.dialect.name == "sqlite"
     t = _events(sqlite)
@@ -144,19 +145,21 @@ def backfill(conn: sa.Connection) -> tuple[int, list[tuple[str, int, int]]]:
         .where(t.c.id == sa.bindparam("b_id"))
         .values(canonical=sa.bindparam("b_canonical", type_=sa.LargeBinary))
     )
-    written, after = 0, 0
-    refused: list[tuple[str, int, int]] = []
+    written = refused = after = 0
+    shown: list[tuple[str, int, int]] = []
     while True:
         rows = conn.execute(read, {"after": after}).mappings().all()
         if not rows:
-            return written, refused
+            return written, refused, shown
         params = []
         for row in rows:
             data = canonical_of(row)
-            if data is None:
-                refused.append((str(row["case_id"]), row["seq"], row["id"]))
-            else:
+            if data is not None:
                 params.append({"b_id": row["id"], "b_canonical": data})
+                continue
+            refused += 1
+            if len(shown) < SHOWN:
+                shown.append((str(row["case_id"]), row["seq"], row["id"]))
         if params:
             conn.execute(write, params)
             written += len(params)
@@ -168,10 +171,10 @@ def upgrade() -> None:
     dialect = "sqlite" if conn.dialect.name == "sqlite" else "postgresql"
     op.add_column("events", sa.Column("canonical", sa.LargeBinary(), nullable=True))
     op.execute(_LIFT[dialect])  # within the migration's transaction only
-    written, refused = backfill(conn)
+    written, refused, shown = backfill(conn)
     for statement in _NO_UPDATE[dialect]:
         op.execute(statement)
-    for case_id, seq, event_id in refused[:SHOWN]:
+    for case_id, seq, event_id in shown:
         log.warning(
             "event %s of case %s (id %s): its columns do not give its stored hash; its "
             "canonical bytes are left empty -- run 'appcase audit verify'",
@@ -179,9 +182,9 @@ def upgrade() -> None:
             case_id,
             event_id,
         )
-    if len(refused) > SHOWN:
-        log.warning("%d more events left without canonical bytes", len(refused) - SHOWN)
-    log.info("canonical bytes written for %d events, %d left empty", written, len(refused))
+    if refused > len(shown):
+        log.warning("%d more events left without canonical bytes", refused - len(shown))
+    log.info("canonical bytes written for %d events, %d left empty", written, refused)
 
 
 def downgrade() -> None:
