@@ -48,6 +48,11 @@ RECORD_EVENTS = frozenset(
 )
 """The events that write records."""
 
+_EVIDENCE_EVENTS = (Event.FLAG.value, Event.ADD_EVIDENCE.value)
+_JUDGE, _INTERVIEW = Event.JUDGE.value, Event.INTERVIEW.value
+_PLEDGE, _RECTIFY = Event.PLEDGE.value, Event.RECTIFY.value
+# (the names once: an enum member's ``value`` is a property, read per event otherwise)
+
 RECORD_MISMATCH = "record_mismatch"
 """The kind of damage of a case whose records are not the ones its events wrote."""
 
@@ -109,7 +114,7 @@ def records_of(
     Raises:
         KeyError / TypeError / ValueError: the payload is not one appcase wrote.
     """
-    if event in (Event.FLAG.value, Event.ADD_EVIDENCE.value):
+    if event in _EVIDENCE_EVENTS:
         return [
             EvidenceRecord(
                 case_id,
@@ -125,7 +130,7 @@ def records_of(
             )
             for i, e in enumerate(payload["evidence"])
         ]
-    if event == Event.JUDGE.value:
+    if event == _JUDGE:
         return [
             FindingRecord(
                 case_id,
@@ -138,7 +143,7 @@ def records_of(
             )
             for f in payload["findings"]
         ]
-    if event == Event.INTERVIEW.value:
+    if event == _INTERVIEW:
         return [
             InterviewRecord(
                 case_id,
@@ -152,7 +157,7 @@ def records_of(
                 date.fromisoformat(payload["rectification_deadline"]),
             )
         ]
-    if event == Event.PLEDGE.value:
+    if event == _PLEDGE:
         return [
             PledgeRecord(
                 case_id,
@@ -163,7 +168,7 @@ def records_of(
                 date.fromisoformat(payload["deadline"]),
             )
         ]
-    if event == Event.RECTIFY.value:
+    if event == _RECTIFY:
         checks = [dict(c) for c in payload["checks"]]
         return [VerificationRecord(case_id, event_id, checks, all(c["verified"] for c in checks))]
     return []

@@ -265,14 +265,18 @@ def _verify_entries(
     if found is not None:
         return found
     folded, error = fold_events(entries, fold_transitions(), zone)
-    found = _mismatch(case, folded, error)
-    if found is not None:
-        return found
+    # Equal values describe no difference: the descriptions are built only where one is.
+    if error is not None or any(getattr(folded, n) != getattr(case, n) for n in REPLAYED):
+        found = _mismatch(case, folded, error)
+        if found is not None:
+            return found
     stored: dict[str, Any] = {"prefecture": case.prefecture, "flagged_at": case.flagged_at}
     if app is not None:
         stored["app"] = identity_of(app).model_dump(mode="json")
     if zone is not None:
         stored["pledge_due_at"] = case.pledge_due_at
+    if all(getattr(folded, name) == value for name, value in stored.items()):
+        return None
     diffs = differences(folded, stored)
     if diffs:
         return (case.id, None, "state_mismatch", "; ".join(diffs))
@@ -355,31 +359,32 @@ def _check_case(
     sealed: list[SealedEvent],
     recs: list[Record],
     zone: tzinfo | None,
-) -> Problem | None:
-    """A case's first problem: through its events' stored bytes when every one of them
-    proves its record, else from its columns (read again, decoded), the bytes then checked
-    against those columns."""
+) -> tuple[Problem | None, bool]:
+    """A case's first problem, and whether every event of it was proven by its stored
+    bytes: then the case is checked through them, else from its columns (read again,
+    decoded), and the bytes against those columns."""
     records = _sealed_records(sealed)
     if records is not None:
         entries = [(r, ev.hash) for r, ev in zip(records, sealed, strict=True)]
         found = _verify_entries(case, entries, app, zone, hashed=True)
-        if found is not None:
-            return found
-        facts = [
-            _Facts(ev.position, ev.seq, ev.event, r["payload"])
-            for r, ev in zip(records, sealed, strict=True)
-        ]
-        return check_records(case.id, facts, recs)
+        if found is None:
+            facts = [
+                _Facts(ev.position, ev.seq, ev.event, r["payload"])
+                for r, ev in zip(records, sealed, strict=True)
+            ]
+            found = check_records(case.id, facts, recs)
+        return found, True
     got, bad, _ = unreadable_rows(partial(q.events_of, [case.id]))
     if bad:
         c, s, why = bad[0]
-        return (c, s, UNREADABLE, why)
+        return (c, s, UNREADABLE, why), False
     evs = got.get(case.id, [])
-    return (
+    found = (
         verify_events(case, evs, app, zone)
         or _bytes_problem(case.id, evs, sealed)
         or check_records(case.id, evs, recs)
     )
+    return found, False
 
 
 class _Stream:
@@ -560,8 +565,9 @@ def verify(
                 for n in needed.get(case.id, ()):
                     if 1 <= n <= len(sealed):
                         kept[(case.id, n)] = sealed[n - 1].hash
-                legacy += sum(ev.canonical is None for ev in sealed)
-                found = _check_case(q, case, app, sealed, recs, zone)
+                found, proven = _check_case(q, case, app, sealed, recs, zone)
+                if not proven:
+                    legacy += sum(ev.canonical is None for ev in sealed)
                 if found is not None:
                     problems[case.id] = found
     if legacy:
