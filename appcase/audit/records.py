@@ -37,6 +37,7 @@ __all__ = [
     "hashed_record",
     "record_bytes",
     "seal",
+    "seal_bytes",
 ]
 
 GENESIS = "0" * 64
@@ -170,12 +171,8 @@ def event_hash(record: Mapping[str, Any]) -> str:
 
 def seal(columns: dict[str, Any]) -> dict[str, Any]:
     """Hash a new event: set ``columns["canonical"]`` to the bytes hashed
-    (:func:`record_bytes`) and ``columns["hash"]`` to their SHA-256; return the hashed
-    record.
-
-    Every path that writes an event (a command, a survey, the sweep's batches, a hotline
-    report) takes both columns from here, so that the stored bytes are always exactly the
-    bytes the hash was taken over.
+    (:func:`record_bytes`) and ``columns["hash"]`` to their SHA-256 (:func:`seal_bytes`);
+    return the hashed record.
 
     Args:
         columns: the event's columns as :func:`hashed_record` reads them; changed in place.
@@ -187,7 +184,20 @@ def seal(columns: dict[str, Any]) -> dict[str, Any]:
         ValueError: an instant is naive, or a value cannot be encoded canonically.
     """
     record = hashed_record(columns)
-    data = record_bytes(record)
+    seal_bytes(columns, record_bytes(record))
+    return record
+
+
+def seal_bytes(columns: dict[str, Any], data: bytes) -> None:
+    """Set an event's ``hash`` and its stored bytes (``canonical``) from the bytes of its
+    hashed record: THE one place both are set, for every path that writes an event (a
+    command, a survey, the sweep's batches, a hotline report), so that the stored bytes
+    are always exactly the bytes the hash was taken over.
+
+    Args:
+        columns: the event's columns; changed in place.
+        data: the canonical bytes of its hashed record (:func:`record_bytes`, or the same
+            bytes built another way).
+    """
     columns["canonical"] = data
     columns["hash"] = hashlib.sha256(data).hexdigest()
-    return record
