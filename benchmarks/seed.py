@@ -14,7 +14,6 @@ states, versions, projections, timestamps, payloads -- is the engine's own outpu
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import random
 import shutil
@@ -27,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from appcase.audit.records import GENESIS, format_instant, record_bytes
+from appcase.audit.records import GENESIS, format_instant, record_bytes, seal_bytes
 from appcase.bootstrap import init_database, open_engine
 from appcase.persistence.models import (
     AppRow,
@@ -176,8 +175,8 @@ def _chain(case_id: str, events: list[dict[str, Any]]) -> str:
             "override": ev["override"],
             "prev_hash": prev,
         }
-        ev["canonical"] = record_bytes(record)
-        prev = ev["hash"] = hashlib.sha256(ev["canonical"]).hexdigest()
+        seal_bytes(ev, record_bytes(record))
+        prev = ev["hash"]
     return prev
 
 
