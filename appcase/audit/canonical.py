@@ -142,12 +142,14 @@ def encodes_to(value: Any, data: bytes) -> bool:
     """Whether ``data`` is exactly the canonical encoding of ``value``.
 
     Cheaper than ``canonical_bytes(value) == data``: the value is not walked first, as
-    equality with ``data`` settles it (a value that :func:`canonical_bytes` refuses -- a
-    float, a non-ASCII key -- encodes to bytes that no canonical encoding is, except
-    for bytes made outside appcase, which a hash chain then has to vouch for anyway).
+    equality with ``data`` settles it for a value decoded from JSON (string keys): one
+    that :func:`canonical_bytes` refuses -- a float, a huge integer, a non-ASCII key --
+    encodes to bytes that no canonical encoding by appcase is, so only bytes made outside
+    appcase could match, and a hash chain then has to vouch for them anyway. NaN and the
+    infinities, and strings that UTF-8 cannot encode, never match.
 
     Args:
-        value: any value.
+        value: any value (typically a record built from decoded columns).
         data: bytes, typically stored beside the value and hashed.
 
     Returns:
@@ -170,7 +172,7 @@ def _one_shot() -> Any:
     if make is None:  # pragma: no cover
         return None
     basestring = json.encoder.encode_basestring
-    return make(None, _ENCODER.default, basestring, None, ":", ",", True, False, True)
+    return make(None, _ENCODER.default, basestring, None, ":", ",", True, False, False)
 
 
 _ONE_SHOT = _one_shot()
