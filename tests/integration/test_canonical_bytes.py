@@ -17,9 +17,10 @@ from appcase.persistence.db import current_revision, downgrade, upgrade
 from appcase.persistence.models import EventRow
 from appcase.persistence.repository import Repository
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.hotline import report_hotline
 from appcase.workflow.sweep import sweep
 from appcase.workflow.verify import verify
-from tests.builders import drive, local
+from tests.builders import app, drive, local
 from tests.dbcheck import db
 from tests.tampering import drop_triggers
 
@@ -41,8 +42,11 @@ def test_every_event_stores_the_bytes_it_was_hashed_over(
     drive(engine, "pledged", n=1)
     outcomes = list(sweep(engine, local(4, 1)))  # a batch write: the sweep's own path
     assert [o.status for o in outcomes] == ["escalated"]
+    reported = engine.survey(app(2), actor="cs-cac", at=local(2, 20)).id
+    report = {"harm_category": "vulgar_pornographic", "description": "举报内容"}
+    report_hotline(engine, reported, report, actor="cs-cac", at=local(2, 21))
     kept = stored(engine)
-    assert len(kept) >= 10
+    assert len(kept) == 6 + 6 + 2  # rectified; pledged and escalated; surveyed and flagged
     for case_id in {c for c, _ in kept}:
         for ev in engine.history(case_id):
             data = kept[(case_id, ev.seq)]
