@@ -26,7 +26,18 @@ replays the transitions, and names the first damage it finds
 :func:`verify` adds the campaign's checkpoints (``checkpoint_mismatch``: a case deleted, or
 a history changed, since a checkpoint; the checkpoints' own chain) and, given a key, their
 signatures (``bad_signature``). Everything is read through the storage's named queries
-(:class:`appcase.ports.Queries`).
+(:class:`appcase.ports.Queries`), in one snapshot: the cases with their apps and records
+in batches, and every event by one streamed query
+(:meth:`~appcase.ports.Queries.sealed_events`) with the bytes its hash was taken over.
+
+An event is proven by its stored bytes when its columns, encoded canonically, are exactly
+those bytes and their SHA-256 is its stored hash -- an exact check (``true`` is not ``1``)
+that costs one encoding, no decoding of the bytes and no walk of the record. A case whose
+events are all so proven is checked through the records the bytes give, without
+recomputing a hash; any other case (an event without bytes, written before migration 0008
+with columns that did not give its hash; a column, the hash or the bytes changed) is
+checked as :func:`verify_events` does, from its decoded columns, and then its bytes
+against those columns (``edited`` when only the bytes were changed).
 """
 
 from __future__ import annotations
