@@ -36,6 +36,7 @@ __all__ = [
     "format_instant",
     "hashed_record",
     "record_bytes",
+    "record_from_text",
     "seal",
     "seal_bytes",
 ]
@@ -131,6 +132,38 @@ def hashed_record(event: Mapping[str, Any] | object, seq: int | None = None) -> 
     if seq is not None:
         record["seq"] = seq
     return record
+
+
+def record_from_text(event: Any, payload: Any, override: Any) -> dict[str, Any]:
+    """The hashed record of an event read with its instants already written as the record
+    writes them (:func:`format_instant`), e.g. by the database for ``audit verify``.
+
+    Args:
+        event: an object with the stored columns as attributes (``case_id, seq, track,
+            event, from_state, to_state, actor_id, role, jurisdiction, reason,
+            prev_hash``) and ``occurred_at`` / ``recorded_at`` as text.
+        payload / override: the event's payload and override, decoded.
+
+    Returns:
+        The record, with exactly the keys of :data:`HASHED_FIELDS` (nothing checked).
+    """
+    return {
+        "case_id": event.case_id,
+        "seq": event.seq,
+        "track": event.track,
+        "event": event.event,
+        "from": event.from_state,
+        "to": event.to_state,
+        "actor": event.actor_id,
+        "role": event.role,
+        "jurisdiction": event.jurisdiction,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "payload": payload,
+        "reason": event.reason,
+        "override": override,
+        "prev_hash": event.prev_hash,
+    }
 
 
 def record_bytes(record: Mapping[str, Any]) -> bytes:

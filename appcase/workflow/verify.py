@@ -58,7 +58,7 @@ from appcase.audit.checkpoints import check_checkpoints, check_heads, new_checkp
 from appcase.audit.fold import CaseFold, FoldError, differences
 from appcase.audit.fold import replay as fold_events
 from appcase.audit.keys import AuditInputError, Signer, VerifyKey
-from appcase.audit.records import format_instant, hashed_record, record_bytes
+from appcase.audit.records import format_instant, hashed_record, record_bytes, record_from_text
 from appcase.errors import CaseDamaged, CaseNotFound, InvalidInput, Unreadable
 from appcase.ports import (
     CaseFilter,
@@ -319,23 +319,8 @@ def _sealed_records(events: Sequence[SealedEvent]) -> list[dict[str, Any]] | Non
         if data is None or ev.payload is None:
             return None
         try:
-            record = {
-                "case_id": ev.case_id,
-                "seq": ev.seq,
-                "track": ev.track,
-                "event": ev.event,
-                "from": ev.from_state,
-                "to": ev.to_state,
-                "actor": ev.actor_id,
-                "role": ev.role,
-                "jurisdiction": ev.jurisdiction,
-                "occurred_at": ev.occurred_at,
-                "recorded_at": ev.recorded_at,
-                "payload": loads(ev.payload),
-                "reason": ev.reason,
-                "override": None if ev.override is None else loads(ev.override),
-                "prev_hash": ev.prev_hash,
-            }
+            override = None if ev.override is None else loads(ev.override)
+            record = record_from_text(ev, loads(ev.payload), override)
         except (ValueError, TypeError, RecursionError):
             return None
         if not encodes_to(record, data) or sha256(data).hexdigest() != ev.hash:

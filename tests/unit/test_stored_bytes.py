@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from appcase.audit.canonical import canonical_bytes, encodes_to
-from appcase.audit.records import GENESIS, event_hash, hashed_record, record_bytes, seal
+from appcase.audit.records import (
+    GENESIS,
+    event_hash,
+    format_instant,
+    hashed_record,
+    record_bytes,
+    record_from_text,
+    seal,
+)
 
 AT = datetime(2018, 3, 12, 2, 0, tzinfo=UTC)
 
@@ -35,6 +44,13 @@ def columns(**changes: Any) -> dict[str, Any]:
         "prev_hash": GENESIS,
     }
     return base | changes
+
+
+def test_a_record_read_as_text_is_the_hashed_record() -> None:
+    cols = columns(override={"by": "prov"})
+    text = SimpleNamespace(**cols)
+    text.occurred_at = text.recorded_at = format_instant(AT)
+    assert record_from_text(text, cols["payload"], cols["override"]) == hashed_record(cols)
 
 
 def test_seal_stores_exactly_the_bytes_it_hashes() -> None:
