@@ -6,8 +6,8 @@ refuse UPDATE and DELETE, and TRUNCATE on PostgreSQL). ``override_grants`` holds
 overrides an authorising officer granted, each for one case (or, for a survey, one
 prefecture) and one event, until it expires, is revoked or is used.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
