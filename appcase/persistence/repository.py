@@ -10,7 +10,7 @@ persistence boundary, into :mod:`appcase.errors` types.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
+    Dialect,
     Engine,
     Insert,
     Select,
@@ -126,8 +127,9 @@ def _case_update(columns: tuple[str, ...]) -> Update:
     )
 
 
-def _changed(case: StoredCase, read: StoredCase) -> tuple[str, ...]:
-    """The columns of :data:`CASE_MOVED` in which ``case`` differs from ``read``."""
+def _changed(case: Any, read: StoredCase) -> tuple[str, ...]:
+    """The columns of :data:`CASE_MOVED` in which ``case`` (a stored case, or anything with
+    those attributes) differs from ``read``."""
     return tuple(name for name in CASE_MOVED if getattr(case, name) != getattr(read, name))
 
 
@@ -142,6 +144,67 @@ def _update_params(case: StoredCase, read: StoredCase, columns: tuple[str, ...])
     params["b_version"] = read.version
     params["b_new_version"] = read.version + 1
     return params
+
+
+@cache
+def _driver_insert(dialect: Dialect, schema: str | None, names: tuple[str, ...]) -> str:
+    """``INSERT INTO events (names) VALUES (...)`` in the driver's own parameter style."""
+    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(names))
+    return f"INSERT INTO {_driver_table(dialect, schema, _EVENTS)} ({_quoted(dialect, names)}) VALUES ({marks})"
+
+
+@cache
+def _driver_case_update(dialect: Dialect, schema: str | None, names: tuple[str, ...]) -> str:
+    """The version-checked update of ``names`` of one case, in the driver's parameter style:
+    parameters ``(*values, new_version, id, version)``."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    q = dialect.identifier_preparer.quote
+    sets = ", ".join(f"{q(n)} = {mark}" for n in (*names, "version"))
+    table = _driver_table(dialect, schema, _CASES)
+    return f"UPDATE {table} SET {sets} WHERE {q('id')} = {mark} AND {q('version')} = {mark}"
+
+
+def _driver_table(dialect: Dialect, schema: str | None, table: Table) -> str:
+    q = dialect.identifier_preparer.quote
+    return f"{q(schema)}.{q(table.name)}" if schema else q(table.name)
+
+
+def _quoted(dialect: Dialect, names: Sequence[str]) -> str:
+    q = dialect.identifier_preparer.quote
+    return ", ".join(q(n) for n in names)
+
+
+@cache
+def _bind(dialect: Dialect, table: Table, name: str) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy does to a value of column ``name`` before handing it to the driver
+    (the column type's bind processing for ``dialect``), or ``None`` if nothing."""
+    kind = table.c[name].type
+    return cast("Callable[[Any], Any] | None", kind.dialect_impl(dialect).bind_processor(dialect))
+
+
+def _bound(
+    dialect: Dialect, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[tuple[Any, ...]]:
+    """``rows`` (values of ``names``) as the driver takes them; each distinct value of a
+    column is processed once (the rows of a batch share most of theirs)."""
+    procs = [_bind(dialect, table, n) for n in names]
+    if not any(procs):
+        return [tuple(r) for r in rows]
+    memos: list[dict[Any, Any]] = [{} for _ in names]
+    out = []
+    for row in rows:
+        values = []
+        for value, proc, memo in zip(row, procs, memos, strict=True):
+            if proc is not None and value is not None:
+                try:
+                    value = memo[value]
+                except KeyError:
+                    value = memo[value] = proc(value)
+                except TypeError:  # not hashable (a JSON object): processed each time
+                    value = proc(value)
+            values.append(value)
+        out.append(tuple(values))
+    return out
 
 
 def _connect(bind: Engine, snapshot: bool) -> Connection:
@@ -274,6 +337,13 @@ _Q_CASE_HEAD = (
     .where(_CASES.c.id == bindparam("id"))
 )
 _Q_CASE_HEAD_FOR_UPDATE = _Q_CASE_HEAD.with_for_update(of=_CASES)
+_Q_HEADS_OF = select(*_STORED_CASE_COLUMNS, _LAST.c.hash, _NEXT.c.hash).select_from(
+    _CASES.outerjoin(
+        _LAST, and_(_LAST.c.case_id == _CASES.c.id, _LAST.c.seq == _CASES.c.event_count)
+    ).outerjoin(
+        _NEXT, and_(_NEXT.c.case_id == _CASES.c.id, _NEXT.c.seq == _CASES.c.event_count + 1)
+    )
+)
 _Q_APP = select(*_APP_COLUMNS).where(_APPS.c.id == bindparam("id"))
 _Q_ACTOR = select(*_ACTOR_COLUMNS).where(_ACTORS.c.id == bindparam("id"))
 _Q_EVENTS = (
@@ -285,16 +355,6 @@ _Q_EVENT_BY_KEY = select(*_EVENT_COLUMNS).where(_EVENTS.c.idempotency_key == bin
 _FEED_LOCK = text("SELECT pg_advisory_xact_lock(7021235391209629030)")
 """The transaction-level advisory lock every writer of events takes on PostgreSQL (the key
 is fixed: the bytes ``appcasef`` as a big-endian integer), held until its commit or rollback."""
-
-
-_Q_HEADS = (
-    select(_EVENTS.c.case_id, _EVENTS.c.seq, _EVENTS.c.hash)
-    .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
-    .where(
-        _CASES.c.id.in_(bindparam("ids", expanding=True)),
-        _EVENTS.c.seq >= _CASES.c.event_count,
-    )
-)
 
 
 def _event(row: Any) -> StoredEvent:
@@ -384,16 +444,32 @@ class Repository:
         except _UNDECODABLE as exc:
             raise CaseDamaged(case_id, f"its row cannot be read: {_why(exc)}") from None
 
-    def stored_hashes(self, events: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
-        """The hashes of the stored events among ``(case_id, seq)`` pairs (an event not
-        stored is absent), in one query."""
-        if not events:
-            return {}
-        wanted = set(events)
-        # one id per case as parameters (not a pair per event): the events from each case's
-        # stored count on, by the (case_id, seq) key, are the ones asked for and no more
-        rows = self.conn.execute(_Q_HEADS, {"ids": sorted({case_id for case_id, _ in events})})
-        return {(c, n): digest for c, n, digest in rows if (c, n) in wanted}
+    def case_heads(
+        self, campaign_id: str, flt: CaseFilter
+    ) -> list[tuple[StoredCase, str | None, str | None]]:
+        """The campaign's cases matching ``flt`` (as :meth:`case_states` reads them, locked
+        with ``flt.skip_locked`` on PostgreSQL), each with the hashes of its stored events
+        number ``event_count`` and ``event_count + 1`` (``None`` where there is none), by
+        outer joins on the events' unique ``(case_id, seq)``.
+
+        On SQLite that is one statement (a write transaction excludes other writers). On
+        PostgreSQL the batch is locked first and read with its events in a second
+        statement: at READ COMMITTED a locked row that moved on is re-read, but not the
+        events joined to it.
+
+        Raises:
+            RowsUnreadable: some cases' rows cannot be read (it carries the others).
+        """
+        stmt = _filtered(_Q_HEADS_OF, campaign_id, flt)
+        if flt.skip_locked and self.conn.dialect.name == "postgresql":
+            locked = _filtered(select(_CASES.c.id), campaign_id, flt).with_for_update(
+                skip_locked=True, of=_CASES
+            )
+            ids = list(self.conn.scalars(locked))
+            stmt = _filtered(
+                _Q_HEADS_OF.where(_CASES.c.id.in_(ids)), campaign_id, CaseFilter(order=flt.order)
+            )
+        return self._decoded(stmt, lambda row: (StoredCase(*row[:-2]), row[-2], row[-1]))
 
     def app(self, app_id: int) -> StoredApp:
         """The ledger entry with this id (it exists: cases reference it)."""
@@ -629,25 +705,6 @@ class Repository:
             raise ConcurrentModification(case.id)
         case.version = read.version + 1
 
-    def save_cases(self, cases: Sequence[tuple[StoredCase, StoredCase]]) -> bool:
-        """Write many cases as :meth:`save_case` does, with one statement.
-
-        Returns:
-            ``True`` if every case was still at its read version and is written; ``False``
-            if any was not (then the caller must roll back: the others were written).
-        """
-        if not cases:
-            return True
-        changed = set().union(*(_changed(c, r) for c, r in cases))
-        columns = tuple(name for name in CASE_MOVED if name in changed)
-        params = [_update_params(c, r, columns) for c, r in cases]
-        done = self.conn.execute(_case_update(columns), params)
-        if done.rowcount != len(params):
-            return False
-        for c, r in cases:
-            c.version = r.version + 1
-        return True
-
     def lock_feed(self) -> None:
         """Make positions follow commit order: on PostgreSQL, writers of events take one
         transaction-level advisory lock before their first event, so that a transaction
@@ -685,6 +742,63 @@ class Repository:
             _event_insert().returning(_EVENTS.c.id, sort_by_parameter_order=True), list(rows)
         )
         return [int(r[0]) for r in result]
+
+    def insert_events(
+        self,
+        shared: Mapping[str, Any],
+        names: tuple[str, ...],
+        rows: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """Insert many events that share most of their columns, with one ``executemany``
+        of the driver in this transaction; SQLAlchemy's bind processing of each column
+        (instants in UTC, JSON) is applied to each distinct value once.
+
+        Args:
+            shared: the columns every event has alike, as :class:`~appcase.ports.StoredEvent`
+                names them.
+            names: the other columns (with ``hash``).
+            rows: one tuple of values of ``names`` per event.
+        """
+        if not rows:
+            return
+        self.lock_feed()
+        dialect = self.conn.dialect
+        fixed = tuple(shared)
+        [constants] = _bound(dialect, _EVENTS, fixed, [tuple(shared.values())])
+        own = _bound(dialect, _EVENTS, names, rows)
+        sql = _driver_insert(dialect, self._schema(), (*names, *fixed))
+        self.conn.exec_driver_sql(sql, [(*r, *constants) for r in own])
+
+    def save_moves(self, moves: Sequence[tuple[StoredCase, Any]]) -> bool:
+        """Write many cases' changes as :meth:`save_cases` does, from each case as read
+        and the case after its event (anything with the attributes :data:`CASE_MOVED`
+        names, such as :class:`~appcase.audit.fold.CaseFold`), with one ``executemany`` of
+        the driver in this transaction.
+
+        Returns:
+            ``True`` if every case was still at its read version and is written; ``False``
+            if any was not (then the caller must roll back: the others were written).
+        """
+        if not moves:
+            return True
+        changed = set().union(*(_changed(after, read) for read, after in moves))
+        columns = tuple(name for name in CASE_MOVED if name in changed)
+        rows = [
+            (*(getattr(after, n) for n in columns), read.version + 1, read.id, read.version)
+            for read, after in moves
+        ]
+        dialect = self.conn.dialect
+        bound = _bound(dialect, _CASES, (*columns, "version", "id", "version"), rows)
+        sql = _driver_case_update(dialect, self._schema(), columns)
+        done = self.conn.exec_driver_sql(sql, bound)
+        return bool(done.rowcount == len(rows))
+
+    def _schema(self) -> str | None:
+        """The schema appcase's tables are in, when a caller's connection maps it."""
+        conn = self.conn
+        options = conn.options if isinstance(conn, _Scoped) else conn.get_execution_options()
+        mapped = options.get("schema_translate_map") or {}
+        return cast("str | None", mapped.get(None))
 
     def add_records(self, records: Sequence[Record]) -> None:
         """Write an event's records (one statement per kind)."""
@@ -1117,3 +1231,11 @@ class _Scoped:
 
     def begin_nested(self) -> Any:
         return self._conn.begin_nested()
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The execution options of appcase's statements (the schema map)."""
+        return self._options
+
+    def exec_driver_sql(self, statement: str, parameters: Any = None) -> Any:
+        return self._conn.exec_driver_sql(statement, parameters)

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from appcase.audit.fold import CaseFold, fold
-from appcase.audit.records import GENESIS, seal
+from appcase.audit.records import GENESIS, RecordTemplate, hashed_record, seal
 from appcase.clock import Clock, ensure_aware
 from appcase.errors import (
     CaseDamaged,
@@ -70,15 +70,18 @@ from appcase.workflow.commands import (
 from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
 from appcase.workflow.damage import HEAD_DAMAGE, intact, missing_record
 from appcase.workflow.event_records import records_of
-from appcase.workflow.guards import run_guards
+from appcase.workflow.guards import Settled, run_guards, settle
 from appcase.workflow.listeners import Listeners, transition_of
 from appcase.workflow.machine import machines
 from appcase.workflow.table import COMMON_GUARDS, fold_transitions, spec_for
 
 __all__ = [
     "SYSTEM_ACTOR",
+    "Batch",
+    "Fired",
     "Pipeline",
     "Prepared",
+    "Tracks",
     "parse_event",
     "parse_override",
     "parse_payload",
@@ -190,6 +193,138 @@ class Prepared:
     command: Command
     reporters: list[ReporterRecord] = field(default_factory=list)
     new: bool = False
+
+
+@dataclass(slots=True)
+class Tracks:
+    """What the machine moves on a case: its id and the states of both tracks (the model a
+    batch fires the machine on, instead of a copy of the whole case)."""
+
+    id: str
+    state: str
+    judicial_state: str
+
+
+@dataclass(slots=True)
+class Fired:
+    """A command of a :class:`Batch` checked and folded on one case; nothing written yet.
+
+    Attributes:
+        read: the case as read.
+        after: the case after the event (:func:`appcase.audit.fold.fold`).
+        values: the event's own columns, in the order of :data:`Batch.OWN` (``hash``
+            last).
+    """
+
+    read: StoredCase
+    after: CaseFold
+    values: tuple[Any, ...]
+
+
+class Batch:
+    """One command fired on many cases (the sweep), with the per-case work of
+    :meth:`Pipeline.prepare` and the fixed costs paid once:
+
+    * the command-level guards (:func:`appcase.workflow.guards.settle`) run on the first
+      case and their verdicts are applied to every case; the per-case guards run per case,
+      and the ``transitions`` machine fires on every case;
+    * the event's record is built from a template (:class:`~appcase.audit.records.
+      RecordTemplate`): the shared fields once, per case its own (:data:`OWN`);
+    * the events and the cases are written with one statement each
+      (:meth:`~appcase.ports.CaseStore.insert_events`, :meth:`~appcase.ports.CaseStore.
+      save_moves`).
+
+    Commands that write records beside their event, ``judge`` (its policy answer) and
+    ``survey`` (a new case) are not batched.
+
+    Args:
+        pipeline: the campaign's pipeline.
+        cmd: the command.
+
+    Raises:
+        ValueError: a command that cannot be batched.
+    """
+
+    OWN: tuple[str, ...] = ("case_id", "seq", "from_state", "to_state", "override", "prev_hash")
+    """The event columns that differ from case to case (then ``hash``)."""
+
+    _KEYS = ("case_id", "seq", "from", "to", "override", "prev_hash")
+    """The hashed record's keys of :data:`OWN`."""
+
+    def __init__(self, pipeline: Pipeline, cmd: Command) -> None:
+        if cmd.event in (Event.JUDGE, Event.SURVEY) or isinstance(cmd.payload, _RECORD_PAYLOADS):
+            raise ValueError(f"{cmd.event.value} commands are not batched")
+        self.pipeline = pipeline
+        self.cmd = cmd
+        self.settled: Settled | None = None
+        self.now: datetime | None = None
+        self._template: RecordTemplate | None = None
+        self.shared: dict[str, Any] = {}
+        spec = spec_for(cmd.event)
+        self._judicial = spec.track is Track.JUDICIAL
+
+    def begin(self, now: datetime) -> None:
+        """Start a unit of work of the batch: its events are recorded at ``now``."""
+        if now != self.now:
+            self.now, self._template = now, None
+
+    def prepare(self, store: CaseStore, case: StoredCase) -> Fired:
+        """Check the command on ``case`` and fold its event; nothing is written.
+
+        Raises:
+            GuardRejected: every failed guard (settled or not).
+            CaseDamaged: the case's row does not read.
+        """
+        pipe, cmd, now = self.pipeline, self.cmd, self.now
+        assert now is not None, "begin() first"
+        facts = pipe.facts(store, case, cmd.event, cmd.at)
+        ctx = GuardContext(facts, cmd, pipe.campaign, now, settled=self.settled)
+        if self.settled is None:
+            self.settled = ctx.settled = settle(ctx)
+        moved = Tracks(case.id, case.state, case.judicial_state)
+        pipe.transition(ctx, moved, case_id=case.id)
+        template = self._template
+        if template is None:
+            columns = pipe.event_columns(moved, case, ctx, None, [])
+            template = self._template = RecordTemplate(hashed_record(columns), self._KEYS)
+            self.shared = {k: v for k, v in columns.items() if k not in self.OWN}
+        before, after = (
+            (case.judicial_state, moved.judicial_state)
+            if self._judicial
+            else (case.state, moved.state)
+        )
+        override = pipe.override_record(ctx)
+        own = (case.id, case.event_count + 1, before, after, override, case.head_hash)
+        record, digest = template.seal(own)
+        return Fired(case, pipe.folded(case, record, digest), (*own, digest))
+
+    def write(self, store: CaseStore, fired: Sequence[Fired]) -> bool:
+        """Write the events and the cases of ``fired`` (one statement each), then tell the
+        listeners.
+
+        Returns:
+            ``False`` if a case had moved on since it was read (then roll back: the others
+            were written).
+
+        Raises:
+            ListenerVetoed: an in-transaction listener raised (roll back).
+        """
+        if not fired:
+            return True
+        pipe = self.pipeline
+        names = (*self.OWN, "hash")
+        heard = pipe.listeners.wanted("transaction") or pipe.listeners.wanted("commit")
+        if heard:  # the listeners need each event's position and columns
+            rows = [{**self.shared, **dict(zip(names, f.values, strict=True))} for f in fired]
+            positions = store.append_events(rows, positions=True)
+            events = [StoredEvent(n, **r) for n, r in zip(positions, rows, strict=True)]
+        else:
+            store.insert_events(self.shared, names, [f.values for f in fired])
+        if not store.save_moves([(f.read, f.after) for f in fired]):
+            return False
+        if heard:
+            pipe.publish(store, events)
+        return True
 
 
 class Pipeline:
@@ -416,7 +551,7 @@ class Pipeline:
         )
 
     # --- 2. guards and machine -----------------------------------------------------------
-    def transition(self, ctx: GuardContext, case: StoredCase, case_id: str | None) -> None:
+    def transition(self, ctx: GuardContext, case: StoredCase | Tracks, case_id: str | None) -> None:
         """Fire the machine on ``case`` (its state moves); every guard of the row runs.
 
         Raises:
@@ -443,7 +578,7 @@ class Pipeline:
     # --- 3. the hashed record ------------------------------------------------------------
     def event_columns(
         self,
-        case: StoredCase,
+        case: StoredCase | Tracks,
         read: StoredCase,
         ctx: GuardContext,
         key: str | None,
@@ -466,13 +601,7 @@ class Pipeline:
             self._keep_reporters_apart(case.id, cmd.payload, payload, ctx.now, reporters)
         if ctx.policy is not None:
             payload["policy"] = ctx.policy.as_record()
-        override = None
-        if cmd.override is not None and ctx.waived:
-            override = {
-                "reason": cmd.override.reason,
-                "authorised_by": (cmd.override_actor or cmd.actor).id,
-                "waived": list(ctx.waived),
-            }
+        override = self.override_record(ctx)
         columns: dict[str, Any] = {
             "case_id": case.id,
             "seq": read.event_count + 1,
@@ -492,6 +621,19 @@ class Pipeline:
             "prev_hash": read.head_hash,
         }
         return columns
+
+    @staticmethod
+    def override_record(ctx: GuardContext) -> dict[str, Any] | None:
+        """The override an event records: its reason, its authoriser and the guards it
+        waived; ``None`` if the command waived nothing."""
+        cmd = ctx.command
+        if cmd.override is None or not ctx.waived:
+            return None
+        return {
+            "reason": cmd.override.reason,
+            "authorised_by": (cmd.override_actor or cmd.actor).id,
+            "waived": list(ctx.waived),
+        }
 
     @staticmethod
     def _keep_reporters_apart(
@@ -515,7 +657,29 @@ class Pipeline:
     ) -> None:
         """Fold the event (its hashed ``record`` and ``hash``) into ``case``, from the case
         as ``read`` (:func:`appcase.audit.fold.fold`, the fold replay uses too)."""
-        after = fold(
+        after = self.folded(read, record, hash)
+        case.state = after.state
+        case.judicial_state = after.judicial_state
+        case.event_count = after.event_count
+        case.head_hash = after.head_hash
+        case.disposition = after.disposition
+        case.suspected_illegal = after.suspected_illegal
+        case.flagged_at = after.flagged_at
+        case.pledge_deadline = after.pledge_deadline
+        case.pledge_due_at = after.pledge_due_at
+        assert after.last_occurred_at is not None and after.updated_at is not None
+        case.last_occurred_at = after.last_occurred_at
+        case.updated_at = after.updated_at
+
+    def folded(self, read: StoredCase, record: Mapping[str, Any], hash: str) -> CaseFold:
+        """The case ``read`` after the event (its hashed ``record`` and ``hash``), by
+        :func:`appcase.audit.fold.fold`.
+
+        Raises:
+            FoldError: the event does not follow from the case (a programming error once
+                the machine moved it).
+        """
+        return fold(
             CaseFold(
                 read.state,
                 read.judicial_state,
@@ -536,18 +700,6 @@ class Pipeline:
             fold_transitions(),
             self.campaign.zone,
         )
-        case.state = after.state
-        case.judicial_state = after.judicial_state
-        case.event_count = after.event_count
-        case.head_hash = after.head_hash
-        case.disposition = after.disposition
-        case.suspected_illegal = after.suspected_illegal
-        case.flagged_at = after.flagged_at
-        case.pledge_deadline = after.pledge_deadline
-        case.pledge_due_at = after.pledge_due_at
-        assert after.last_occurred_at is not None and after.updated_at is not None
-        case.last_occurred_at = after.last_occurred_at
-        case.updated_at = after.updated_at
 
     # --- 1-4 together --------------------------------------------------------------------
     def prepare(

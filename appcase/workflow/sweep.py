@@ -42,13 +42,13 @@ from appcase.errors import (
 )
 from appcase.policies import deadlines, permissions
 from appcase.policies.campaign import Campaign
-from appcase.ports import CaseFilter, CaseStore, StoredCase, StoredEvent
+from appcase.ports import CaseFilter, CaseStore, StoredCase
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload
 from appcase.workflow.context import ActorInfo, Command
-from appcase.workflow.damage import HEAD_DAMAGE, damaged_heads, unreadable_rows
+from appcase.workflow.damage import HEAD_DAMAGE, intact, unreadable_rows
 from appcase.workflow.engine import CaseEngine
-from appcase.workflow.pipeline import SYSTEM_ACTOR, Prepared
+from appcase.workflow.pipeline import SYSTEM_ACTOR, Batch, Fired
 from appcase.workflow.views import SweepOutcome, SweepReport
 
 __all__ = ["OVERDUE_REASON", "judgment_deadline", "summarise", "sweep"]
@@ -115,6 +115,7 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
     system = ActorInfo(SYSTEM_ACTOR, permissions.SYSTEM_ROLE, campaign.province.code)
     payload = EscalatePayload(ground=EscalationGround.RECTIFICATION_OVERDUE)
     cmd = Command(Event.ESCALATE, system, payload, at, OVERDUE_REASON, via_sweep=True)
+    batch = Batch(engine.pipeline, cmd)
     after: str | None = None
     while True:
         flt = CaseFilter(
@@ -125,76 +126,88 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
             skip_locked=True,
         )
         with engine.storage.transaction() as store:
-            cases, unreadable, last = unreadable_rows(partial(store.case_states, campaign.id, flt))
-            outcomes = _batch(engine, store, cases, cmd)
-            if outcomes is None:
-                outcomes = [_one(engine, store, case, cmd) for case in cases]
+            heads, unreadable, last = unreadable_rows(partial(store.case_heads, campaign.id, flt))
+            batch.begin(engine.clock.now())
+            outcomes, ready = _checked(batch, store, heads)
+            if not _written(batch, store, ready):
+                outcomes = [
+                    _one(engine, store, case, cmd, o)
+                    for (case, _, _), o in zip(heads, outcomes, strict=True)
+                ]
         yield from (_failure(c, CaseDamaged(c, why)) for c, _, why in unreadable)
         yield from outcomes
-        if len(cases) + len(unreadable) < batch_size:
+        if len(heads) + len(unreadable) < batch_size:
             return
-        after = last or cases[-1].id
+        after = last or heads[-1][0].id
+
+
+Head = tuple[StoredCase, str | None, str | None]
+
+
+def _checked(
+    batch: Batch, store: CaseStore, heads: list[Head]
+) -> tuple[list[SweepOutcome], list[Fired]]:
+    """Check the command on every case of a batch (a damaged, refused or failing case is
+    reported and left out); nothing is written.
+
+    Returns:
+        One outcome per case, in order, and the cases ready to be written.
+    """
+    outcomes: list[SweepOutcome] = []
+    ready: list[Fired] = []
+    for case, last, beyond in heads:
+        if not intact(case, last, beyond):
+            outcomes.append(_failure(case.id, CaseDamaged(case.id, HEAD_DAMAGE)))
+            continue
+        try:
+            ready.append(batch.prepare(store, case))
+        except Exception as exc:  # reported per case, as _one does
+            outcomes.append(_failure(case.id, exc))
+            continue
+        outcomes.append(SweepOutcome(case_id=case.id, status="escalated"))
+    return outcomes, ready
+
+
+def _written(batch: Batch, store: CaseStore, ready: list[Fired]) -> bool:
+    """Write the batch's checked cases in a savepoint: ``False`` if that failed or lost a
+    race (then nothing of it was written, and the caller redoes it case by case)."""
+    try:
+        with store.savepoint():
+            if not batch.write(store, ready):
+                raise _BatchLost
+    except DatabaseUnavailable:  # the transaction is lost: nothing to redo it in
+        raise
+    except Exception:  # any failure of the batch write: redone case by case, each reported
+        log.info("sweep_batch_redone_per_case", cases=len(ready))
+        return False
+    return True
 
 
 class _BatchLost(Exception):
     """A version check of the batch update found a case changed meanwhile."""
 
 
-def _batch(
-    engine: CaseEngine, store: CaseStore, cases: list[StoredCase], cmd: Command
-) -> list[SweepOutcome] | None:
-    """Fire ``cmd`` on every case of ``cases`` and write the batch with two statements.
-
-    Returns:
-        One outcome per case, in order; ``None`` if the batch write failed or lost a race
-        (then nothing of it was written, and the caller redoes it case by case).
-    """
-    outcomes: list[SweepOutcome] = []
-    ready: list[Prepared] = []
-    damaged = damaged_heads(store, cases)
-    for case in cases:
-        if case.id in damaged:
-            outcomes.append(_failure(case.id, CaseDamaged(case.id, HEAD_DAMAGE)))
-            continue
-        try:
-            ready.append(engine.pipeline.prepare(store, case, cmd))
-        except Exception as exc:  # reported per case, as _one does
-            outcomes.append(_failure(case.id, exc))
-            continue
-        outcomes.append(SweepOutcome(case_id=case.id, status="escalated"))
-    if not ready:
-        return outcomes
+def _one(
+    engine: CaseEngine,
+    store: CaseStore,
+    case: StoredCase,
+    cmd: Command,
+    checked: SweepOutcome,
+) -> SweepOutcome:
+    """Fire ``cmd`` on one case of a batch that could not be written, through the per-case
+    pipeline in its own savepoint, from the case as the batch read it (the batch's
+    transaction still holds it, and the case's update is version-checked); a case whose
+    head the batch found damaged keeps that outcome (``checked``)."""
+    if checked.status == "failed" and checked.detail == str(CaseDamaged(case.id, HEAD_DAMAGE)):
+        return checked
     try:
         with store.savepoint():
-            pipe = engine.pipeline
-            heard = pipe.listeners.wanted("transaction") or pipe.listeners.wanted("commit")
-            rows = [p.columns for p in ready]
-            positions = store.append_events(rows, positions=heard)
-            if not store.save_cases([(p.case, p.read) for p in ready]):
-                raise _BatchLost
-            if heard:
-                pipe.publish(
-                    store, [StoredEvent(n, **r) for n, r in zip(positions, rows, strict=True)]
-                )
-    except DatabaseUnavailable:  # the transaction is lost: nothing to redo it in
-        raise
-    except Exception:  # any failure of the batch write: redone case by case, each reported
-        log.info("sweep_batch_redone_per_case", cases=len(cases))
-        return None
-    return outcomes
-
-
-def _one(engine: CaseEngine, store: CaseStore, case: StoredCase, cmd: Command) -> SweepOutcome:
-    """Fire ``cmd`` on one case in its own savepoint (a batch that could not be written)."""
-    case_id = case.id
-    try:
-        with store.savepoint():
-            engine.pipeline.run(store, engine.pipeline.load(store, case_id, for_update=True), cmd)
+            engine.pipeline.run(store, case, cmd)
     except DatabaseUnavailable:  # the transaction is lost: so are the others
         raise
     except Exception as exc:  # one failing case never stops the others
-        return _failure(case_id, exc)
-    return SweepOutcome(case_id=case_id, status="escalated")
+        return _failure(case.id, exc)
+    return SweepOutcome(case_id=case.id, status="escalated")
 
 
 def _failure(case_id: str, exc: Exception) -> SweepOutcome:
