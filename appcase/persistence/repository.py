@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -127,9 +128,12 @@ def _case_update(columns: tuple[str, ...]) -> Update:
     )
 
 
-def _changed(case: Any, read: StoredCase) -> tuple[str, ...]:
-    """The columns of :data:`CASE_MOVED` in which ``case`` (a stored case, or anything with
-    those attributes) differs from ``read``."""
+_moved = attrgetter(*CASE_MOVED)
+"""The values of a case's :data:`CASE_MOVED` fields, as a tuple."""
+
+
+def _changed(case: StoredCase, read: StoredCase) -> tuple[str, ...]:
+    """The columns of :data:`CASE_MOVED` in which ``case`` differs from ``read``."""
     return tuple(name for name in CASE_MOVED if getattr(case, name) != getattr(read, name))
 
 
@@ -187,24 +191,21 @@ def _bound(
 ) -> list[tuple[Any, ...]]:
     """``rows`` (values of ``names``) as the driver takes them; each distinct value of a
     column is processed once (the rows of a batch share most of theirs)."""
-    procs = [_bind(dialect, table, n) for n in names]
-    if not any(procs):
-        return [tuple(r) for r in rows]
-    memos: list[dict[Any, Any]] = [{} for _ in names]
-    out = []
-    for row in rows:
-        values = []
-        for value, proc, memo in zip(row, procs, memos, strict=True):
-            if proc is not None and value is not None:
-                try:
-                    value = memo[value]
-                except KeyError:
-                    value = memo[value] = proc(value)
-                except TypeError:  # not hashable (a JSON object): processed each time
-                    value = proc(value)
-            values.append(value)
-        out.append(tuple(values))
-    return out
+    out = [list(r) for r in rows]
+    for i, name in enumerate(names):
+        proc = _bind(dialect, table, name)
+        if proc is None:
+            continue
+        memo: dict[Any, Any] = {None: None}
+        for row in out:
+            value = row[i]
+            try:
+                row[i] = memo[value]
+            except KeyError:
+                row[i] = memo[value] = proc(value)
+            except TypeError:  # not hashable (a JSON object): processed each time
+                row[i] = proc(value)
+    return [tuple(r) for r in out]
 
 
 def _connect(bind: Engine, snapshot: bool) -> Connection:
@@ -781,11 +782,13 @@ class Repository:
         """
         if not moves:
             return True
-        changed = set().union(*(_changed(after, read) for read, after in moves))
-        columns = tuple(name for name in CASE_MOVED if name in changed)
+        pairs = [(_moved(read), _moved(after)) for read, after in moves]
+        changed = [any(b[i] != a[i] for b, a in pairs) for i in range(len(CASE_MOVED))]
+        at = [i for i, yes in enumerate(changed) if yes]
+        columns = tuple(CASE_MOVED[i] for i in at)
         rows = [
-            (*(getattr(after, n) for n in columns), read.version + 1, read.id, read.version)
-            for read, after in moves
+            (*[a[i] for i in at], read.version + 1, read.id, read.version)
+            for (read, _), (_, a) in zip(moves, pairs, strict=True)
         ]
         dialect = self.conn.dialect
         bound = _bound(dialect, _CASES, (*columns, "version", "id", "version"), rows)

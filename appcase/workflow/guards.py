@@ -386,16 +386,20 @@ def escalation_ground(ctx: GuardContext) -> list[Rejection]:
     g, state = p.ground, ctx.case.state
     if g is None:
         return [Rejection("escalation_ground", "give the ground of the escalation")]
-    fits = {
-        EscalationGround.TAKEDOWN_DISPOSITION: state is State.JUDGED
-        and ctx.case.disposition is Disposition.TAKEDOWN,
-        EscalationGround.PLEDGE_REFUSED: state is State.INTERVIEWED,
-        EscalationGround.RECTIFICATION_FAILED: state is State.PLEDGED,
-        EscalationGround.RECTIFICATION_OVERDUE: state is State.PLEDGED
-        and ctx.case.pledge_deadline is not None
-        and deadlines.deadline_passed(ctx.campaign, ctx.case.pledge_deadline, ctx.command.at),
-    }
-    if not fits[g]:
+    if g is EscalationGround.TAKEDOWN_DISPOSITION:
+        fits = state is State.JUDGED and ctx.case.disposition is Disposition.TAKEDOWN
+    elif g is EscalationGround.PLEDGE_REFUSED:
+        fits = state is State.INTERVIEWED
+    elif g is EscalationGround.RECTIFICATION_FAILED:
+        fits = state is State.PLEDGED
+    else:  # RECTIFICATION_OVERDUE
+        deadline = ctx.case.pledge_deadline
+        fits = (
+            state is State.PLEDGED
+            and deadline is not None
+            and deadlines.deadline_passed(ctx.campaign, deadline, ctx.command.at)
+        )
+    if not fits:
         needs = {
             EscalationGround.TAKEDOWN_DISPOSITION: "a judged case whose disposition is takedown",
             EscalationGround.PLEDGE_REFUSED: "an interviewed case (no pledge signed)",

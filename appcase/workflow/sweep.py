@@ -116,7 +116,7 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
     payload = EscalatePayload(ground=EscalationGround.RECTIFICATION_OVERDUE)
     cmd = Command(Event.ESCALATE, system, payload, at, OVERDUE_REASON, via_sweep=True)
     batch = Batch(engine.pipeline, cmd)
-    after: str | None = None
+    after = ""  # every id is greater: the first batch walks the keyset index as the others
     while True:
         flt = CaseFilter(
             states=(State.PLEDGED.value,),
