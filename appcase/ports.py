@@ -393,11 +393,12 @@ class Queries(Protocol):
         """The campaign's cases matching ``flt`` without their apps (the sweep's read)."""
 
     def case_with_head(
-        self, case_id: str, *, for_update: bool = False
-    ) -> tuple[StoredCase, str | None, str | None] | None:
-        """The case with this id and the hashes of its stored events number
-        ``event_count`` and ``event_count + 1`` (``None`` where there is none), in one
-        read; or ``None`` if no such case."""
+        self, case_id: str, *, for_update: bool = False, actor_id: str | None = None
+    ) -> tuple[StoredCase, str | None, str | None, StoredActor | None] | None:
+        """The case with this id, the hashes of its stored events number ``event_count``
+        and ``event_count + 1`` (``None`` where there is none) and the registered actor
+        ``actor_id`` (``None`` if not asked or not registered), in one read; or ``None`` if
+        no such case."""
 
     def case_heads(
         self, campaign_id: str, flt: CaseFilter

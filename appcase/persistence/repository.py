@@ -24,7 +24,6 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
-    Update,
     and_,
     bindparam,
     case,
@@ -35,7 +34,6 @@ from sqlalchemy import (
     select,
     text,
     union,
-    update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -115,26 +113,18 @@ _EVENTS = cast(Table, EventRow.__table__)
 _ACTORS = cast(Table, ActorRow.__table__)
 
 
-@cache
-def _case_update(columns: tuple[str, ...]) -> Update:
-    """The version-checked update of one case's ``columns`` (parameters ``b_<column>``)."""
-    return (
-        update(_CASES)
-        .where(_CASES.c.id == bindparam("b_id"), _CASES.c.version == bindparam("b_version"))
-        .values(
-            version=bindparam("b_new_version", type_=_CASES.c.version.type),
-            **{name: bindparam(f"b_{name}", type_=_CASES.c[name].type) for name in columns},
-        )
-    )
-
-
 _moved = attrgetter(*CASE_MOVED)
 """The values of a case's :data:`CASE_MOVED` fields, as a tuple."""
 
 
 def _changed(case: StoredCase, read: StoredCase) -> tuple[str, ...]:
-    """The columns of :data:`CASE_MOVED` in which ``case`` differs from ``read``."""
-    return tuple(name for name in CASE_MOVED if getattr(case, name) != getattr(read, name))
+    """The columns of :data:`CASE_MOVED` in which ``case`` differs from ``read`` (a value
+    the command did not touch is the very object read: no comparison needed)."""
+    return tuple(
+        name
+        for name, now, was in zip(CASE_MOVED, _moved(case), _moved(read), strict=True)
+        if now is not was and now != was
+    )
 
 
 @cache
@@ -142,19 +132,16 @@ def _event_insert() -> Insert:
     return insert(_EVENTS)
 
 
-def _update_params(case: StoredCase, read: StoredCase, columns: tuple[str, ...]) -> dict[str, Any]:
-    params = {f"b_{name}": getattr(case, name) for name in columns}
-    params["b_id"] = case.id
-    params["b_version"] = read.version
-    params["b_new_version"] = read.version + 1
-    return params
-
-
 @cache
-def _driver_insert(dialect: Dialect, schema: str | None, names: tuple[str, ...]) -> str:
-    """``INSERT INTO events (names) VALUES (...)`` in the driver's own parameter style."""
+def _driver_insert(
+    dialect: Dialect, schema: str | None, names: tuple[str, ...], returning: bool = False
+) -> str:
+    """``INSERT INTO events (names) VALUES (...)`` in the driver's own parameter style
+    (``RETURNING id`` with ``returning``)."""
     marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(names))
-    return f"INSERT INTO {_driver_table(dialect, schema, _EVENTS)} ({_quoted(dialect, names)}) VALUES ({marks})"
+    table = _driver_table(dialect, schema, _EVENTS)
+    sql = f"INSERT INTO {table} ({_quoted(dialect, names)}) VALUES ({marks})"
+    return f"{sql} RETURNING {dialect.identifier_preparer.quote('id')}" if returning else sql
 
 
 @cache
@@ -332,11 +319,13 @@ _Q_CASE_FOR_UPDATE = _Q_CASE.with_for_update()
 _LAST = _EVENTS.alias("last_event")
 _NEXT = _EVENTS.alias("next_event")
 _Q_CASE_HEAD = (
-    select(*_STORED_CASE_COLUMNS, _LAST.c.hash, _NEXT.c.hash)
+    select(*_STORED_CASE_COLUMNS, _LAST.c.hash, _NEXT.c.hash, *_ACTOR_COLUMNS)
     .outerjoin(_LAST, and_(_LAST.c.case_id == _CASES.c.id, _LAST.c.seq == _CASES.c.event_count))
     .outerjoin(_NEXT, and_(_NEXT.c.case_id == _CASES.c.id, _NEXT.c.seq == _CASES.c.event_count + 1))
+    .outerjoin(_ACTORS, _ACTORS.c.id == bindparam("actor"))
     .where(_CASES.c.id == bindparam("id"))
 )
+_N_ACTOR = len(_ACTOR_COLUMNS)
 _Q_CASE_HEAD_FOR_UPDATE = _Q_CASE_HEAD.with_for_update(of=_CASES)
 _Q_HEADS_OF = select(*_STORED_CASE_COLUMNS, _LAST.c.hash, _NEXT.c.hash).select_from(
     _CASES.outerjoin(
@@ -420,11 +409,12 @@ class Repository:
             raise CaseDamaged(case_id, f"its row cannot be read: {_why(exc)}") from None
 
     def case_with_head(
-        self, case_id: str, *, for_update: bool = False
-    ) -> tuple[StoredCase, str | None, str | None] | None:
-        """The case with this id and the hashes of its stored events number
-        ``event_count`` and ``event_count + 1`` (``None`` where there is none), in one query
-        (outer joins on the events' unique ``(case_id, seq)``); ``for_update`` locks the
+        self, case_id: str, *, for_update: bool = False, actor_id: str | None = None
+    ) -> tuple[StoredCase, str | None, str | None, StoredActor | None] | None:
+        """The case with this id, the hashes of its stored events number ``event_count``
+        and ``event_count + 1`` (``None`` where there is none) and the registered actor
+        ``actor_id`` (``None``: not asked, or not registered), in one query (outer joins on
+        the events' unique ``(case_id, seq)`` and the actors' id); ``for_update`` locks the
         case row as :meth:`case` does.
 
         Raises:
@@ -438,10 +428,12 @@ class Repository:
         elif for_update:
             stmt = _Q_CASE_HEAD_FOR_UPDATE
         try:
-            row = self.conn.execute(stmt, {"id": case_id}).first()
+            row = self.conn.execute(stmt, {"id": case_id, "actor": actor_id}).first()
             if row is None:
                 return None
-            return StoredCase(*row[:-2]), row[-2], row[-1]
+            n = len(row) - _N_ACTOR
+            actor = StoredActor(*row[n:]) if row[n] is not None else None
+            return StoredCase(*row[: n - 2]), row[n - 2], row[n - 1], actor
         except _UNDECODABLE as exc:
             raise CaseDamaged(case_id, f"its row cannot be read: {_why(exc)}") from None
 
@@ -700,8 +692,10 @@ class Repository:
                 update was written (the caller's transaction is to be rolled back).
         """
         columns = _changed(case, read)
-        params = _update_params(case, read, columns)
-        done = self.conn.execute(_case_update(columns), params)
+        values = (*(getattr(case, n) for n in columns), read.version + 1, case.id, read.version)
+        dialect = self.conn.dialect
+        [row] = _bound(dialect, _CASES, (*columns, "version", "id", "version"), [values])
+        done = self.conn.exec_driver_sql(_driver_case_update(dialect, self._schema(), columns), row)
         if done.rowcount != 1:
             raise ConcurrentModification(case.id)
         case.version = read.version + 1
@@ -720,9 +714,13 @@ class Repository:
         """Insert one event (``columns`` as :class:`~appcase.ports.StoredEvent` names them,
         without ``position``); returns its position (the row id)."""
         self.lock_feed()
-        key = self.conn.execute(_event_insert(), columns).inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        dialect = self.conn.dialect
+        names = tuple(columns)
+        [row] = _bound(dialect, _EVENTS, names, [tuple(columns.values())])
+        server = dialect.name == "postgresql"
+        sql = _driver_insert(dialect, self._schema(), names, server)
+        done = self.conn.exec_driver_sql(sql, row)
+        return int(done.scalar_one() if server else done.lastrowid)
 
     def append_events(
         self, rows: Sequence[dict[str, Any]], *, positions: bool = False
@@ -783,7 +781,9 @@ class Repository:
         if not moves:
             return True
         pairs = [(_moved(read), _moved(after)) for read, after in moves]
-        changed = [any(b[i] != a[i] for b, a in pairs) for i in range(len(CASE_MOVED))]
+        changed = [
+            any(b[i] is not a[i] and b[i] != a[i] for b, a in pairs) for i in range(len(CASE_MOVED))
+        ]
         at = [i for i, yes in enumerate(changed) if yes]
         columns = tuple(CASE_MOVED[i] for i in at)
         rows = [

@@ -26,6 +26,7 @@ from appcase.ports import CaseFilter, CaseStore, Storage, StoredCase, StoredEven
 from appcase.states import Event
 from appcase.workflow.actors import register_actor
 from appcase.workflow.commands import AppIdentity, JudgePayload, Override, SurveyPayload
+from appcase.workflow.context import ActorInfo
 from appcase.workflow.damage import case_views
 from appcase.workflow.listeners import Listeners
 from appcase.workflow.pipeline import (
@@ -43,6 +44,7 @@ from appcase.workflow.views import (
     SurveyBatchResult,
     case_view,
     event_view,
+    written_view,
 )
 
 __all__ = ["SURVEY_ATTEMPTS", "SYSTEM_ACTOR", "CaseEngine", "SurveyBatchResult", "parse_payload"]
@@ -276,15 +278,19 @@ class CaseEngine:
             assert idempotency_key is not None
             return pipe.replayed(store, idempotency_key, case_id, ev, actor, body, reason)
 
-        def act(store: CaseStore, case: StoredCase) -> StoredEvent:
+        def act(store: CaseStore, case: StoredCase, who: ActorInfo | None) -> StoredEvent:
             if expected_version is not None and case.version != expected_version:
                 raise ConcurrentModification(
                     case_id, expected_version=expected_version, version=case.version
                 )
-            cmd = pipe.command(store, ev, actor, body, when, reason, ovr)
-            return pipe.run(store, case, cmd, idempotency_key)
+            cmd = pipe.command(store, ev, actor, body, when, reason, ovr, who)
+            written.append(pipe.run(store, case, cmd, idempotency_key))
+            return written[-1]
 
-        return event_view(pipe.on_case(self.storage, case_id, idempotency_key, replay, act))
+        written: list[StoredEvent] = []
+        done = pipe.on_case(self.storage, case_id, idempotency_key, replay, act, actor)
+        # the event this call wrote needs no second validation; a replayed one is read back
+        return written_view(done) if written and done is written[-1] else event_view(done)
 
     def explain_judgment(
         self,

@@ -374,13 +374,17 @@ class Pipeline:
         at: datetime,
         reason: str | None = None,
         override: Override | None = None,
+        known: ActorInfo | None = None,
     ) -> Command:
         """A command with its actor and its override's authoriser resolved.
+
+        Args:
+            known: the actor, if already read (:meth:`locked` reads it with the case).
 
         Raises:
             UnknownActor: the actor or the authoriser is not registered.
         """
-        who = self.actor(store, actor)
+        who = known if known is not None and known.id == actor else self.actor(store, actor)
         by = None
         if override is not None and override.authorised_by:
             by = self.actor(store, override.authorised_by)
@@ -403,14 +407,37 @@ class Pipeline:
         """
         if not for_update:
             case = store.case(case_id)
-        else:
-            found = store.case_with_head(case_id, for_update=True)
-            case = found[0] if found is not None else None
-            if found is not None and not intact(*found):
-                raise CaseDamaged(case_id, HEAD_DAMAGE)
-        if case is None or case.campaign_id != self.campaign.id:
+            if case is None or case.campaign_id != self.campaign.id:
+                raise CaseNotFound(case_id)
+            return case
+        return self.locked(store, case_id)[0]
+
+    def locked(
+        self, store: Queries, case_id: str, actor_id: str | None = None
+    ) -> tuple[StoredCase, ActorInfo | None]:
+        """Lock the campaign's case ``case_id`` until the end of the transaction, check it
+        intact (its head is its last stored event) and read the actor ``actor_id`` with it,
+        in one query.
+
+        Returns:
+            The case, and the actor (``None`` if not asked or not registered: resolving it
+            then says so, see :meth:`command`).
+
+        Raises:
+            CaseNotFound: no such case in this campaign.
+            CaseDamaged: the case's head is not its last stored event.
+        """
+        asked = actor_id if actor_id != SYSTEM_ACTOR else None
+        found = store.case_with_head(case_id, for_update=True, actor_id=asked)
+        if found is None or found[0].campaign_id != self.campaign.id:
             raise CaseNotFound(case_id)
-        return case
+        case, last, beyond, actor = found
+        if not intact(case, last, beyond):
+            raise CaseDamaged(case_id, HEAD_DAMAGE)
+        if actor_id == SYSTEM_ACTOR:
+            return case, self._system
+        who = ActorInfo(actor.id, actor.role, actor.jurisdiction) if actor is not None else None
+        return case, who
 
     def replayed(
         self,
@@ -874,10 +901,13 @@ class Pipeline:
         case_id: str,
         key: str | None,
         replay: Callable[[CaseStore], StoredEvent | None],
-        act: Callable[[CaseStore, StoredCase], StoredEvent],
+        act: Callable[[CaseStore, StoredCase, ActorInfo | None], StoredEvent],
+        actor: str | None = None,
     ) -> StoredEvent:
-        """Run a command on an existing case in one unit of work: lock the case, answer a
-        retried idempotency ``key`` with the event it wrote (``replay``), else ``act``.
+        """Run a command on an existing case in one unit of work: lock the case (and read
+        the ``actor`` with it), answer a retried idempotency ``key`` with the event it wrote
+        (``replay``), else ``act`` (given the case and the actor, ``None`` if not read or not
+        registered).
 
         The case is locked first, so a racing retry with the same key waits and then finds
         the winner's event instead of firing on the moved-on case; a command that loses the
@@ -890,12 +920,12 @@ class Pipeline:
         """
         try:
             with storage.transaction(case_id) as store:
-                case = self.load(store, case_id, for_update=True)
+                case, who = self.locked(store, case_id, actor)
                 if key:
                     done = replay(store)
                     if done is not None:
                         return done
-                return act(store, case)
+                return act(store, case, who)
         except ConcurrentModification:
             if key:
                 with storage.transaction(case_id) as store:
