@@ -44,7 +44,6 @@ from appcase.workflow.views import (
     SurveyBatchResult,
     case_view,
     event_view,
-    written_view,
 )
 
 __all__ = ["SURVEY_ATTEMPTS", "SYSTEM_ACTOR", "CaseEngine", "SurveyBatchResult", "parse_payload"]
@@ -284,13 +283,10 @@ class CaseEngine:
                     case_id, expected_version=expected_version, version=case.version
                 )
             cmd = pipe.command(store, ev, actor, body, when, reason, ovr, who)
-            written.append(pipe.run(store, case, cmd, idempotency_key))
-            return written[-1]
+            return pipe.run(store, case, cmd, idempotency_key)
 
-        written: list[StoredEvent] = []
         done = pipe.on_case(self.storage, case_id, idempotency_key, replay, act, actor)
-        # the event this call wrote needs no second validation; a replayed one is read back
-        return written_view(done) if written and done is written[-1] else event_view(done)
+        return event_view(done)
 
     def explain_judgment(
         self,

@@ -24,7 +24,6 @@ __all__ = [
     "case_view",
     "event_view",
     "identity_of",
-    "written_view",
 ]
 
 
@@ -248,33 +247,6 @@ def _event_view(event: Any) -> EventView:
         event=event.event,
         from_state=event.from_state,
         to_state=event.to_state,
-        actor=event.actor_id,
-        role=event.role,
-        jurisdiction=event.jurisdiction,
-        occurred_at=event.occurred_at,
-        recorded_at=event.recorded_at,
-        payload=event.payload,
-        reason=event.reason,
-        override=event.override,
-        idempotency_key=event.idempotency_key,
-        prev_hash=event.prev_hash,
-        hash=event.hash,
-    )
-
-
-def written_view(event: Any) -> EventView:
-    """The view of an event just written by this process (:class:`~appcase.ports.
-    StoredEvent`): its values are the pipeline's own, checked as they were built, so the view
-    is made without validating them again (equal to :func:`event_view` of the same event)."""
-    judicial = event.track == Track.JUDICIAL.value
-    side = JudicialState if judicial else State
-    return EventView.model_construct(
-        case_id=event.case_id,
-        seq=event.seq,
-        track=Track(event.track),
-        event=Event(event.event),
-        from_state=side(event.from_state),
-        to_state=side(event.to_state),
         actor=event.actor_id,
         role=event.role,
         jurisdiction=event.jurisdiction,
