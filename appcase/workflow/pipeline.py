@@ -18,7 +18,9 @@ unit of work of the :class:`~appcase.ports.CaseStore` port:
    veto rolls the command back), the after-commit ones once the unit of work commits.
 
 Steps 1-4 write nothing (:meth:`Pipeline.prepare`), so a caller can check many commands and
-write them together (the sweep, the ledger import); :meth:`Pipeline.run` does all five.
+write them together (the ledger import); :meth:`Pipeline.run` does all five. :class:`Batch`
+fires one command on many cases (the sweep) with the same steps per case, paying once what
+does not depend on the case.
 """
 
 from __future__ import annotations
@@ -168,6 +170,10 @@ def same_payload(given: dict[str, Any], stored: dict[str, Any]) -> bool:
     kept = clean({k: v for k, v in stored.items() if k != "policy"})
     return all(kept.get(k) == v for k, v in clean(given).items() if v is not None)
 
+
+_STATES: dict[object, State] = {s.value: s for s in State}
+_JUDICIAL_STATES: dict[object, JudicialState] = {s.value: s for s in JudicialState}
+"""The states by stored value (a look-up; the enum's own call says what is wrong)."""
 
 _RECORD_PAYLOADS = (FlagPayload, JudgePayload, InterviewPayload, PledgePayload, RectifyPayload)
 """Payloads whose events write records (evidence, findings, ...) that reference the event's
@@ -503,9 +509,12 @@ class Pipeline:
         if event is Event.JUDGE and not evidence and case.state == State.FLAGGED:
             raise missing_record(case, "evidence")
         try:
-            state, judicial = State(case.state), JudicialState(case.judicial_state)
+            state = _STATES.get(case.state) or State(case.state)
+            judicial = _JUDICIAL_STATES.get(case.judicial_state) or JudicialState(
+                case.judicial_state
+            )
             chosen = Disposition(case.disposition) if case.disposition else None
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise CaseDamaged(case.id, f"its stored row does not read: {exc}") from None
         return CaseFacts(
             case_id=case.id,

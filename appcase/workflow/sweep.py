@@ -11,12 +11,17 @@ The escalation goes through the same guards as an officer's command; ``system`` 
 only here (:mod:`appcase.policies.permissions`), so a sweep outside the escalation window is
 refused per case and an officer escalates with an override instead.
 
-The sweep reads overdue cases in keyset-paginated batches (constant memory) and handles each
-batch in one transaction: every case goes through the guards and the machine on its own (a
-refused or failing case writes nothing and never stops the others), then the batch's events
-are inserted and its cases updated, version-checked, with one statement each. If that write
-fails or a version check loses a race, the batch is rolled back and redone case by case, each
-case in its own savepoint. It yields one :class:`~appcase.workflow.views.SweepOutcome` per
+The sweep reads overdue cases in keyset-paginated batches (constant memory), each with the
+hashes its head check needs, and handles each batch in one transaction through a
+:class:`~appcase.workflow.pipeline.Batch`: the guards that depend on the sweep alone (the
+system actor's permission, the escalation window, the reason) run once per sweep and their
+verdicts apply to every case; every case goes through the per-case guards and the machine on
+its own (a damaged, refused or failing case writes nothing and never stops the others) and
+its record is built from a template; then the batch's events are inserted and its cases
+updated, version-checked, with one statement each. If that write fails or a version check
+loses a race, the batch is rolled back and redone case by case through the per-case pipeline
+(:meth:`~appcase.workflow.pipeline.Pipeline.run`), each case in its own savepoint, from the
+cases as read (the transaction still holds them). It yields one :class:`~appcase.workflow.views.SweepOutcome` per
 case. It is idempotent: escalated cases no longer match, so a second sweep at the same instant
 changes nothing. On PostgreSQL each batch is claimed with ``FOR UPDATE SKIP LOCKED`` so several
 sweepers can run at once; on SQLite a batch holds the write lock.
