@@ -482,8 +482,8 @@ COMMAND_GUARDS: tuple[str, ...] = (
     "pledge_record",
     "app_identity",
 )
-"""Guards that never read the case: their verdict is the command's (its actor, event,
-instant, reason, payload), the campaign's and the clock's, the same for every case."""
+"""Guards that never read the case (nor the clock's now): their verdict is the command's
+(its actor, event, instant, reason, payload) under the campaign, the same for every case."""
 
 PROVINCE_WIDE_GUARDS: tuple[str, ...] = ("permission", "phase_window")
 """Guards that read the case only for an actor (or an override's authoriser) of prefecture
