@@ -17,7 +17,8 @@ hashes its head check needs, and handles each batch in one transaction through a
 system actor's permission, the escalation window, the reason) run once per sweep and their
 verdicts apply to every case; every case goes through the per-case guards and the machine on
 its own (a damaged, refused or failing case writes nothing and never stops the others) and
-its record is built from a template; then the batch's events are inserted and its cases
+its record is built from a template (the batch's events are recorded at one instant, the
+clock's now when the batch begins); then the batch's events are inserted and its cases
 updated, version-checked, with one statement each. If that write fails or a version check
 loses a race, the batch is rolled back and redone case by case through the per-case pipeline
 (:meth:`~appcase.workflow.pipeline.Pipeline.run`), each case in its own savepoint, from the
