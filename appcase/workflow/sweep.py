@@ -22,10 +22,11 @@ clock's now when the batch begins); then the batch's events are inserted and its
 updated, version-checked, with one statement each. If that write fails or a version check
 loses a race, the batch is rolled back and redone case by case through the per-case pipeline
 (:meth:`~appcase.workflow.pipeline.Pipeline.run`), each case in its own savepoint, from the
-cases as read (the transaction still holds them). It yields one :class:`~appcase.workflow.views.SweepOutcome` per
-case. It is idempotent: escalated cases no longer match, so a second sweep at the same instant
-changes nothing. On PostgreSQL each batch is claimed with ``FOR UPDATE SKIP LOCKED`` so several
-sweepers can run at once; on SQLite a batch holds the write lock.
+cases as read (the transaction still holds them). It yields one
+:class:`~appcase.workflow.views.SweepOutcome` per case. It is idempotent: escalated cases
+no longer match, so a second sweep at the same instant changes nothing. On PostgreSQL each
+batch is claimed with ``FOR UPDATE SKIP LOCKED`` so several sweepers can run at once; on
+SQLite a batch holds the write lock.
 """
 
 from __future__ import annotations
@@ -136,10 +137,7 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
             batch.begin(engine.clock.now())
             outcomes, ready = _checked(batch, store, heads)
             if not _written(batch, store, ready):
-                outcomes = [
-                    _one(engine, store, case, cmd, o)
-                    for (case, _, _), o in zip(heads, outcomes, strict=True)
-                ]
+                outcomes = [_one(engine, store, head, cmd) for head in heads]
         yield from (_failure(c, CaseDamaged(c, why)) for c, _, why in unreadable)
         yield from outcomes
         if len(heads) + len(unreadable) < batch_size:
@@ -147,11 +145,21 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
         after = last or heads[-1][0].id
 
 
-Head = tuple[StoredCase, str | None, str | None]
+_Head = tuple[StoredCase, str | None, str | None]
+"""A case as the batch read it, with the hashes of its events number ``event_count`` and
+``event_count + 1``."""
+
+
+def _damaged(head: _Head) -> SweepOutcome | None:
+    """The outcome of a case whose head is not its last stored event, else ``None``."""
+    case, last, beyond = head
+    if intact(case, last, beyond):
+        return None
+    return _failure(case.id, CaseDamaged(case.id, HEAD_DAMAGE))
 
 
 def _checked(
-    batch: Batch, store: CaseStore, heads: list[Head]
+    batch: Batch, store: CaseStore, heads: list[_Head]
 ) -> tuple[list[SweepOutcome], list[Fired]]:
     """Check the command on every case of a batch (a damaged, refused or failing case is
     reported and left out); nothing is written.
@@ -161,10 +169,12 @@ def _checked(
     """
     outcomes: list[SweepOutcome] = []
     ready: list[Fired] = []
-    for case, last, beyond in heads:
-        if not intact(case, last, beyond):
-            outcomes.append(_failure(case.id, CaseDamaged(case.id, HEAD_DAMAGE)))
+    for head in heads:
+        damaged = _damaged(head)
+        if damaged is not None:
+            outcomes.append(damaged)
             continue
+        case = head[0]
         try:
             ready.append(batch.prepare(store, case))
         except Exception as exc:  # reported per case, as _one does
@@ -193,19 +203,15 @@ class _BatchLost(Exception):
     """A version check of the batch update found a case changed meanwhile."""
 
 
-def _one(
-    engine: CaseEngine,
-    store: CaseStore,
-    case: StoredCase,
-    cmd: Command,
-    checked: SweepOutcome,
-) -> SweepOutcome:
+def _one(engine: CaseEngine, store: CaseStore, head: _Head, cmd: Command) -> SweepOutcome:
     """Fire ``cmd`` on one case of a batch that could not be written, through the per-case
     pipeline in its own savepoint, from the case as the batch read it (the batch's
-    transaction still holds it, and the case's update is version-checked); a case whose
-    head the batch found damaged keeps that outcome (``checked``)."""
-    if checked.status == "failed" and checked.detail == str(CaseDamaged(case.id, HEAD_DAMAGE)):
-        return checked
+    transaction still holds it, and the case's update is version-checked); a damaged case
+    is reported as the batch found it."""
+    damaged = _damaged(head)
+    if damaged is not None:
+        return damaged
+    case = head[0]
     try:
         with store.savepoint():
             engine.pipeline.run(store, case, cmd)
