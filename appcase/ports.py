@@ -390,7 +390,7 @@ class Queries(Protocol):
         """The campaign's cases matching ``flt``, in ``flt.order``, with their apps."""
 
     def case_states(self, campaign_id: str, flt: CaseFilter) -> list[StoredCase]:
-        """The campaign's cases matching ``flt`` without their apps (the sweep's read)."""
+        """The campaign's cases matching ``flt`` without their apps."""
 
     def case_with_head(
         self, case_id: str, *, for_update: bool = False, actor_id: str | None = None

@@ -769,7 +769,7 @@ class Repository:
         self.conn.exec_driver_sql(sql, [(*r, *constants) for r in own])
 
     def save_moves(self, moves: Sequence[tuple[StoredCase, Any]]) -> bool:
-        """Write many cases' changes as :meth:`save_cases` does, from each case as read
+        """Write many cases' changes as :meth:`save_case` does, from each case as read
         and the case after its event (anything with the attributes :data:`CASE_MOVED`
         names, such as :class:`~appcase.audit.fold.CaseFold`), with one ``executemany`` of
         the driver in this transaction.
