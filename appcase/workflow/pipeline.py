@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from appcase.audit.fold import CaseFold, fold
-from appcase.audit.records import GENESIS, RecordTemplate, hashed_record, seal
+from appcase.audit.records import GENESIS, RecordTemplate, hashed_record, seal, seal_bytes
 from appcase.clock import Clock, ensure_aware
 from appcase.errors import (
     CaseDamaged,
@@ -218,8 +218,8 @@ class Fired:
     Attributes:
         read: the case as read.
         after: the case after the event (:func:`appcase.audit.fold.fold`).
-        values: the event's own columns, in the order of :data:`Batch.OWN` (``hash``
-            last).
+        values: the event's own columns, in the order of :data:`Batch.OWN` (then
+            ``canonical`` and ``hash``).
     """
 
     read: StoredCase
@@ -252,7 +252,8 @@ class Batch:
     """
 
     OWN: tuple[str, ...] = ("case_id", "seq", "from_state", "to_state", "override", "prev_hash")
-    """The event columns that differ from case to case (then ``hash``)."""
+    """The event columns that differ from case to case (then ``canonical`` and ``hash``,
+    :func:`~appcase.audit.records.seal_bytes`)."""
 
     _KEYS = ("case_id", "seq", "from", "to", "override", "prev_hash")
     """The hashed record's keys of :data:`OWN`."""
@@ -301,8 +302,11 @@ class Batch:
         )
         override = pipe.override_record(ctx)
         own = (case.id, case.event_count + 1, before, after, override, case.head_hash)
-        record, digest = template.seal(own)
-        return Fired(case, pipe.folded(case, record, digest), (*own, digest))
+        record, data = template.seal(own)
+        sealed: dict[str, Any] = {}
+        seal_bytes(sealed, data)
+        digest = sealed["hash"]
+        return Fired(case, pipe.folded(case, record, digest), (*own, data, digest))
 
     def write(self, store: CaseStore, fired: Sequence[Fired]) -> bool:
         """Write the events and the cases of ``fired`` (one statement each), then tell the
@@ -318,7 +322,7 @@ class Batch:
         if not fired:
             return True
         pipe = self.pipeline
-        names = (*self.OWN, "hash")
+        names = (*self.OWN, "canonical", "hash")
         heard = pipe.listeners.wanted("transaction") or pipe.listeners.wanted("commit")
         if heard:  # the listeners need each event's position and columns
             rows = [{**self.shared, **dict(zip(names, f.values, strict=True))} for f in fired]

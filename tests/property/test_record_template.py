@@ -1,6 +1,6 @@
-"""A record template hashes exactly what the hashed record's own hash does, for any values of
-its varying fields (strings with escapes and non-ASCII text, integers at the limits, JSON
-objects), and refuses what canonical JSON refuses."""
+"""A record template encodes exactly the bytes the hashed record's own encoding gives, for
+any values of its varying fields (strings with escapes and non-ASCII text, integers at the
+limits, JSON objects), and refuses what canonical JSON refuses."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from appcase.audit.canonical import MAX_SAFE_INTEGER, canonical_bytes, canonical_text
-from appcase.audit.records import HASHED_FIELDS, RecordTemplate, event_hash
+from appcase.audit.records import HASHED_FIELDS, RecordTemplate, record_bytes
 
 VARYING = ("case_id", "seq", "from", "to", "override", "prev_hash")
 
@@ -29,7 +29,9 @@ _record = st.fixed_dictionaries(dict.fromkeys(HASHED_FIELDS, _json))
 
 
 @given(_record, st.tuples(_text, _int, _text, _text, _json, _text))
-def test_a_template_hashes_as_the_record_does(shared: dict[str, Any], own: tuple[Any, ...]) -> None:
+def test_a_template_encodes_as_the_record_does(
+    shared: dict[str, Any], own: tuple[Any, ...]
+) -> None:
     try:
         template = RecordTemplate(shared, VARYING)
     except ValueError:  # a shared value that is not canonical (a lone surrogate)
@@ -38,7 +40,7 @@ def test_a_template_hashes_as_the_record_does(shared: dict[str, Any], own: tuple
         return
     record = {**shared, **dict(zip(VARYING, own, strict=True))}
     try:
-        expected = event_hash(record)
+        expected = record_bytes(record)
     except ValueError:
         with pytest.raises(ValueError, match=r"."):
             template.seal(own)
