@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import lifecycle, raw, seed
+from benchmarks import flat, lifecycle, raw, seed
 from benchmarks.report import Row, fmt, load, machine, markdown, table
 
 HERE = Path(__file__).absolute().parent
@@ -58,6 +58,9 @@ class Size:
     cli_warmup: int
     peer_cases: int
     peer_runs: int
+    base_events: int
+    base_rounds: int
+    base_sets: int
 
 
 SIZES = {
@@ -78,6 +81,9 @@ SIZES = {
         cli_warmup=0,
         peer_cases=3,
         peer_runs=1,
+        base_events=3_000,
+        base_rounds=1,
+        base_sets=1,
     ),
     "full": Size(
         fire_rounds=15,
@@ -96,6 +102,9 @@ SIZES = {
         cli_warmup=2,
         peer_cases=200,
         peer_runs=5,
+        base_events=1_000_000,
+        base_rounds=5,
+        base_sets=10,
     ),
 }
 
@@ -909,6 +918,7 @@ def main(argv: list[str] | None = None) -> int:
             ("6", "memory", lambda: bench_memory(work, size)),
             ("7", "CLI start", lambda: bench_cli(work, size)),
             ("8", "peers", lambda: bench_peers(work, size)),
+            ("9", "every command, large base vs empty", lambda: flat.bench_flat(work, size, say)),
         ]
         for item, title, fn in steps:
             if not want(item):
