@@ -151,13 +151,11 @@ def _next_ids(db: Engine) -> dict[str, int]:
         }
 
 
-def _chain(case_id: str, events: list[dict[str, Any]]) -> str:
-    """Recompute ``prev_hash``/``hash`` of ``events`` (in place) for ``case_id``; return head."""
-    prev = GENESIS
-    for ev in events:
-        ev["case_id"] = case_id
-        ev["prev_hash"] = prev
-        record = {
+def hash_of(case_id: str, ev: dict[str, Any], prev: str) -> str:
+    """The hash of the ``events`` row ``ev`` (its columns, as read with Core) as the event of
+    ``case_id`` that follows ``prev`` (:func:`appcase.audit.records.event_hash`)."""
+    return event_hash(
+        {
             "case_id": case_id,
             "seq": ev["seq"],
             "track": ev["track"],
@@ -174,7 +172,16 @@ def _chain(case_id: str, events: list[dict[str, Any]]) -> str:
             "override": ev["override"],
             "prev_hash": prev,
         }
-        prev = ev["hash"] = event_hash(record)
+    )
+
+
+def _chain(case_id: str, events: list[dict[str, Any]]) -> str:
+    """Recompute ``prev_hash``/``hash`` of ``events`` (in place) for ``case_id``; return head."""
+    prev = GENESIS
+    for ev in events:
+        ev["case_id"] = case_id
+        ev["prev_hash"] = prev
+        prev = ev["hash"] = hash_of(case_id, ev, prev)
     return prev
 
 
