@@ -3,8 +3,18 @@
 Usage (from the repository root)::
 
     python -m benchmarks                    # full size (tens of minutes), writes benchmarks/RESULTS.md
+    python -m benchmarks --size medium --out /tmp/RESULTS.md # about 10 minutes on 2 cores
     python -m benchmarks --size tiny --out /tmp/RESULTS.md   # seconds: checks that all still run
     python -m benchmarks --only 1,3         # some items only
+
+Sizes: ``full`` is what RESULTS.md reports (item 9 on 1,000,000 events, verify over
+1,000,000, sweeps of 100,000 cases, memory up to 1,000,000 cases). ``medium`` scales every
+item down (about a fifth: sweeps of 20,000 cases, verify and item 9 over 200,000 events,
+memory from 2,000 to 20,000 cases, fewer rounds) to finish in about ten minutes on a quiet
+2-core machine, for a check of a change before a full run; its ratios are noisier and the
+goals set for full-size workloads (sweep rate, memory flatness over 100 ×) are indicative
+only. ``tiny`` checks that every item runs (the test suite runs it). Item 9's large base is
+built once and cached (``APPCASE_BENCH_CACHE``; see benchmarks/flat.py).
 
 PostgreSQL (item 2) uses ``--pg-url``, else ``APPCASE_BENCH_DATABASE_URL``, else
 ``APPCASE_TEST_DATABASE_URL``, else the local server; each run creates its own schema and
@@ -84,6 +94,27 @@ SIZES = {
         base_events=3_000,
         base_rounds=1,
         base_sets=1,
+    ),
+    "medium": Size(
+        fire_rounds=8,
+        fire_ops=50,
+        fire_warmup=10,
+        sweep_cases=20_000,
+        sweep_runs=3,
+        survey_rows=2_000,
+        ledger_rows=20_000,
+        ledger_runs=2,
+        verify_events=200_000,
+        verify_runs=2,
+        memory=(2_000, 20_000),
+        memory_cli=(2_000,),
+        cli_runs=20,
+        cli_warmup=2,
+        peer_cases=40,
+        peer_runs=3,
+        base_events=200_000,
+        base_rounds=3,
+        base_sets=5,
     ),
     "full": Size(
         fire_rounds=15,

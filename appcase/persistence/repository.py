@@ -722,11 +722,19 @@ class Repository:
         """The campaign's events with a position above ``after``, by position, at most
         ``limit`` (see :meth:`lock_feed` for why positions follow commit order). A feed
         entry carries no payload, so the payloads are not read (``payload`` is ``{}``): a
-        damaged payload never stops the feed."""
+        damaged payload never stops the feed.
+
+        The events are walked by position from ``after`` and each one's case checked
+        (``EXISTS``), so that a read costs ``limit`` lookups however large the base; a join
+        let SQLite start from the campaign's cases and sort all their events."""
+        of_campaign = (
+            select(_CASES.c.id)
+            .where(_CASES.c.id == _EVENTS.c.case_id, _CASES.c.campaign_id == campaign_id)
+            .exists()
+        )
         stmt = (
             select(*_FEED_COLUMNS)
-            .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
-            .where(_CASES.c.campaign_id == campaign_id, _EVENTS.c.id > after)
+            .where(_EVENTS.c.id > after, of_campaign)
             .order_by(_EVENTS.c.id)
             .limit(limit)
         )
