@@ -256,6 +256,8 @@ def bench_flat(work: Path, size: Any, say: Callable[[str], None]) -> list[Row]:
     big_src = large_base(size.base_events, say)
     big_path = seed.copy_db(big_src, work / "flat-large.sqlite")
     empty_path = work / "flat-empty.sqlite"
+    for stale in (empty_path, Path(f"{empty_path}-wal"), Path(f"{empty_path}-shm")):
+        stale.unlink(missing_ok=True)  # a kept --workdir holds the last run's
     empty = seed.new_engine(seed.sqlite_url(empty_path))
     seed.seed(empty, lifecycle.FULL_LIFECYCLE, EMPTY_CASES - 1)
     engines = {"large": seed.reopen(seed.sqlite_url(big_path)), "empty": empty}

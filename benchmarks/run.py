@@ -134,8 +134,8 @@ SIZES = {
         peer_cases=200,
         peer_runs=5,
         base_events=1_000_000,
-        base_rounds=5,
-        base_sets=10,
+        base_rounds=9,
+        base_sets=20,
     ),
 }
 
