@@ -1005,6 +1005,8 @@ PROFILED = {
     "1": ("fire",),
     "2": ("fire_pg",),
     "3": ("sweep", "raw_sweep"),
+    "8": ("lifecycle",),
+    "9": ("survey_large",),
 }
 """The :mod:`benchmarks.profile` targets that show what bounds each item with a goal."""
 
@@ -1018,7 +1020,7 @@ def take_profiles(rows: list[Row], out: Path) -> dict[str, str]:
     """
     from benchmarks.profile import py_spy
 
-    missed = sorted({r.item for r in rows if r.met is False})
+    missed = sorted({r.item.rstrip("abcdef") for r in rows if r.met is False})
     targets = list(dict.fromkeys(t for item in missed for t in PROFILED.get(item, ())))
     if not targets:
         return {}
