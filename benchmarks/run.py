@@ -9,8 +9,8 @@ Usage (from the repository root)::
 
 Sizes: ``full`` is what RESULTS.md reports (item 9 on 1,000,000 events, verify over
 1,000,000, sweeps of 100,000 cases, memory up to 1,000,000 cases). ``medium`` scales every
-item down (about a fifth: sweeps of 20,000 cases, verify and item 9 over 200,000 events,
-memory from 2,000 to 20,000 cases, fewer rounds) to finish in about ten minutes on a quiet
+item down (sweeps of 30,000 cases, verify over 200,000 events and item 9 over 300,000,
+memory from 5,000 to 50,000 cases, fewer rounds) to finish in about ten minutes on a
 2-core machine, for a check of a change before a full run; its ratios are noisier and the
 goals set for full-size workloads (sweep rate, memory flatness over 100 ×) are indicative
 only. ``tiny`` checks that every item runs (the test suite runs it). Item 9's large base is
@@ -96,25 +96,25 @@ SIZES = {
         base_sets=1,
     ),
     "medium": Size(
-        fire_rounds=8,
-        fire_ops=50,
+        fire_rounds=12,
+        fire_ops=80,
         fire_warmup=10,
-        sweep_cases=20_000,
+        sweep_cases=30_000,
         sweep_runs=3,
         survey_rows=2_000,
         ledger_rows=20_000,
         ledger_runs=2,
         verify_events=200_000,
         verify_runs=2,
-        memory=(2_000, 20_000),
-        memory_cli=(2_000,),
+        memory=(5_000, 50_000),
+        memory_cli=(5_000,),
         cli_runs=20,
         cli_warmup=2,
-        peer_cases=40,
-        peer_runs=3,
-        base_events=200_000,
-        base_rounds=3,
-        base_sets=5,
+        peer_cases=60,
+        peer_runs=5,
+        base_events=300_000,
+        base_rounds=5,
+        base_sets=10,
     ),
     "full": Size(
         fire_rounds=15,
