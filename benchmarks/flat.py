@@ -4,7 +4,8 @@ Two SQLite databases hold the same campaign: a *large* one, whose events table h
 ``Size.base_events`` events (seeded cases of Changsha, 430100, driven through the whole
 lifecycle by :func:`benchmarks.seed.seed`), and an *empty* one, freshly initialised with a
 handful of such cases. Each round plays the same scenario on new cases of the same
-prefecture in both (alternating which goes first): surveys, every event of the table, a
+prefecture in both, in lockstep (a group of calls on one, the same on the other, which
+goes first alternating): surveys, every event of the table, a
 hotline report, the sweep, then every read -- show, as-of, history, verify and replay of one
 case, the feed's tail, list with its filters. Every command is timed over its calls in the
 round; a round's ratio is the large base's time over the empty base's, and a row reports
@@ -30,7 +31,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +131,9 @@ class Scenario:
             ),
         )  # fmt: skip
 
-    def play(self) -> dict[str, float]:
-        """Run every command; return seconds per command label."""
+    def play(self) -> Iterator[None]:
+        """Run every command, pausing (``yield``) after each group of calls, so that the
+        same scenario on another base can run in lockstep (:func:`lockstep`)."""
         from appcase.workflow.asof import get_as_of
         from appcase.workflow.feed import feed
         from appcase.workflow.hotline import report_hotline
@@ -174,6 +176,7 @@ class Scenario:
                 )
                 ids[role] = str(view.id)
             mine.append(ids)
+            yield
         for ids in mine:
             a, b, c, d = ids["a"], ids["b"], ids["c"], ids["d"]
             for case_id in (a, b, c, d):
@@ -198,11 +201,14 @@ class Scenario:
                     e, ids["e"], ev, actor="cs-cac", at=_local(3, 2)
                 ),
             )
+            yield
         at = lifecycle.SWEEP_AT
         swept = self.timed("sweep", lambda: summarise(at, sweep(e, at)).escalated)
         assert swept == self.sets, f"the sweep escalated {swept}, not {self.sets}"
+        yield
         for ids in mine:
             self.fire("return_for_rectification", ids["a"], steps["return_for_rectification"])
+        yield
         for ids in mine:
             a = ids["a"]
             self.timed("show", lambda a=a: e.get(a))
@@ -211,6 +217,7 @@ class Scenario:
             report = self.timed("audit verify CASE", lambda a=a: verify(e, a))
             assert report.ok, report.problems[:3]
             self.timed("audit replay --case", lambda a=a: replay_all(e, a))
+            yield
         tail = self.tail_position()
         reads: dict[str, Callable[[], Any]] = {
             "feed (the last 100)": lambda: feed(e, tail, 100),
@@ -230,7 +237,7 @@ class Scenario:
         for _ in range(self.sets):
             for label, read in reads.items():
                 self.timed(label, read)
-        return self.seconds
+            yield
 
     def whole_campaign_reads(self) -> dict[str, float]:
         """The reads of :data:`INHERENT`, once each; return seconds per command label."""
@@ -251,6 +258,18 @@ class Scenario:
         return max(0, int(newest) - 100)
 
 
+def lockstep(runs: list[Iterator[None]]) -> None:
+    """Advance the generators one step each in turn, the first of a step alternating, until
+    all are done: the same commands on both bases run close together in time, so that load
+    from other users of the machine falls on both alike."""
+    step = 0
+    while runs:
+        for run in list(runs if step % 2 == 0 else reversed(runs)):
+            if next(run, StopIteration) is StopIteration:
+                runs.remove(run)
+        step += 1
+
+
 def bench_flat(work: Path, size: Any, say: Callable[[str], None]) -> list[Row]:
     """Every command on a base of ``size.base_events`` events against an empty base."""
     big_src = large_base(size.base_events, say)
@@ -266,10 +285,12 @@ def bench_flat(work: Path, size: Any, say: Callable[[str], None]) -> list[Row]:
     app_number = 50_000_000
     for r in range(-1, size.base_rounds):  # round -1 warms up (caches, the file's pages)
         order = ("large", "empty") if r % 2 == 0 else ("empty", "large")
+        scenarios: dict[str, Scenario] = {}
         for which in order:
             app_number += 5 * size.base_sets
-            scenario = Scenario(engines[which], app_number, size.base_sets)
-            scenario.play()
+            scenarios[which] = Scenario(engines[which], app_number, size.base_sets)
+        lockstep([scenarios[which].play() for which in order])
+        for which, scenario in scenarios.items():
             if r >= 0:
                 for label, seconds in scenario.seconds.items():
                     times[which].setdefault(label, []).append(seconds)

@@ -134,8 +134,8 @@ SIZES = {
         peer_cases=200,
         peer_runs=5,
         base_events=1_000_000,
-        base_rounds=9,
-        base_sets=20,
+        base_rounds=15,
+        base_sets=25,
     ),
 }
 

@@ -151,37 +151,38 @@ def _next_ids(db: Engine) -> dict[str, int]:
         }
 
 
-def hash_of(case_id: str, ev: dict[str, Any], prev: str) -> str:
-    """The hash of the ``events`` row ``ev`` (its columns, as read with Core) as the event of
-    ``case_id`` that follows ``prev`` (:func:`appcase.audit.records.event_hash`)."""
-    return event_hash(
-        {
-            "case_id": case_id,
-            "seq": ev["seq"],
-            "track": ev["track"],
-            "event": ev["event"],
-            "from": ev["from_state"],
-            "to": ev["to_state"],
-            "actor": ev["actor_id"],
-            "role": ev["role"],
-            "jurisdiction": ev["jurisdiction"],
-            "occurred_at": format_instant(ev["occurred_at"]),
-            "recorded_at": format_instant(ev["recorded_at"]),
-            "payload": ev["payload"],
-            "reason": ev["reason"],
-            "override": ev["override"],
-            "prev_hash": prev,
-        }
-    )
+def seal_event(case_id: str, ev: dict[str, Any], prev: str) -> str:
+    """Make the ``events`` row ``ev`` (its columns, as read with Core) the event of
+    ``case_id`` that follows ``prev``: set its ``case_id``, ``prev_hash`` and ``hash``
+    (:func:`appcase.audit.records.event_hash`) in place; return the hash."""
+    ev["case_id"] = case_id
+    ev["prev_hash"] = prev
+    record = {
+        "case_id": case_id,
+        "seq": ev["seq"],
+        "track": ev["track"],
+        "event": ev["event"],
+        "from": ev["from_state"],
+        "to": ev["to_state"],
+        "actor": ev["actor_id"],
+        "role": ev["role"],
+        "jurisdiction": ev["jurisdiction"],
+        "occurred_at": format_instant(ev["occurred_at"]),
+        "recorded_at": format_instant(ev["recorded_at"]),
+        "payload": ev["payload"],
+        "reason": ev["reason"],
+        "override": ev["override"],
+        "prev_hash": prev,
+    }
+    ev["hash"] = event_hash(record)
+    return str(ev["hash"])
 
 
 def _chain(case_id: str, events: list[dict[str, Any]]) -> str:
     """Recompute ``prev_hash``/``hash`` of ``events`` (in place) for ``case_id``; return head."""
     prev = GENESIS
     for ev in events:
-        ev["case_id"] = case_id
-        ev["prev_hash"] = prev
-        prev = ev["hash"] = hash_of(case_id, ev, prev)
+        prev = seal_event(case_id, ev, prev)
     return prev
 
 

@@ -167,11 +167,10 @@ def play(db: Engine, plan: Script, first: int, count: int, move: Move) -> None:
                 for column, value in step.case.items():
                     if column not in ("state", "head_hash"):
                         setattr(case, column, value)
-                columns = {**step.event, "case_id": case_id, "payload": payload}
-                digest = seed.hash_of(case_id, columns, case.head_hash)
-                event = EventRow(**columns, prev_hash=case.head_hash, hash=digest)
+                columns = {**step.event, "payload": payload}
+                case.head_hash = seed.seal_event(case_id, columns, case.head_hash)
+                event = EventRow(**columns)
                 session.add(event)
-                case.head_hash = digest
                 if step.records:
                     session.flush()
                     for cls, values in step.records:
