@@ -21,7 +21,7 @@ The large base takes about a minute per million events to seed; it is built once
 in a cache directory (``APPCASE_BENCH_CACHE``, default ``<temp dir>/appcase-bench-cache``)
 under a name that carries the size and a digest of the schema's migrations and of the
 seeding code, so that a later run (or another size) does not rebuild it, and a changed
-schema does. Each run works on a copy.
+schema does (the base it replaces is deleted). Each run works on a copy.
 """
 
 from __future__ import annotations
@@ -99,6 +99,9 @@ def large_base(events: int, say: Callable[[str], None]) -> Path:
     engine.close()
     seed.checkpoint(building)
     os.replace(building, path)  # whole or not at all, should two runs build at once
+    for stale in path.parent.glob(f"base-{cases * EVENTS_PER_CASE}-events-*.sqlite"):
+        if stale != path:  # built for an older schema or seeder: never used again
+            stale.unlink(missing_ok=True)
     say(f"  built the large base ({cases:,} cases) in {time.perf_counter() - start:.0f} s: {path}")
     return path
 
