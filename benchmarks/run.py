@@ -9,9 +9,9 @@ Usage (from the repository root)::
 
 Sizes: ``full`` is what RESULTS.md reports (item 9 on 1,000,000 events, verify over
 1,000,000, sweeps of 100,000 cases, memory up to 1,000,000 cases). ``medium`` scales every
-item down (sweeps of 30,000 cases, verify over 200,000 events and item 9 over 300,000,
-memory from 5,000 to 50,000 cases, fewer rounds) to finish in about ten minutes on a
-2-core machine, for a check of a change before a full run; its ratios are noisier and the
+item down (the same rounds for items 1, 2 and 7; sweeps of 50,000 cases, verify over
+300,000 events and item 9 over 500,000, memory from 10,000 to 100,000 cases, fewer peer
+cases) to finish in about ten minutes on a 2-core machine, for a check of a change before a full run; its ratios are noisier and the
 goals set for full-size workloads (sweep rate, memory flatness over 100 ×) are indicative
 only. ``tiny`` checks that every item runs (the test suite runs it). Item 9's large base is
 built once and cached (``APPCASE_BENCH_CACHE``; see benchmarks/flat.py).
@@ -96,25 +96,25 @@ SIZES = {
         base_sets=1,
     ),
     "medium": Size(
-        fire_rounds=12,
-        fire_ops=80,
-        fire_warmup=10,
-        sweep_cases=30_000,
+        fire_rounds=15,
+        fire_ops=100,
+        fire_warmup=30,
+        sweep_cases=50_000,
         sweep_runs=3,
         survey_rows=2_000,
-        ledger_rows=20_000,
+        ledger_rows=30_000,
         ledger_runs=2,
-        verify_events=200_000,
-        verify_runs=2,
-        memory=(5_000, 50_000),
-        memory_cli=(5_000,),
-        cli_runs=20,
+        verify_events=300_000,
+        verify_runs=3,
+        memory=(10_000, 100_000),
+        memory_cli=(10_000,),
+        cli_runs=30,
         cli_warmup=2,
-        peer_cases=60,
+        peer_cases=100,
         peer_runs=5,
-        base_events=300_000,
-        base_rounds=5,
-        base_sets=10,
+        base_events=500_000,
+        base_rounds=8,
+        base_sets=20,
     ),
     "full": Size(
         fire_rounds=15,
