@@ -346,10 +346,15 @@ def bench_flat(work: Path, size: Any, say: Callable[[str], None]) -> list[Row]:
             note=(
                 f"{size.base_rounds} rounds (after one warm-up), each playing the scenario of "
                 f"benchmarks/flat.py on {size.base_sets} new set(s) of five cases per base, "
-                "alternating which base goes first; worst: "
+                "in lockstep; worst wall-time ratios: "
                 + ", ".join(
                     f"{r.what.split(' on ')[0]} {r.ratio:.2f}"
                     for r in sorted(met, key=lambda r: -(r.ratio or 0))[:3]
+                )
+                + "; worst CPU-time ratios: "
+                + ", ".join(
+                    f"{r.what.split(' on ')[0]} {statistics.median(r.cpu_ratios):.2f}"
+                    for r in sorted(met, key=lambda r: -statistics.median(r.cpu_ratios or [0]))[:3]
                 )
                 + ". Library calls (what each command of the command line runs), SQLite."
             ),
