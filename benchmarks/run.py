@@ -13,8 +13,9 @@ item down (the same rounds for items 1, 2 and 7; sweeps of 50,000 cases, verify 
 300,000 events and item 9 over 500,000, memory from 10,000 to 100,000 cases, fewer peer
 cases) to finish in about ten minutes on a 2-core machine (7 minutes on a shared one,
 building item 9's base included), for a check of a change before a full run; its ratios
-are noisier and the goals set for full-size workloads (sweep rate) are indicative only. ``tiny`` checks that every item runs (the test suite runs it). Item 9's large base is
-built once and cached (``APPCASE_BENCH_CACHE``; see benchmarks/flat.py).
+are noisier and the goals set for full-size workloads (sweep rate) are indicative only.
+``tiny`` checks that every item runs (the test suite runs it). Item 9's large base is built
+once and cached (``APPCASE_BENCH_CACHE``; see benchmarks/flat.py).
 
 PostgreSQL (item 2) uses ``--pg-url``, else ``APPCASE_BENCH_DATABASE_URL``, else
 ``APPCASE_TEST_DATABASE_URL``, else the local server; each run creates its own schema and
