@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import flat, lifecycle, raw, seed
+from benchmarks import flat, lifecycle, over_http, raw, seed
 from benchmarks.report import Row, fmt, load, machine, markdown, table
 
 HERE = Path(__file__).absolute().parent
@@ -971,6 +971,7 @@ def main(argv: list[str] | None = None) -> int:
                 "one transition, SQLite",
                 lambda: bench_fire("1", "SQLite", seed.sqlite_url(work / "fire.sqlite"), size),
             ),
+            ("1h", over_http.TITLE, lambda: over_http.bench_http(work, size)),
             ("2", "one transition, PostgreSQL", lambda: _postgres(pg_url, args.no_postgres, size)),
             ("3", "sweep", lambda: bench_sweep(work, size)),
             ("4", "ledger import", lambda: bench_ledger(work, size)),

@@ -45,6 +45,11 @@ def test_tiny_run_reports_every_item(tmp_path: Path) -> None:
     fire = next(line for line in rows if "engine.fire(escalate)" in line and "SQLite" in line)
     assert "ms/op" in fire
     assert "met" in fire or "MISSED" in fire
+    # item 1h: a fire over HTTP (a real server process) against the library call
+    over_http = [r for r in rows if r.split("|")[1].strip() == "1h" and "appcase serve" in r]
+    assert over_http, rows
+    assert "ms/op" in over_http[0], over_http
+    assert "vs engine.fire" in over_http[0], over_http
     if pg:
         assert any("PostgreSQL: engine.fire" in line and "ms/op" in line for line in rows)
     else:

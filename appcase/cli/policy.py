@@ -26,7 +26,6 @@ from appcase.cli.exits import REFUSED
 from appcase.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from appcase.workflow.explain import Explanation
     from appcase.workflow.whatif import WhatIfReport
 
 __all__ = ["COMMANDS"]
@@ -140,38 +139,8 @@ def explain_command(
             seriously_lacking_responsibility=lacking_responsibility,
             used_by_schools=bool(schools),
         )
-    body = _body(explained)
+    body = explained.as_dict()
     emit(app, body, _render(body))
-
-
-def _body(explained: Explanation) -> dict[str, Any]:
-    result = explained.result
-    record = result.as_record()
-    body = {
-        "campaign": explained.campaign_id,
-        "policy_version": result.policy_version,
-        "case": explained.case_id,
-        "findings_from": explained.source,
-        "findings": [
-            {
-                "harm_category": f.harm_category,
-                "severity": f.severity.value,
-                "suspected_illegal": f.suspected_illegal,
-                "evidence_refs": list(f.evidence_refs),
-            }
-            for f in explained.findings
-        ],
-        "factors": record["factors"],
-        "minimum": result.minimum.value,
-        "refer": result.refer,
-        "rules": [
-            {"id": r.id, "text": r.text, "source": r.source, "detail": r.detail}
-            for r in result.rules
-        ],
-    }
-    if explained.recorded is not None:
-        body["recorded"] = explained.recorded
-    return body
 
 
 def _render(body: dict[str, Any]) -> str:

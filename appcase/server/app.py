@@ -21,13 +21,16 @@ import anyio
 import structlog
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime
+from fastapi.routing import APIRoute
+from pydantic import AfterValidator, AwareDatetime
 from starlette.exceptions import HTTPException
 
 from appcase.bootstrap import open_engine
 from appcase.errors import AppcaseError, AuditFailure, InvalidInput
+from appcase.server import audit, imports, reports
+from appcase.server.auth import Caller, EngineDep
 from appcase.server.problems import (
     PROBLEM_RESPONSES,
     http_problem,
@@ -54,7 +57,6 @@ from appcase.workflow.engine import CaseEngine
 from appcase.workflow.feed import cloudevent, feed
 from appcase.workflow.hotline import find_case, report_hotline
 from appcase.workflow.sweep import summarise, sweep
-from appcase.workflow.tokens import authenticate
 from appcase.workflow.verify import verify
 from appcase.workflow.views import ActorView, CaseView, EventView
 
@@ -76,35 +78,6 @@ def _log() -> Any:
 
 EngineSource = CaseEngine | Callable[[], CaseEngine]
 
-_bearer = HTTPBearer(auto_error=False, description="A token from 'appcase actor token create'.")
-
-
-def _engine(request: Request) -> CaseEngine:
-    engine: CaseEngine = request.app.state.engine
-    return engine
-
-
-EngineDep = Annotated[CaseEngine, Depends(_engine)]
-
-
-def _caller(
-    request: Request,
-    engine: EngineDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ActorView:
-    """The acting officer: the actor of the request's bearer token."""
-    actor = authenticate(engine, creds.credentials) if creds is not None else None
-    if actor is None:
-        raise HTTPException(
-            401,
-            "a valid bearer token is needed (Authorization: Bearer ...)",
-            headers={"WWW-Authenticate": 'Bearer realm="appcase"'},
-        )
-    request.state.actor = actor.id
-    return actor
-
-
-Caller = Annotated[ActorView, Depends(_caller)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -114,6 +87,43 @@ IdempotencyKey = Annotated[
     ),
 ]
 CaseId = Annotated[str, Path(max_length=64, description="e.g. HN2018-430100-0001")]
+
+
+def _listed(states: list[State] | None) -> list[State] | None:
+    if states and State.NEW in states:
+        raise ValueError("'new' is no state of a listed case (as 'appcase list --state')")
+    return states
+
+
+ListedStates = Annotated[list[State] | None, Query(), AfterValidator(_listed)]
+"""The ``state`` filter of the lists: any state but ``new``, as ``appcase list --state``."""
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters an operation declares (its dependencies' too)."""
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+_declared: dict[int, frozenset[str]] = {}
+"""Each operation's query parameters, by its route's id (computed once)."""
+
+
+def _known_query(request: Request) -> None:
+    """Refuse a query parameter the operation does not declare (400), as the command line
+    refuses an unknown option: a misspelt filter never silently lists everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _declared.get(id(route))
+    if known is None:
+        known = _declared[id(route)] = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        names = ", ".join(repr(n[:40]) for n in unknown[:5])
+        raise InvalidInput(f"unknown query parameter(s) {names}; see GET /openapi.json")
 
 
 def _version_of(if_match: str | None) -> int | None:
@@ -183,11 +193,15 @@ def create_app(engine: EngineSource, *, title: str = "appcase") -> FastAPI:
         "contract. Errors are RFC 9457 problem details (application/problem+json).",
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
+        dependencies=[Depends(_known_query)],
     )
     if isinstance(engine, CaseEngine):
         app.state.engine = engine  # also usable without running the lifespan
     _handlers(app)
     _routes(app)
+    app.include_router(audit.router)
+    app.include_router(imports.router)
+    app.include_router(reports.router)
     return app
 
 
@@ -374,7 +388,7 @@ def _routes(app: FastAPI) -> None:
     def list_cases(
         engine: EngineDep,
         actor: Caller,
-        state: Annotated[list[State] | None, Query()] = None,
+        state: ListedStates = None,
         judicial: Annotated[list[JudicialState] | None, Query()] = None,
         prefecture: Annotated[list[str] | None, Query(max_length=6)] = None,
         overdue_at: AwareDatetime | None = None,
@@ -425,19 +439,25 @@ def _routes(app: FastAPI) -> None:
         engine: EngineDep,
         actor: Caller,
         as_recorded: bool = False,
-        state: Annotated[list[State] | None, Query()] = None,
+        state: ListedStates = None,
         judicial: Annotated[list[JudicialState] | None, Query()] = None,
+        referred: bool = False,
         prefecture: Annotated[list[str] | None, Query(max_length=6)] = None,
         text: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     ) -> list[CaseAsOf]:
-        """The cases as they were at ``at`` (the filters that apply to a past state)."""
+        """The cases as they were at ``at``, with the filters that apply to a past state
+        (``appcase list --as-of``); the others (``overdue``, ``phase``, ``sort`` …) are
+        refused (400)."""
+        judicial_states = tuple(j.value for j in judicial or ())
+        if referred:
+            judicial_states = (*judicial_states, JudicialState.REFERRED_TO_JUDICIARY.value)
         return list_as_of(
             engine,
             at,
             as_recorded=as_recorded,
             states=tuple(s.value for s in state or ()),
-            judicial_states=tuple(j.value for j in judicial or ()),
+            judicial_states=judicial_states,
             prefectures=tuple(prefecture or ()),
             text=text,
             limit=limit,

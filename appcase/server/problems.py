@@ -7,6 +7,7 @@ error                                                 status  exit code
 ====================================================  ======  ===================
 GuardRejected, BatchRejected (every failed guard)     422     1 refused
 AuditFailure (the damage found), CaseDamaged          422     1 refused
+ImportRejected: some rows invalid / refused only      400     2 / 422  1
 CaseNotFound                                          404     2 bad input
 InvalidInput, UnknownActor, a body or query that      400     2 bad input
 breaks its schema (``errors``), other AppcaseError
@@ -37,6 +38,7 @@ from appcase.errors import (
     ConcurrentModification,
     DatabaseBusy,
     GuardRejected,
+    ImportRejected,
     PersistenceError,
     TransitionTableError,
 )
@@ -55,6 +57,7 @@ STATUS: dict[type[AppcaseError], tuple[int, str, str]] = {
     AppcaseError: (400, "bad-input", "The request cannot be used as given"),
     GuardRejected: (422, "guard-rejected", "Refused by the campaign's rules"),
     AuditFailure: (422, "audit-failure", "The audit verification found damage"),
+    ImportRejected: (400, "import-rejected", "Nothing was imported: rows are invalid"),
     CaseDamaged: (422, "case-damaged", "The case's records do not hold together"),
     CaseNotFound: (404, "case-not-found", "No such case"),
     ConcurrentModification: (409, "conflict", "The case changed meanwhile"),
@@ -99,6 +102,14 @@ def problem_for(exc: AppcaseError) -> tuple[Problem, dict[str, str]]:
         fields["findings"] = [
             {"case_id": c, "seq": s, "kind": k, "detail": d} for c, s, k, d in exc.findings
         ]
+    elif isinstance(exc, ImportRejected):
+        # as the command line: invalid rows are bad input (exit 2), refused rows only a
+        # refusal (exit 1); every problem listed by row
+        if not exc.invalid_rows:
+            status, name = 422, "import-refused"
+            title = "Nothing was imported: the campaign's rules refused rows"
+        fields["rows"] = [{"row": r, "column": c, "problem": m} for r, c, m in exc.problems]
+        detail = exc.message.split(":\n", 1)[0]
     elif isinstance(exc, ConcurrentModification):
         fields = {"case_id": exc.case_id, "version": exc.version}
     elif isinstance(exc, CaseNotFound | CaseDamaged):

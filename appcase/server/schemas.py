@@ -227,7 +227,8 @@ class Problem(BaseModel):
 
     ``rejections`` lists every failed guard of a refused command (422); ``errors`` every
     problem of a request that breaks its schema (400); ``findings`` the damage an audit
-    verification found (422).
+    verification found (422); ``rows`` every problem of a rejected ledger import (``row``,
+    ``column``, ``problem``).
     """
 
     type: str = "about:blank"
@@ -242,3 +243,4 @@ class Problem(BaseModel):
     rejections: list[RejectionOut] | None = None
     errors: list[FieldProblem] | None = None
     findings: list[dict[str, Any]] | None = None
+    rows: list[dict[str, Any]] | None = None

@@ -50,6 +50,44 @@ class Explanation:
     source: str = "given"
     recorded: dict[str, Any] | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The explanation as JSON data, as ``appcase --json policy explain`` prints it and
+        the HTTP API answers it.
+
+        Returns:
+            ``{"campaign", "policy_version", "case", "findings_from", "findings",
+            "factors", "minimum", "refer", "rules"}`` and ``"recorded"`` when the case's
+            latest judgment recorded the policy's answer; each finding
+            ``{"harm_category", "severity", "suspected_illegal", "evidence_refs"}``, each
+            rule ``{"id", "text", "source", "detail"}``.
+        """
+        result = self.result
+        body: dict[str, Any] = {
+            "campaign": self.campaign_id,
+            "policy_version": result.policy_version,
+            "case": self.case_id,
+            "findings_from": self.source,
+            "findings": [
+                {
+                    "harm_category": f.harm_category,
+                    "severity": f.severity.value,
+                    "suspected_illegal": f.suspected_illegal,
+                    "evidence_refs": list(f.evidence_refs),
+                }
+                for f in self.findings
+            ],
+            "factors": result.as_record()["factors"],
+            "minimum": result.minimum.value,
+            "refer": result.refer,
+            "rules": [
+                {"id": r.id, "text": r.text, "source": r.source, "detail": r.detail}
+                for r in result.rules
+            ],
+        }
+        if self.recorded is not None:
+            body["recorded"] = self.recorded
+        return body
+
 
 def explain_findings(
     campaign: Campaign,

@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +40,16 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[actor]}", **extra}
 
 
+def issue_tokens(engine: CaseEngine, actors: Iterable[str] = ACTORS) -> dict[str, str]:
+    """A bearer token for each of ``actors`` (the test actors by default), issued with the
+    engine's clock."""
+    return {a: issue_token(engine, a).token for a in actors}
+
+
 @pytest.fixture
 def api(sqlite_engine: CaseEngine) -> Iterator[Api]:
     """The HTTP API on a SQLite engine (fixed clock), with a token for every test actor."""
-    tokens = {a: issue_token(sqlite_engine, a).token for a in ACTORS}
+    tokens = issue_tokens(sqlite_engine)
     with TestClient(create_app(sqlite_engine), raise_server_exceptions=False) as client:
         yield Api(client, sqlite_engine, tokens)
 
@@ -66,22 +73,18 @@ class Live:
         return {"Authorization": f"Bearer {self.tokens[actor]}"}
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """``appcase serve`` on a free port of 127.0.0.1 over a fresh SQLite file (the system
-    clock), with a token for every test actor; stopped with SIGTERM afterwards."""
-    directory = tmp_path_factory.mktemp("live")
-    url = f"sqlite:///{directory / 'cases.sqlite'}"
-    engine = init_database(url, "hunan-2018")
-    register_actors(engine)
-    tokens = {a: issue_token(engine, a).token for a in ACTORS}
-    engine.close()
+@contextmanager
+def server_process(
+    url: str, log: Path, *args: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``appcase --db URL serve ARGS`` on a free port of 127.0.0.1, once it answers
+    ``/health``: its base URL and its process; stopped with SIGTERM afterwards (if still
+    running)."""
     port = _free_port()
-    log = directory / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPCASE_")}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "appcase", "--db", url, "serve", "--port", str(port)],
+            [sys.executable, "-m", "appcase", "--db", url, "serve", "--port", str(port), *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -98,11 +101,42 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"appcase serve did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield Live(base, tokens, url, log)
+        yield base, proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def served_database(url: str) -> dict[str, str]:
+    """Initialise the database at ``url`` with the test actors; a token for each (issued
+    with the system clock, the server's)."""
+    engine = init_database(url, "hunan-2018")
+    try:
+        register_actors(engine)
+        return issue_tokens(engine)
+    finally:
+        engine.close()
+
+
+@contextmanager
+def running_server(directory: Path, *args: str) -> Iterator[tuple[Live, subprocess.Popen[bytes]]]:
+    """``appcase serve ARGS`` over a fresh SQLite file in ``directory`` (the system clock),
+    with a token for every test actor, and its process (:func:`server_process`)."""
+    url = f"sqlite:///{directory / 'cases.sqlite'}"
+    tokens = served_database(url)
+    log = directory / "server.log"
+    with server_process(url, log, *args) as (base, proc):
+        yield Live(base, tokens, url, log), proc
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """``appcase serve`` on a free port of 127.0.0.1 over a fresh SQLite file (the system
+    clock), with a token for every test actor; stopped with SIGTERM afterwards."""
+    with running_server(tmp_path_factory.mktemp("live")) as (live, _proc):
+        yield live
