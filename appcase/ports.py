@@ -20,12 +20,12 @@ All instants are aware datetimes in UTC; dates are local dates of the campaign's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "CASE_MOVED",
@@ -40,6 +40,7 @@ __all__ = [
     "Record",
     "RelayCursor",
     "ReporterRecord",
+    "SealedEvent",
     "Storage",
     "StoredActor",
     "StoredApp",
@@ -130,6 +131,10 @@ class StoredEvent:
         reason / override: the reason given and the override used, if any.
         idempotency_key: the caller's key, if any.
         prev_hash / hash: the chain links (64 hex digits).
+        canonical: the bytes ``hash`` was taken over (the canonical JSON of the hashed
+            record, :func:`appcase.audit.records.seal`), as written; ``None`` when not read
+            (the reads of commands and views leave them out) or, for an event written
+            before they were stored, not kept. Not compared, not shown.
     """
 
     position: int
@@ -150,6 +155,46 @@ class StoredEvent:
     idempotency_key: str | None
     prev_hash: str
     hash: str
+    canonical: bytes | None = field(default=None, compare=False, repr=False)
+
+
+class SealedEvent(NamedTuple):
+    """An event as ``audit verify`` reads it (:meth:`Queries.sealed_events`): its columns
+    as stored, in the forms its hashed record writes them, and the bytes hashed.
+
+    Nothing is decoded by the read, so that no stored value can stop it: a value written
+    outside appcase may be of another type than annotated, and is then simply not what
+    the bytes say.
+
+    Attributes:
+        position / case_id / seq / track / event / from_state / to_state / actor_id /
+            role / jurisdiction / reason / prev_hash / hash: as in :class:`StoredEvent`.
+        occurred_at / recorded_at: the instants as the hashed record writes them
+            (``YYYY-MM-DDTHH:MM:SS.ffffffZ``, UTC), or ``None`` if the stored value is not
+            an instant in appcase's storage format.
+        payload / override: the JSON text as stored (``override`` ``None`` when empty).
+        canonical: the bytes the hash was taken over, or ``None`` (not kept: an event
+            written before 0008 whose columns did not give its hash).
+    """
+
+    position: int
+    case_id: str
+    seq: int
+    track: str
+    event: str
+    from_state: str
+    to_state: str
+    actor_id: str
+    role: str
+    jurisdiction: str
+    occurred_at: str | None
+    recorded_at: str | None
+    payload: str | None
+    reason: str | None
+    override: str | None
+    prev_hash: str
+    hash: str
+    canonical: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,6 +481,11 @@ class Queries(Protocol):
     ) -> dict[str, list[StoredEvent]]:
         """The events of many cases that occurred at or before ``at`` (aware) -- with
         ``recorded``, that were recorded by then -- in chain order, keyed by case id."""
+
+    def sealed_events(self, campaign_id: str, case_id: str | None = None) -> Iterator[SealedEvent]:
+        """Every event of the campaign's cases (or of one case), in the order of the cases'
+        ids as :meth:`cases` lists them and then in chain order, streamed by one query in
+        bounded memory (consume it before the unit of work ends)."""
 
     def records_of(self, case_ids: Sequence[str]) -> dict[str, list[Record]]:
         """The records (evidence, findings, interviews, pledges, verifications) of many

@@ -1,20 +1,22 @@
 """The baselines: raw SQLAlchemy Core doing the same writes as the engine.
 
 They use the engine's own tables (so values are bound by the same column types) and the
-same SQLAlchemy ``Engine`` (same connection settings), and hash with the same
-:func:`appcase.audit.records.event_hash`. What they leave out is everything that is not
-a write: payload models, guards, the state machine, the ORM unit of work. Their output
-verifies with :func:`appcase.verify` (checked by the runner on a sample).
+same SQLAlchemy ``Engine`` (same connection settings), and hash the same bytes
+(:func:`appcase.audit.records.record_bytes`, stored beside the hash as the engine stores
+them). What they leave out is everything that is not a write: payload models, guards,
+the state machine, the ORM unit of work. Their output verifies with :func:`appcase.verify`
+(checked by the runner on a sample).
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
-from appcase.audit.records import event_hash, format_instant
+from appcase.audit.records import format_instant, record_bytes
 from appcase.persistence.models import ActorRow
 from benchmarks.seed import CASES, EVENTS
 
@@ -61,7 +63,8 @@ def _record(
         "override": None,
         "prev_hash": prev,
     }
-    digest = event_hash(record)
+    data = record_bytes(record)
+    digest = hashlib.sha256(data).hexdigest()
     row = {
         "case_id": case_id,
         "seq": seq,
@@ -80,6 +83,7 @@ def _record(
         "idempotency_key": None,
         "prev_hash": prev,
         "hash": digest,
+        "canonical": data,
     }
     return record, row
 

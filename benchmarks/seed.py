@@ -4,8 +4,9 @@ One *template* case is driven through the real engine (``survey`` and the given 
 its rows in every table are read back and copied ``count`` times with Core bulk inserts.
 A copy differs from the template only where a different case must: its ids (case, app,
 events, records), its app's name, operator and credit code (unique per app; they are also
-inside the ``survey`` event's payload) and therefore every event hash, recomputed with
-:func:`appcase.audit.records.event_hash` along the copy's chain. Everything else --
+inside the ``survey`` event's payload) and therefore every event hash and the bytes it is
+taken over, recomputed with :func:`appcase.audit.records.record_bytes` along the copy's
+chain. Everything else --
 states, versions, projections, timestamps, payloads -- is the engine's own output.
 :func:`check_sample` runs :func:`appcase.verify` on a sample of the copies.
 """
@@ -25,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from appcase.audit.records import GENESIS, event_hash, format_instant
+from appcase.audit.records import GENESIS, format_instant, record_bytes, seal_bytes
 from appcase.bootstrap import init_database, open_engine
 from appcase.persistence.models import (
     AppRow,
@@ -153,8 +154,9 @@ def _next_ids(db: Engine) -> dict[str, int]:
 
 def seal_event(case_id: str, ev: dict[str, Any], prev: str) -> str:
     """Make the ``events`` row ``ev`` (its columns, as read with Core) the event of
-    ``case_id`` that follows ``prev``: set its ``case_id``, ``prev_hash`` and ``hash``
-    (:func:`appcase.audit.records.event_hash`) in place; return the hash."""
+    ``case_id`` that follows ``prev``: set its ``case_id``, ``prev_hash``, ``hash`` and the
+    bytes the hash is taken over (:func:`appcase.audit.records.seal_bytes`) in place;
+    return the hash."""
     ev["case_id"] = case_id
     ev["prev_hash"] = prev
     record = {
@@ -174,7 +176,7 @@ def seal_event(case_id: str, ev: dict[str, Any], prev: str) -> str:
         "override": ev["override"],
         "prev_hash": prev,
     }
-    ev["hash"] = event_hash(record)
+    seal_bytes(ev, record_bytes(record))
     return str(ev["hash"])
 
 

@@ -133,9 +133,10 @@ TAMPER_COLUMNS = (
     "override",
     "prev_hash",
     "hash",
+    "canonical",
 )
-"""Columns of the events table an edit may change (every column that is hashed, and the
-stored hash itself)."""
+"""Columns of the events table an edit may change (every column that is hashed, the
+stored hash itself, and the bytes it was taken over)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Tampering with a stored campaign by hand, as someone with write access to the database
 would: drop the append-only triggers, then change rows with raw SQL (SQLAlchemy Core on the
 tables, so that values are stored as appcase stores them, on SQLite and PostgreSQL alike).
+A forger who writes a whole event (an insertion, a rewritten chain) writes its canonical
+bytes too, as appcase would; an edit changes one column, the bytes being one of them.
 
 :func:`apply_tamper` carries out a :class:`tests.strategies.Tamper` and returns what
 ``verify`` must report: ``(case_id, seq or None, kind)``.
@@ -14,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from appcase.audit.records import GENESIS, event_hash, hashed_record
+from appcase.audit.records import GENESIS, event_hash, hashed_record, record_bytes
 from appcase.bootstrap import open_engine
 from appcase.persistence.db import create_db_engine
 from appcase.persistence.models import (
@@ -62,6 +64,8 @@ def changed(column: str, value: Any) -> Any:
         return {**value, "tampered": 1}
     if column == "override":
         return {**(value or {}), "tampered": 1}
+    if column == "canonical":  # the same JSON value, but not the bytes that were hashed
+        return value + b" "
     return (value or "") + "x"
 
 
@@ -134,7 +138,14 @@ def _apply(
         source = evs[min(k, n) - 1]
         prev = evs[k - 2].hash if k > 1 else GENESIS
         record = hashed_record(source) | {"seq": k, "reason": "forged", "prev_hash": prev}
-        forged = _row(source, seq=k, reason="forged", prev_hash=prev, hash=event_hash(record))
+        forged = _row(
+            source,
+            seq=k,
+            reason="forged",
+            prev_hash=prev,
+            hash=event_hash(record),
+            canonical=record_bytes(record),
+        )
         conn.execute(insert(EVENTS).values(forged))
         return (cid, k, "inserted")
     if kind == "delete_case":
@@ -176,8 +187,9 @@ def _apply(
             changes: dict[str, Any] = {"prev_hash": prev}
             if ev.seq == k:
                 changes["reason"] = (ev.reason or "") + "x"
-            digest = event_hash(hashed_record(ev) | {"prev_hash": prev, **changes})
-            values = {**changes, "hash": digest}
+            record = hashed_record(ev) | {"prev_hash": prev, **changes}
+            digest = event_hash(record)
+            values = {**changes, "hash": digest, "canonical": record_bytes(record)}
             conn.execute(update(EVENTS).where(EVENTS.c.id == ev.id).values(values))
             prev = digest
         conn.execute(update(CASES).where(CASES.c.id == cid).values(head_hash=prev))

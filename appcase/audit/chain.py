@@ -49,6 +49,8 @@ def check_chain(
     entries: Sequence[tuple[Mapping[str, Any], str]],
     count: int,
     head: str,
+    *,
+    hashed: bool = False,
 ) -> Problem | None:
     """Check one case's chain as stored and name its first damage.
 
@@ -58,6 +60,9 @@ def check_chain(
             database's ``seq`` order, or the order of a bundle's lines).
         count: the number of events the case says it has.
         head: the head hash the case says it has.
+        hashed: every stored hash is already known to be the hash of its record (its
+            stored bytes were hashed and are the record's canonical encoding), so it is not
+            computed again; only the search for where a misplaced event belongs hashes.
 
     Returns:
         ``None`` if intact, else ``(case_id, seq, kind, detail)``. Kinds: ``edited`` (an
@@ -80,7 +85,7 @@ def check_chain(
             rec, stored = entries[i]
             seq = rec.get("seq")
             found: int | None = None
-            if _hash_or_none(rec) == stored and isinstance(seq, int):
+            if (hashed or _hash_or_none(rec) == stored) and isinstance(seq, int):
                 found = seq
             else:
                 for j in range(1, limit + 1):

@@ -29,7 +29,17 @@ try:
 except ImportError:  # pragma: no cover - copied beside canonical.py, outside appcase
     from canonical import canonical_bytes  # type: ignore[import-not-found,no-redef]
 
-__all__ = ["GENESIS", "HASHED_FIELDS", "event_hash", "format_instant", "hashed_record", "seal"]
+__all__ = [
+    "GENESIS",
+    "HASHED_FIELDS",
+    "event_hash",
+    "format_instant",
+    "hashed_record",
+    "record_bytes",
+    "record_from_text",
+    "seal",
+    "seal_bytes",
+]
 
 GENESIS = "0" * 64
 """``prev_hash`` of a case's first event, and ``prev_digest`` of the first checkpoint."""
@@ -124,8 +134,61 @@ def hashed_record(event: Mapping[str, Any] | object, seq: int | None = None) -> 
     return record
 
 
+def record_from_text(event: Any, payload: Any, override: Any) -> dict[str, Any]:
+    """The hashed record of an event read with its instants already written as the record
+    writes them (:func:`format_instant`), e.g. by the database for ``audit verify``.
+
+    Args:
+        event: an object with the stored columns as attributes (``case_id, seq, track,
+            event, from_state, to_state, actor_id, role, jurisdiction, reason,
+            prev_hash``) and ``occurred_at`` / ``recorded_at`` as text.
+        payload / override: the event's payload and override, decoded.
+
+    Returns:
+        The record, with exactly the keys of :data:`HASHED_FIELDS` (nothing checked).
+    """
+    return {
+        "case_id": event.case_id,
+        "seq": event.seq,
+        "track": event.track,
+        "event": event.event,
+        "from": event.from_state,
+        "to": event.to_state,
+        "actor": event.actor_id,
+        "role": event.role,
+        "jurisdiction": event.jurisdiction,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "payload": payload,
+        "reason": event.reason,
+        "override": override,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def record_bytes(record: Mapping[str, Any]) -> bytes:
+    """The bytes an event's hash is taken over: the canonical encoding of its hashed
+    record (what ``events.canonical`` stores beside the columns).
+
+    Args:
+        record: a mapping with exactly the keys of :data:`HASHED_FIELDS`.
+
+    Returns:
+        The UTF-8 bytes of the canonical JSON of ``record``.
+
+    Raises:
+        ValueError: if keys are missing or extra, or a value cannot be encoded.
+    """
+    if record.keys() != _HASHED_KEYS:
+        keys = set(record)
+        missing = sorted(_HASHED_KEYS - keys)
+        extra = sorted(str(k)[:40] for k in keys - _HASHED_KEYS)
+        raise ValueError(f"hashed record keys wrong: missing {missing}, extra {extra}")
+    return canonical_bytes(record if type(record) is dict else dict(record))
+
+
 def event_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of an event's hashed record.
+    """SHA-256 (hex) of an event's hashed record: ``sha256(record_bytes(record))``.
 
     Args:
         record: a mapping with exactly the keys of :data:`HASHED_FIELDS`.
@@ -136,18 +199,13 @@ def event_hash(record: Mapping[str, Any]) -> str:
     Raises:
         ValueError: if keys are missing or extra, or a value cannot be encoded.
     """
-    if record.keys() != _HASHED_KEYS:
-        keys = set(record)
-        missing = sorted(_HASHED_KEYS - keys)
-        extra = sorted(str(k)[:40] for k in keys - _HASHED_KEYS)
-        raise ValueError(f"hashed record keys wrong: missing {missing}, extra {extra}")
-    return hashlib.sha256(
-        canonical_bytes(record if type(record) is dict else dict(record))
-    ).hexdigest()
+    return hashlib.sha256(record_bytes(record)).hexdigest()
 
 
 def seal(columns: dict[str, Any]) -> dict[str, Any]:
-    """Hash a new event: set ``columns["hash"]`` and return its hashed record.
+    """Hash a new event: set ``columns["canonical"]`` to the bytes hashed
+    (:func:`record_bytes`) and ``columns["hash"]`` to their SHA-256 (:func:`seal_bytes`);
+    return the hashed record.
 
     Args:
         columns: the event's columns as :func:`hashed_record` reads them; changed in place.
@@ -159,5 +217,20 @@ def seal(columns: dict[str, Any]) -> dict[str, Any]:
         ValueError: an instant is naive, or a value cannot be encoded canonically.
     """
     record = hashed_record(columns)
-    columns["hash"] = event_hash(record)
+    seal_bytes(columns, record_bytes(record))
     return record
+
+
+def seal_bytes(columns: dict[str, Any], data: bytes) -> None:
+    """Set an event's ``hash`` and its stored bytes (``canonical``) from the bytes of its
+    hashed record: THE one place both are set, for every path that writes an event (a
+    command, a survey, the sweep's batches, a hotline report), so that the stored bytes
+    are always exactly the bytes the hash was taken over.
+
+    Args:
+        columns: the event's columns; changed in place.
+        data: the canonical bytes of its hashed record (:func:`record_bytes`, or the same
+            bytes built another way).
+    """
+    columns["canonical"] = data
+    columns["hash"] = hashlib.sha256(data).hexdigest()

@@ -6,23 +6,37 @@ name."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert, select, text
+from sqlalchemy import Connection, String, Table, Text, and_, case, func, insert, select, text
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.sql.elements import ColumnElement
 
 from appcase.persistence.models import CaseRow, CheckpointRow, EventRow
-from appcase.ports import StoredCheckpoint, StoredEvent, record_fields
+from appcase.ports import SealedEvent, StoredCheckpoint, StoredEvent, record_fields
 
-__all__ = ["add_checkpoint", "events_until", "heads", "latest_checkpoint", "lock_checkpoints"]
+__all__ = [
+    "STREAM_BATCH",
+    "add_checkpoint",
+    "events_until",
+    "heads",
+    "latest_checkpoint",
+    "lock_checkpoints",
+    "sealed_events",
+]
 
 _CASES = cast(Table, CaseRow.__table__)
 _EVENTS = cast(Table, EventRow.__table__)
 _CHECKPOINTS = cast(Table, CheckpointRow.__table__)
 _EVENT_COLUMNS = (
     _EVENTS.c.id,
-    *(_EVENTS.c[name] for name in StoredEvent.__dataclass_fields__ if name != "position"),
+    *(
+        _EVENTS.c[name]
+        for name in StoredEvent.__dataclass_fields__
+        if name not in ("position", "canonical")
+    ),
 )
 _CHECKPOINT_COLUMNS = tuple(_CHECKPOINTS.c[name] for name in StoredCheckpoint.__dataclass_fields__)
 
@@ -79,3 +93,68 @@ def lock_checkpoints(conn: Connection) -> None:
 def add_checkpoint(conn: Connection, checkpoint: StoredCheckpoint) -> None:
     """Write a checkpoint row."""
     conn.execute(insert(_CHECKPOINTS), record_fields(checkpoint))
+
+
+STREAM_BATCH = 5000
+"""Rows :func:`sealed_events` fetches at a time (a server-side cursor on PostgreSQL)."""
+
+
+def _instant_text(conn: Connection, column: ColumnElement[object]) -> ColumnElement[str]:
+    """A stored instant as the hashed record writes it (``YYYY-MM-DDTHH:MM:SS.ffffffZ``),
+    computed by the database; ``NULL`` on SQLite for a value that is not in the storage
+    format (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC) appcase writes."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(
+            func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"', type_=String
+        )
+    raw = sql_cast(column, Text)
+    return case(
+        (
+            and_(func.length(raw) == 26, func.substr(raw, 11, 1) == " "),
+            func.substr(raw, 1, 10) + "T" + func.substr(raw, 12, 15) + "Z",
+        ),
+        else_=None,
+    )
+
+
+def sealed_events(
+    conn: Connection, campaign_id: str, case_id: str | None = None
+) -> Iterator[SealedEvent]:
+    """Every event of the campaign's cases (or of one), by case id then ``seq``, as
+    :class:`~appcase.ports.SealedEvent` (nothing decoded), streamed by one query
+    (``STREAM_BATCH`` rows at a time)."""
+    e = _EVENTS
+    stmt = (
+        select(
+            e.c.id,
+            e.c.case_id,
+            e.c.seq,
+            e.c.track,
+            e.c.event,
+            e.c.from_state,
+            e.c.to_state,
+            e.c.actor_id,
+            e.c.role,
+            e.c.jurisdiction,
+            _instant_text(conn, e.c.occurred_at),
+            _instant_text(conn, e.c.recorded_at),
+            sql_cast(e.c.payload, Text),
+            e.c.reason,
+            sql_cast(e.c.override, Text),
+            e.c.prev_hash,
+            e.c.hash,
+            e.c.canonical,
+        )
+        .join(_CASES, _CASES.c.id == e.c.case_id)
+        .where(_CASES.c.campaign_id == campaign_id)
+        .order_by(_CASES.c.id, e.c.seq)
+    )
+    if case_id is not None:
+        stmt = stmt.where(_CASES.c.id == case_id)
+    result = conn.execute(stmt.execution_options(stream_results=True, yield_per=STREAM_BATCH))
+    for partition in result.partitions():
+        yield from map(_sealed, partition)
+
+
+def _sealed(row: Any) -> SealedEvent:
+    return SealedEvent(*row)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -179,7 +180,9 @@ class CaseRow(Base):
 
 class EventRow(Base):
     """One appended event of a case's history; append-only (database triggers refuse
-    UPDATE and DELETE) and hash-chained per case."""
+    UPDATE and DELETE) and hash-chained per case. ``canonical`` holds the bytes ``hash``
+    was taken over (``NULL`` for an event written before 0008 whose stored hash its
+    columns did not give)."""
 
     __tablename__ = "events"
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),)
@@ -202,6 +205,7 @@ class EventRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    canonical: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class _Record:

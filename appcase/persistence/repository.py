@@ -75,6 +75,7 @@ from appcase.ports import (
     Record,
     RelayCursor,
     ReporterRecord,
+    SealedEvent,
     StoredActor,
     StoredApp,
     StoredCampaign,
@@ -258,7 +259,9 @@ def _columns(table: Table, names: Sequence[str]) -> tuple[Any, ...]:
     return tuple(table.c[n] for n in names)
 
 
-_EVENT_NAMES = tuple(f for f in StoredEvent.__dataclass_fields__ if f != "position")
+_EVENT_NAMES = tuple(
+    f for f in StoredEvent.__dataclass_fields__ if f not in ("position", "canonical")
+)
 _EVENT_COLUMNS = (_EVENTS.c.id, *_columns(_EVENTS, _EVENT_NAMES))
 _PAYLOAD_AT = 1 + _EVENT_NAMES.index("payload")
 _FEED_COLUMNS = tuple(c for c in _EVENT_COLUMNS if c.name != "payload")
@@ -809,6 +812,13 @@ class Repository:
         from appcase.persistence import audit_queries
 
         audit_queries.add_checkpoint(self.conn, checkpoint)
+
+    def sealed_events(self, campaign_id: str, case_id: str | None = None) -> Iterator[SealedEvent]:
+        """Every event of the campaign's cases (or of one), by case id then ``seq``, with
+        the bytes hashed, streamed by one query (nothing decoded)."""
+        from appcase.persistence import audit_queries
+
+        return audit_queries.sealed_events(self.conn, campaign_id, case_id)
 
     def records_of(self, case_ids: Sequence[str]) -> dict[str, list[Record]]:
         """The records of many cases, keyed by case id, each kind in the order written."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from appcase.audit.chain import Problem
 from appcase.ports import (
@@ -22,12 +22,18 @@ from appcase.ports import (
     InterviewRecord,
     PledgeRecord,
     Record,
-    StoredEvent,
     VerificationRecord,
 )
 from appcase.states import Event
 
-__all__ = ["RECORD_EVENTS", "RECORD_MISMATCH", "check_records", "record_name", "records_of"]
+__all__ = [
+    "RECORD_EVENTS",
+    "RECORD_MISMATCH",
+    "EventFacts",
+    "check_records",
+    "record_name",
+    "records_of",
+]
 
 RECORD_EVENTS = frozenset(
     e.value
@@ -42,6 +48,11 @@ RECORD_EVENTS = frozenset(
 )
 """The events that write records."""
 
+_EVIDENCE_EVENTS = (Event.FLAG.value, Event.ADD_EVIDENCE.value)
+_JUDGE, _INTERVIEW = Event.JUDGE.value, Event.INTERVIEW.value
+_PLEDGE, _RECTIFY = Event.PLEDGE.value, Event.RECTIFY.value
+# (the names once: an enum member's ``value`` is a property, read per event otherwise)
+
 RECORD_MISMATCH = "record_mismatch"
 """The kind of damage of a case whose records are not the ones its events wrote."""
 
@@ -52,6 +63,28 @@ _NAMES = {
     PledgeRecord: "pledge",
     VerificationRecord: "verification",
 }
+
+
+class EventFacts(Protocol):
+    """What :func:`check_records` reads of an event: a
+    :class:`~appcase.ports.StoredEvent` has it, and so has the lighter view ``verify``
+    builds from the stored bytes."""
+
+    @property
+    def position(self) -> int:
+        """The event's row id (records name it)."""
+
+    @property
+    def seq(self) -> int:
+        """Its position in its chain."""
+
+    @property
+    def event(self) -> str:
+        """Its name."""
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """Its payload as stored (JSON)."""
 
 
 def record_name(record: Record | type) -> str:
@@ -81,7 +114,7 @@ def records_of(
     Raises:
         KeyError / TypeError / ValueError: the payload is not one appcase wrote.
     """
-    if event in (Event.FLAG.value, Event.ADD_EVIDENCE.value):
+    if event in _EVIDENCE_EVENTS:
         return [
             EvidenceRecord(
                 case_id,
@@ -97,7 +130,7 @@ def records_of(
             )
             for i, e in enumerate(payload["evidence"])
         ]
-    if event == Event.JUDGE.value:
+    if event == _JUDGE:
         return [
             FindingRecord(
                 case_id,
@@ -110,7 +143,7 @@ def records_of(
             )
             for f in payload["findings"]
         ]
-    if event == Event.INTERVIEW.value:
+    if event == _INTERVIEW:
         return [
             InterviewRecord(
                 case_id,
@@ -124,7 +157,7 @@ def records_of(
                 date.fromisoformat(payload["rectification_deadline"]),
             )
         ]
-    if event == Event.PLEDGE.value:
+    if event == _PLEDGE:
         return [
             PledgeRecord(
                 case_id,
@@ -135,7 +168,7 @@ def records_of(
                 date.fromisoformat(payload["deadline"]),
             )
         ]
-    if event == Event.RECTIFY.value:
+    if event == _RECTIFY:
         checks = [dict(c) for c in payload["checks"]]
         return [VerificationRecord(case_id, event_id, checks, all(c["verified"] for c in checks))]
     return []
@@ -165,7 +198,7 @@ def _differs(expected: Sequence[Record], stored: Sequence[Record]) -> str | None
 
 
 def check_records(
-    case_id: str, events: Sequence[StoredEvent], stored: Sequence[Record]
+    case_id: str, events: Sequence[EventFacts], stored: Sequence[Record]
 ) -> Problem | None:
     """Check a case's records against the events that wrote them.
 

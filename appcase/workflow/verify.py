@@ -26,30 +26,45 @@ replays the transitions, and names the first damage it finds
 :func:`verify` adds the campaign's checkpoints (``checkpoint_mismatch``: a case deleted, or
 a history changed, since a checkpoint; the checkpoints' own chain) and, given a key, their
 signatures (``bad_signature``). Everything is read through the storage's named queries
-(:class:`appcase.ports.Queries`).
+(:class:`appcase.ports.Queries`), in one snapshot: the cases with their apps and records
+in batches, and every event by one streamed query
+(:meth:`~appcase.ports.Queries.sealed_events`) with the bytes its hash was taken over.
+
+An event is proven by its stored bytes when its columns, encoded canonically, are exactly
+those bytes and their SHA-256 is its stored hash -- an exact check (``true`` is not ``1``)
+that costs one encoding, no decoding of the bytes and no walk of the record. A case whose
+events are all so proven is checked through the records the bytes give, without
+recomputing a hash; any other case (an event without bytes, written before migration 0008
+with columns that did not give its hash; a column, the hash or the bytes changed) is
+checked as :func:`verify_events` does, from its decoded columns, and then its bytes
+against those columns (``edited`` when only the bytes were changed).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+from appcase.audit.canonical import encodes_to
 from appcase.audit.chain import Problem, check_chain
 from appcase.audit.checkpoints import check_checkpoints, check_heads, new_checkpoint
 from appcase.audit.fold import CaseFold, FoldError, differences
 from appcase.audit.fold import replay as fold_events
 from appcase.audit.keys import AuditInputError, Signer, VerifyKey
-from appcase.audit.records import format_instant, hashed_record
+from appcase.audit.records import format_instant, hashed_record, record_bytes, record_from_text
 from appcase.errors import CaseDamaged, CaseNotFound, InvalidInput, Unreadable
 from appcase.ports import (
     CaseFilter,
     Queries,
     Record,
+    SealedEvent,
     StoredApp,
     StoredCase,
     StoredCheckpoint,
@@ -244,22 +259,148 @@ def verify_events(
         disposition, the deadline the sweep reads -- are ``state_mismatch`` problems.
     """
     entries = [(hashed_record(ev), ev.hash) for ev in events]
-    found = check_chain(case.id, entries, case.event_count, case.head_hash)
+    return _verify_entries(case, entries, app, zone)
+
+
+def _verify_entries(
+    case: StoredCase,
+    entries: list[tuple[dict[str, Any], str]],
+    app: StoredApp | None,
+    zone: tzinfo | None,
+    *,
+    hashed: bool = False,
+) -> Problem | None:
+    """:func:`verify_events` on ``(hashed record, stored hash)`` pairs (``hashed``: each
+    stored hash is known to be its record's, see :func:`appcase.audit.chain.check_chain`)."""
+    found = check_chain(case.id, entries, case.event_count, case.head_hash, hashed=hashed)
     if found is not None:
         return found
     folded, error = fold_events(entries, fold_transitions(), zone)
-    found = _mismatch(case, folded, error)
-    if found is not None:
-        return found
+    # Equal values describe no difference: the descriptions are built only where one is.
+    if error is not None or any(getattr(folded, n) != getattr(case, n) for n in REPLAYED):
+        found = _mismatch(case, folded, error)
+        if found is not None:
+            return found
     stored: dict[str, Any] = {"prefecture": case.prefecture, "flagged_at": case.flagged_at}
     if app is not None:
         stored["app"] = identity_of(app).model_dump(mode="json")
     if zone is not None:
         stored["pledge_due_at"] = case.pledge_due_at
+    if all(getattr(folded, name) == value for name, value in stored.items()):
+        return None
     diffs = differences(folded, stored)
     if diffs:
         return (case.id, None, "state_mismatch", "; ".join(diffs))
     return None
+
+
+BYTES_EDITED = "its stored canonical bytes are not the record its columns and hash give"
+"""The detail of an ``edited`` problem found in an event's stored bytes alone."""
+
+
+class _Facts(NamedTuple):
+    """What the records check reads of an event checked through its stored bytes."""
+
+    position: int
+    seq: int
+    event: str
+    payload: dict[str, Any]
+
+
+def _sealed_records(events: Sequence[SealedEvent]) -> list[dict[str, Any]] | None:
+    """The hashed records of a case's events, each proven by its stored bytes: its columns
+    encode canonically to exactly those bytes, whose SHA-256 is its stored hash. ``None``
+    as soon as one event is not so proven (no bytes, a column that differs, bytes or a
+    hash changed, a value that cannot be read): the case is then checked slowly."""
+    records: list[dict[str, Any]] = []
+    loads, sha256 = json.loads, hashlib.sha256
+    for ev in events:
+        data = ev.canonical
+        if data is None or ev.payload is None:
+            return None
+        try:
+            override = None if ev.override is None else loads(ev.override)
+            record = record_from_text(ev, loads(ev.payload), override)
+        except (ValueError, TypeError, RecursionError):
+            return None
+        if not encodes_to(record, data) or sha256(data).hexdigest() != ev.hash:
+            return None
+        records.append(record)
+    return records
+
+
+def _bytes_problem(
+    case_id: str, events: Sequence[StoredEvent], sealed: Sequence[SealedEvent]
+) -> Problem | None:
+    """The first event (of a case whose chain holds) whose stored bytes are not the
+    canonical encoding of the record its columns give."""
+    stored = {ev.position: ev.canonical for ev in sealed}
+    for ev in events:
+        data = stored.get(ev.position)
+        if data is None:
+            continue
+        try:
+            expected: bytes | None = record_bytes(hashed_record(ev))
+        except ValueError:
+            expected = None
+        if data != expected:
+            return (case_id, ev.seq, "edited", BYTES_EDITED)
+    return None
+
+
+def _check_case(
+    q: Queries,
+    case: StoredCase,
+    app: StoredApp,
+    sealed: list[SealedEvent],
+    recs: list[Record],
+    zone: tzinfo | None,
+) -> tuple[Problem | None, bool]:
+    """A case's first problem, and whether every event of it was proven by its stored
+    bytes: then the case is checked through them, else from its columns (read again,
+    decoded), and the bytes against those columns."""
+    records = _sealed_records(sealed)
+    if records is not None:
+        entries = [(r, ev.hash) for r, ev in zip(records, sealed, strict=True)]
+        found = _verify_entries(case, entries, app, zone, hashed=True)
+        if found is None:
+            facts = [
+                _Facts(ev.position, ev.seq, ev.event, r["payload"])
+                for r, ev in zip(records, sealed, strict=True)
+            ]
+            found = check_records(case.id, facts, recs)
+        return found, True
+    got, bad, _ = unreadable_rows(partial(q.events_of, [case.id]))
+    if bad:
+        c, s, why = bad[0]
+        return (c, s, UNREADABLE, why), False
+    evs = got.get(case.id, [])
+    found = (
+        verify_events(case, evs, app, zone)
+        or _bytes_problem(case.id, evs, sealed)
+        or check_records(case.id, evs, recs)
+    )
+    return found, False
+
+
+class _Stream:
+    """The campaign's events, streamed in the cases' order, handed out case by case."""
+
+    def __init__(self, events: Iterator[SealedEvent]) -> None:
+        self._events = events
+        self._head = next(events, None)
+
+    def take(self, case_id: str, seen: set[str]) -> list[SealedEvent]:
+        """The events of ``case_id``; those of cases in ``seen`` (read before it, or not
+        readable) met first are passed over."""
+        head, out = self._head, []
+        while head is not None and head.case_id != case_id and head.case_id in seen:
+            head = next(self._events, None)
+        while head is not None and head.case_id == case_id:
+            out.append(head)
+            head = next(self._events, None)
+        self._head = head
+        return out
 
 
 Item = tuple[StoredCase, StoredApp, list[StoredEvent], list[Record]]
@@ -320,6 +461,48 @@ def _with_events(
     return items, [(c, s, UNREADABLE, why) for c, s, why in bad]
 
 
+def _case_batches(
+    q: Queries, campaign_id: str, case_id: str | None, batch_size: int
+) -> Iterator[tuple[list[tuple[StoredCase, StoredApp, list[Record]]], list[Problem]]]:
+    """The campaign's cases (or one) in id order, with their apps and records, a batch at
+    a time in ``q``'s unit of work, and an ``unreadable`` problem per case of the batch
+    whose rows cannot be read."""
+    if case_id is not None:
+        try:
+            case = q.case(case_id)
+            if case is None or case.campaign_id != campaign_id:
+                return
+            pairs = [(case, q.app(case.app_id))]
+        except CaseDamaged as exc:
+            yield [], [(case_id, None, UNREADABLE, exc.detail)]
+            return
+        except UNREADABLE_VALUES as exc:  # its ledger entry
+            yield [], [(case_id, None, UNREADABLE, f"its row cannot be read: {reason(exc)}")]
+            return
+        yield _with_records(q, pairs, [])
+        return
+    after: str | None = None
+    while True:
+        flt = CaseFilter(after_id=after, limit=batch_size)
+        pairs, bad, last = unreadable_rows(partial(q.cases, campaign_id, flt))
+        if not pairs and not bad:
+            return
+        yield _with_records(q, pairs, bad)
+        after = last if last is not None else pairs[-1][0].id
+
+
+def _with_records(
+    q: Queries, pairs: list[tuple[StoredCase, StoredApp]], bad: list[Unreadable]
+) -> tuple[list[tuple[StoredCase, StoredApp, list[Record]]], list[Problem]]:
+    """The cases of ``pairs`` with their records, and the ``unreadable`` problems of
+    ``bad`` and of the cases whose records cannot be read."""
+    recs, bad_records, _ = unreadable_rows(partial(q.records_of, [c.id for c, _ in pairs]))
+    bad = [*bad, *(b for b in bad_records if b[0] not in {c for c, _, _ in bad})]
+    skipped = {c for c, _, _ in bad}
+    items = [(c, a, recs.get(c.id, [])) for c, a in pairs if c.id not in skipped]
+    return items, [(c, s, UNREADABLE, why) for c, s, why in bad]
+
+
 def verify(
     engine: CaseEngine,
     case_id: str | None = None,
@@ -361,24 +544,34 @@ def verify(
     kept: dict[tuple[str, int], str] = {}
     existing: set[str] = set()
     problems: dict[str, Problem] = {}
-    cases = events = 0
-    for batch, unreadable in _batches(engine, case_id, batch_size, records=True):
-        for problem in unreadable:
-            cases += 1
-            existing.add(problem[0])
-            problems[problem[0]] = problem
-        for case, app, evs, recs in batch:
-            cases += 1
-            events += len(evs)
-            existing.add(case.id)
-            for n in needed.get(case.id, ()):
-                if 1 <= n <= len(evs):
-                    kept[(case.id, n)] = evs[n - 1].hash
-            found = verify_events(case, evs, app, campaign.zone) or check_records(
-                case.id, evs, recs
-            )
-            if found is not None:
-                problems[case.id] = found
+    cases = events = legacy = 0
+    zone = campaign.zone
+    with engine.storage.reading(snapshot=True) as q:
+        stream = _Stream(q.sealed_events(campaign.id, case_id))
+        for batch, unreadable in _case_batches(q, campaign.id, case_id, batch_size):
+            for problem in unreadable:
+                cases += 1
+                existing.add(problem[0])
+                problems[problem[0]] = problem
+            for case, app, recs in batch:
+                cases += 1
+                existing.add(case.id)
+                sealed = stream.take(case.id, existing)
+                events += len(sealed)
+                for n in needed.get(case.id, ()):
+                    if 1 <= n <= len(sealed):
+                        kept[(case.id, n)] = sealed[n - 1].hash
+                found, proven = _check_case(q, case, app, sealed, recs, zone)
+                if not proven:
+                    legacy += sum(ev.canonical is None for ev in sealed)
+                if found is not None:
+                    problems[case.id] = found
+    if legacy:
+        notes.append(
+            f"{legacy} event(s) without stored canonical bytes, checked from their columns "
+            "(written before migration 0008 with columns that did not give their hash, or "
+            "by a writer that does not store them)"
+        )
     if case_id is not None and case_id not in existing and case_id not in needed:
         raise CaseNotFound(case_id)
     heads = check_heads(

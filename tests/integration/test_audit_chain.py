@@ -85,6 +85,7 @@ def test_postgresql_refuses_truncate(engine: CaseEngine, recorded: dict[str, str
         ("edit", 3, 0, "payload"),
         ("edit", 2, 0, "occurred_at"),
         ("edit", 4, 0, "hash"),
+        ("edit", 5, 0, "canonical"),
         ("delete", 2, 0, ""),
         ("insert", 3, 0, ""),
         ("insert", 7, 0, ""),
