@@ -20,7 +20,7 @@ All instants are aware datetimes in UTC; dates are local dates of the campaign's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -435,18 +435,22 @@ class Queries(Protocol):
         """The campaign's cases matching ``flt``, in ``flt.order``, with their apps."""
 
     def case_states(self, campaign_id: str, flt: CaseFilter) -> list[StoredCase]:
-        """The campaign's cases matching ``flt`` without their apps (the sweep's read)."""
+        """The campaign's cases matching ``flt`` without their apps."""
 
     def case_with_head(
-        self, case_id: str, *, for_update: bool = False
-    ) -> tuple[StoredCase, str | None, str | None] | None:
-        """The case with this id and the hashes of its stored events number
-        ``event_count`` and ``event_count + 1`` (``None`` where there is none), in one
-        read; or ``None`` if no such case."""
+        self, case_id: str, *, for_update: bool = False, actor_id: str | None = None
+    ) -> tuple[StoredCase, str | None, str | None, StoredActor | None] | None:
+        """The case with this id, the hashes of its stored events number ``event_count``
+        and ``event_count + 1`` (``None`` where there is none) and the registered actor
+        ``actor_id`` (``None`` if not asked or not registered), in one read; or ``None`` if
+        no such case."""
 
-    def stored_hashes(self, events: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
-        """The hashes of the stored events among ``(case_id, seq)`` pairs (an event not
-        stored is absent), in one read."""
+    def case_heads(
+        self, campaign_id: str, flt: CaseFilter
+    ) -> list[tuple[StoredCase, str | None, str | None]]:
+        """The campaign's cases matching ``flt`` (locked with ``flt.skip_locked`` on a
+        server database), each with the hashes of its stored events number ``event_count``
+        and ``event_count + 1`` (``None`` where there is none): the sweep's read."""
 
     def events(self, case_id: str) -> list[StoredEvent]:
         """The case's events in chain order."""
@@ -589,9 +593,20 @@ class CaseStore(Queries, Protocol):
             ConcurrentModification: the case moved on since it was read.
         """
 
-    def save_cases(self, cases: Sequence[tuple[StoredCase, StoredCase]]) -> bool:
-        """Write many ``(case, read)`` pairs as :meth:`save_case` does, in one statement;
-        ``False`` if any case had moved on (the caller then rolls back)."""
+    def save_moves(self, moves: Sequence[tuple[StoredCase, Any]]) -> bool:
+        """Write many cases' changes as :meth:`save_case` does, from ``(read, after)``
+        pairs (``after`` anything with the attributes :data:`CASE_MOVED` names), in one
+        statement; ``False`` if any case had moved on (the caller then rolls back)."""
+
+    def insert_events(
+        self,
+        shared: Mapping[str, Any],
+        names: tuple[str, ...],
+        rows: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """Append many events that share the columns ``shared`` (as :class:`StoredEvent`
+        names them) and differ in the columns ``names`` (one tuple of values per event),
+        in one statement."""
 
     def append_event(self, columns: dict[str, Any]) -> int:
         """Append one event (its columns as :class:`StoredEvent` names them, without

@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -68,6 +69,13 @@ def postgres_base_url() -> str:
 @pytest.fixture
 def postgres_url(postgres_base_url: str) -> Iterator[str]:
     """A fresh, empty schema on the PostgreSQL server; dropped after the test."""
+    with postgres_schema(postgres_base_url) as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema(postgres_base_url: str) -> Iterator[str]:
+    """The URL of a fresh, empty schema on the PostgreSQL server, dropped at the end."""
     import psycopg
 
     schema = f"appcase_test_{uuid.uuid4().hex[:12]}"

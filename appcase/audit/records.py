@@ -19,19 +19,24 @@ Standard library only: an auditor runs it from copied files.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 try:
-    from appcase.audit.canonical import canonical_bytes
+    from appcase.audit.canonical import canonical_bytes, canonical_text
 except ImportError:  # pragma: no cover - copied beside canonical.py, outside appcase
-    from canonical import canonical_bytes  # type: ignore[import-not-found,no-redef]
+    from canonical import (  # type: ignore[import-not-found,no-redef]
+        canonical_bytes,
+        canonical_text,
+    )
 
 __all__ = [
     "GENESIS",
     "HASHED_FIELDS",
+    "RecordTemplate",
     "event_hash",
     "format_instant",
     "hashed_record",
@@ -219,6 +224,69 @@ def seal(columns: dict[str, Any]) -> dict[str, Any]:
     record = hashed_record(columns)
     seal_bytes(columns, record_bytes(record))
     return record
+
+
+class RecordTemplate:
+    """The hashed records of events that share every field but a few (one command fired on
+    many cases): the shared fields are checked and encoded once, each record costs the
+    encoding of its own fields. :meth:`seal` gives exactly the bytes :func:`record_bytes`
+    gives for the same record (hash and store them with :func:`seal_bytes`).
+
+    Args:
+        record: a hashed record (keys of :data:`HASHED_FIELDS`) holding the shared fields;
+            the values of the ``varying`` keys are ignored.
+        varying: the keys that differ from record to record, in the order :meth:`seal`
+            takes their values.
+
+    Raises:
+        ValueError: keys missing or extra, or a shared value that is not canonical JSON.
+    """
+
+    def __init__(self, record: Mapping[str, Any], varying: tuple[str, ...]) -> None:
+        if record.keys() != _HASHED_KEYS or not set(varying) <= _HASHED_KEYS:
+            raise ValueError("a record template needs exactly the hashed record's keys")
+        self.varying = varying
+        self.shared = {k: v for k, v in record.items() if k not in varying}
+        markers = [f"\ue000{secrets.token_hex(16)}{i}" for i in range(len(varying))]
+        probe = dict(record)
+        probe.update(zip(varying, markers, strict=True))
+        text = canonical_bytes(probe).decode("utf-8")
+        # the varying values' places, in encoded (sorted key) order
+        order = sorted(range(len(varying)), key=lambda i: text.find(f'"{markers[i]}"'))
+        parts: list[str] = []
+        for i in order:
+            head, _, text = text.partition(f'"{markers[i]}"')
+            parts.append(head)
+        parts.append(text)
+        if any(m in part for m in markers for part in parts) or len(parts) != len(varying) + 1:
+            raise ValueError("a record template's shared values hold its marker")
+        self._parts = parts
+        self._order = order
+
+    def seal(self, values: tuple[Any, ...]) -> tuple[dict[str, Any], bytes]:
+        """The hashed record with ``values`` for the varying keys, and its bytes.
+
+        Args:
+            values: one value per varying key, in the template's order.
+
+        Returns:
+            ``(record, data)``: the record (a new dict) and its canonical encoding.
+
+        Raises:
+            ValueError: a value cannot be encoded canonically.
+        """
+        parts = self._parts
+        pieces = [parts[0]]
+        for n, i in enumerate(self._order, 1):
+            pieces.append(canonical_text(values[i]))
+            pieces.append(parts[n])
+        try:
+            data = "".join(pieces).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"string cannot be encoded as UTF-8: {exc.reason}") from None
+        record = dict(self.shared)
+        record.update(zip(self.varying, values, strict=True))
+        return record, data
 
 
 def seal_bytes(columns: dict[str, Any], data: bytes) -> None:

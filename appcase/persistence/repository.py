@@ -10,19 +10,20 @@ persistence boundary, into :mod:`appcase.errors` types.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
+    Dialect,
     Engine,
     Insert,
     Select,
     Table,
-    Update,
     and_,
     bindparam,
     case,
@@ -33,7 +34,6 @@ from sqlalchemy import (
     select,
     text,
     union,
-    update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -114,22 +114,18 @@ _EVENTS = cast(Table, EventRow.__table__)
 _ACTORS = cast(Table, ActorRow.__table__)
 
 
-@cache
-def _case_update(columns: tuple[str, ...]) -> Update:
-    """The version-checked update of one case's ``columns`` (parameters ``b_<column>``)."""
-    return (
-        update(_CASES)
-        .where(_CASES.c.id == bindparam("b_id"), _CASES.c.version == bindparam("b_version"))
-        .values(
-            version=bindparam("b_new_version", type_=_CASES.c.version.type),
-            **{name: bindparam(f"b_{name}", type_=_CASES.c[name].type) for name in columns},
-        )
-    )
+_moved = attrgetter(*CASE_MOVED)
+"""The values of a case's :data:`CASE_MOVED` fields, as a tuple."""
 
 
 def _changed(case: StoredCase, read: StoredCase) -> tuple[str, ...]:
-    """The columns of :data:`CASE_MOVED` in which ``case`` differs from ``read``."""
-    return tuple(name for name in CASE_MOVED if getattr(case, name) != getattr(read, name))
+    """The columns of :data:`CASE_MOVED` in which ``case`` differs from ``read`` (a value
+    the command did not touch is the very object read: no comparison needed)."""
+    return tuple(
+        name
+        for name, now, was in zip(CASE_MOVED, _moved(case), _moved(read), strict=True)
+        if now is not was and now != was
+    )
 
 
 @cache
@@ -137,12 +133,67 @@ def _event_insert() -> Insert:
     return insert(_EVENTS)
 
 
-def _update_params(case: StoredCase, read: StoredCase, columns: tuple[str, ...]) -> dict[str, Any]:
-    params = {f"b_{name}": getattr(case, name) for name in columns}
-    params["b_id"] = case.id
-    params["b_version"] = read.version
-    params["b_new_version"] = read.version + 1
-    return params
+@cache
+def _driver_insert(
+    dialect: Dialect, schema: str | None, names: tuple[str, ...], returning: bool = False
+) -> str:
+    """``INSERT INTO events (names) VALUES (...)`` in the driver's own parameter style
+    (``RETURNING id`` with ``returning``)."""
+    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(names))
+    table = _driver_table(dialect, schema, _EVENTS)
+    sql = f"INSERT INTO {table} ({_quoted(dialect, names)}) VALUES ({marks})"
+    return f"{sql} RETURNING {dialect.identifier_preparer.quote('id')}" if returning else sql
+
+
+@cache
+def _driver_case_update(dialect: Dialect, schema: str | None, names: tuple[str, ...]) -> str:
+    """The version-checked update of ``names`` of one case, in the driver's parameter style:
+    parameters ``(*values, new_version, id, version)``."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    q = dialect.identifier_preparer.quote
+    sets = ", ".join(f"{q(n)} = {mark}" for n in (*names, "version"))
+    table = _driver_table(dialect, schema, _CASES)
+    return f"UPDATE {table} SET {sets} WHERE {q('id')} = {mark} AND {q('version')} = {mark}"
+
+
+def _driver_table(dialect: Dialect, schema: str | None, table: Table) -> str:
+    q = dialect.identifier_preparer.quote
+    return f"{q(schema)}.{q(table.name)}" if schema else q(table.name)
+
+
+def _quoted(dialect: Dialect, names: Sequence[str]) -> str:
+    q = dialect.identifier_preparer.quote
+    return ", ".join(q(n) for n in names)
+
+
+@cache
+def _bind(dialect: Dialect, table: Table, name: str) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy does to a value of column ``name`` before handing it to the driver
+    (the column type's bind processing for ``dialect``), or ``None`` if nothing."""
+    kind = table.c[name].type
+    return cast("Callable[[Any], Any] | None", kind.dialect_impl(dialect).bind_processor(dialect))
+
+
+def _bound(
+    dialect: Dialect, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[tuple[Any, ...]]:
+    """``rows`` (values of ``names``) as the driver takes them; each distinct value of a
+    column is processed once (the rows of a batch share most of theirs)."""
+    out = [list(r) for r in rows]
+    for i, name in enumerate(names):
+        proc = _bind(dialect, table, name)
+        if proc is None:
+            continue
+        memo: dict[Any, Any] = {None: None}
+        for row in out:
+            value = row[i]
+            try:
+                row[i] = memo[value]
+            except KeyError:
+                row[i] = memo[value] = proc(value)
+            except TypeError:  # not hashable (a JSON object): processed each time
+                row[i] = proc(value)
+    return [tuple(r) for r in out]
 
 
 def _connect(bind: Engine, snapshot: bool) -> Connection:
@@ -276,12 +327,21 @@ _Q_CASE_FOR_UPDATE = _Q_CASE.with_for_update()
 _LAST = _EVENTS.alias("last_event")
 _NEXT = _EVENTS.alias("next_event")
 _Q_CASE_HEAD = (
-    select(*_STORED_CASE_COLUMNS, _LAST.c.hash, _NEXT.c.hash)
+    select(*_STORED_CASE_COLUMNS, _LAST.c.hash, _NEXT.c.hash, *_ACTOR_COLUMNS)
     .outerjoin(_LAST, and_(_LAST.c.case_id == _CASES.c.id, _LAST.c.seq == _CASES.c.event_count))
     .outerjoin(_NEXT, and_(_NEXT.c.case_id == _CASES.c.id, _NEXT.c.seq == _CASES.c.event_count + 1))
+    .outerjoin(_ACTORS, _ACTORS.c.id == bindparam("actor"))
     .where(_CASES.c.id == bindparam("id"))
 )
+_N_ACTOR = len(_ACTOR_COLUMNS)
 _Q_CASE_HEAD_FOR_UPDATE = _Q_CASE_HEAD.with_for_update(of=_CASES)
+_Q_HEADS_OF = select(*_STORED_CASE_COLUMNS, _LAST.c.hash, _NEXT.c.hash).select_from(
+    _CASES.outerjoin(
+        _LAST, and_(_LAST.c.case_id == _CASES.c.id, _LAST.c.seq == _CASES.c.event_count)
+    ).outerjoin(
+        _NEXT, and_(_NEXT.c.case_id == _CASES.c.id, _NEXT.c.seq == _CASES.c.event_count + 1)
+    )
+)
 _Q_APP = select(*_APP_COLUMNS).where(_APPS.c.id == bindparam("id"))
 _Q_ACTOR = select(*_ACTOR_COLUMNS).where(_ACTORS.c.id == bindparam("id"))
 _Q_EVENTS = (
@@ -293,16 +353,6 @@ _Q_EVENT_BY_KEY = select(*_EVENT_COLUMNS).where(_EVENTS.c.idempotency_key == bin
 _FEED_LOCK = text("SELECT pg_advisory_xact_lock(7021235391209629030)")
 """The transaction-level advisory lock every writer of events takes on PostgreSQL (the key
 is fixed: the bytes ``appcasef`` as a big-endian integer), held until its commit or rollback."""
-
-
-_Q_HEADS = (
-    select(_EVENTS.c.case_id, _EVENTS.c.seq, _EVENTS.c.hash)
-    .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
-    .where(
-        _CASES.c.id.in_(bindparam("ids", expanding=True)),
-        _EVENTS.c.seq >= _CASES.c.event_count,
-    )
-)
 
 
 def _event(row: Any) -> StoredEvent:
@@ -367,11 +417,12 @@ class Repository:
             raise CaseDamaged(case_id, f"its row cannot be read: {_why(exc)}") from None
 
     def case_with_head(
-        self, case_id: str, *, for_update: bool = False
-    ) -> tuple[StoredCase, str | None, str | None] | None:
-        """The case with this id and the hashes of its stored events number
-        ``event_count`` and ``event_count + 1`` (``None`` where there is none), in one query
-        (outer joins on the events' unique ``(case_id, seq)``); ``for_update`` locks the
+        self, case_id: str, *, for_update: bool = False, actor_id: str | None = None
+    ) -> tuple[StoredCase, str | None, str | None, StoredActor | None] | None:
+        """The case with this id, the hashes of its stored events number ``event_count``
+        and ``event_count + 1`` (``None`` where there is none) and the registered actor
+        ``actor_id`` (``None``: not asked, or not registered), in one query (outer joins on
+        the events' unique ``(case_id, seq)`` and the actors' id); ``for_update`` locks the
         case row as :meth:`case` does.
 
         Raises:
@@ -385,23 +436,41 @@ class Repository:
         elif for_update:
             stmt = _Q_CASE_HEAD_FOR_UPDATE
         try:
-            row = self.conn.execute(stmt, {"id": case_id}).first()
+            row = self.conn.execute(stmt, {"id": case_id, "actor": actor_id}).first()
             if row is None:
                 return None
-            return StoredCase(*row[:-2]), row[-2], row[-1]
+            n = len(row) - _N_ACTOR
+            actor = StoredActor(*row[n:]) if row[n] is not None else None
+            return StoredCase(*row[: n - 2]), row[n - 2], row[n - 1], actor
         except _UNDECODABLE as exc:
             raise CaseDamaged(case_id, f"its row cannot be read: {_why(exc)}") from None
 
-    def stored_hashes(self, events: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
-        """The hashes of the stored events among ``(case_id, seq)`` pairs (an event not
-        stored is absent), in one query."""
-        if not events:
-            return {}
-        wanted = set(events)
-        # one id per case as parameters (not a pair per event): the events from each case's
-        # stored count on, by the (case_id, seq) key, are the ones asked for and no more
-        rows = self.conn.execute(_Q_HEADS, {"ids": sorted({case_id for case_id, _ in events})})
-        return {(c, n): digest for c, n, digest in rows if (c, n) in wanted}
+    def case_heads(
+        self, campaign_id: str, flt: CaseFilter
+    ) -> list[tuple[StoredCase, str | None, str | None]]:
+        """The campaign's cases matching ``flt`` (as :meth:`case_states` reads them, locked
+        with ``flt.skip_locked`` on PostgreSQL), each with the hashes of its stored events
+        number ``event_count`` and ``event_count + 1`` (``None`` where there is none), by
+        outer joins on the events' unique ``(case_id, seq)``.
+
+        On SQLite that is one statement (a write transaction excludes other writers). On
+        PostgreSQL the batch is locked first and read with its events in a second
+        statement: at READ COMMITTED a locked row that moved on is re-read, but not the
+        events joined to it.
+
+        Raises:
+            RowsUnreadable: some cases' rows cannot be read (it carries the others).
+        """
+        stmt = _filtered(_Q_HEADS_OF, campaign_id, flt)
+        if flt.skip_locked and self.conn.dialect.name == "postgresql":
+            locked = _filtered(select(_CASES.c.id), campaign_id, flt).with_for_update(
+                skip_locked=True, of=_CASES
+            )
+            ids = list(self.conn.scalars(locked))
+            stmt = _filtered(
+                _Q_HEADS_OF.where(_CASES.c.id.in_(ids)), campaign_id, CaseFilter(order=flt.order)
+            )
+        return self._decoded(stmt, lambda row: (StoredCase(*row[:-2]), row[-2], row[-1]))
 
     def app(self, app_id: int) -> StoredApp:
         """The ledger entry with this id (it exists: cases reference it)."""
@@ -658,30 +727,13 @@ class Repository:
                 update was written (the caller's transaction is to be rolled back).
         """
         columns = _changed(case, read)
-        params = _update_params(case, read, columns)
-        done = self.conn.execute(_case_update(columns), params)
+        values = (*(getattr(case, n) for n in columns), read.version + 1, case.id, read.version)
+        dialect = self.conn.dialect
+        [row] = _bound(dialect, _CASES, (*columns, "version", "id", "version"), [values])
+        done = self.conn.exec_driver_sql(_driver_case_update(dialect, self._schema(), columns), row)
         if done.rowcount != 1:
             raise ConcurrentModification(case.id)
         case.version = read.version + 1
-
-    def save_cases(self, cases: Sequence[tuple[StoredCase, StoredCase]]) -> bool:
-        """Write many cases as :meth:`save_case` does, with one statement.
-
-        Returns:
-            ``True`` if every case was still at its read version and is written; ``False``
-            if any was not (then the caller must roll back: the others were written).
-        """
-        if not cases:
-            return True
-        changed = set().union(*(_changed(c, r) for c, r in cases))
-        columns = tuple(name for name in CASE_MOVED if name in changed)
-        params = [_update_params(c, r, columns) for c, r in cases]
-        done = self.conn.execute(_case_update(columns), params)
-        if done.rowcount != len(params):
-            return False
-        for c, r in cases:
-            c.version = r.version + 1
-        return True
 
     def lock_feed(self) -> None:
         """Make positions follow commit order: on PostgreSQL, writers of events take one
@@ -697,9 +749,13 @@ class Repository:
         """Insert one event (``columns`` as :class:`~appcase.ports.StoredEvent` names them,
         without ``position``); returns its position (the row id)."""
         self.lock_feed()
-        key = self.conn.execute(_event_insert(), columns).inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        dialect = self.conn.dialect
+        names = tuple(columns)
+        [row] = _bound(dialect, _EVENTS, names, [tuple(columns.values())])
+        server = dialect.name == "postgresql"
+        sql = _driver_insert(dialect, self._schema(), names, server)
+        done = self.conn.exec_driver_sql(sql, row)
+        return int(done.scalar_one() if server else done.lastrowid)
 
     def append_events(
         self, rows: Sequence[dict[str, Any]], *, positions: bool = False
@@ -720,6 +776,67 @@ class Repository:
             _event_insert().returning(_EVENTS.c.id, sort_by_parameter_order=True), list(rows)
         )
         return [int(r[0]) for r in result]
+
+    def insert_events(
+        self,
+        shared: Mapping[str, Any],
+        names: tuple[str, ...],
+        rows: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """Insert many events that share most of their columns, with one ``executemany``
+        of the driver in this transaction; SQLAlchemy's bind processing of each column
+        (instants in UTC, JSON) is applied to each distinct value once.
+
+        Args:
+            shared: the columns every event has alike, as :class:`~appcase.ports.StoredEvent`
+                names them.
+            names: the other columns (with ``hash``).
+            rows: one tuple of values of ``names`` per event.
+        """
+        if not rows:
+            return
+        self.lock_feed()
+        dialect = self.conn.dialect
+        fixed = tuple(shared)
+        [constants] = _bound(dialect, _EVENTS, fixed, [tuple(shared.values())])
+        own = _bound(dialect, _EVENTS, names, rows)
+        sql = _driver_insert(dialect, self._schema(), (*names, *fixed))
+        self.conn.exec_driver_sql(sql, [(*r, *constants) for r in own])
+
+    def save_moves(self, moves: Sequence[tuple[StoredCase, Any]]) -> bool:
+        """Write many cases' changes as :meth:`save_case` does, from each case as read
+        and the case after its event (anything with the attributes :data:`CASE_MOVED`
+        names, such as :class:`~appcase.audit.fold.CaseFold`), with one ``executemany`` of
+        the driver in this transaction.
+
+        Returns:
+            ``True`` if every case was still at its read version and is written; ``False``
+            if any was not (then the caller must roll back: the others were written).
+        """
+        if not moves:
+            return True
+        pairs = [(_moved(read), _moved(after)) for read, after in moves]
+        changed = [
+            any(b[i] is not a[i] and b[i] != a[i] for b, a in pairs) for i in range(len(CASE_MOVED))
+        ]
+        at = [i for i, yes in enumerate(changed) if yes]
+        columns = tuple(CASE_MOVED[i] for i in at)
+        rows = [
+            (*[a[i] for i in at], read.version + 1, read.id, read.version)
+            for (read, _), (_, a) in zip(moves, pairs, strict=True)
+        ]
+        dialect = self.conn.dialect
+        bound = _bound(dialect, _CASES, (*columns, "version", "id", "version"), rows)
+        sql = _driver_case_update(dialect, self._schema(), columns)
+        done = self.conn.exec_driver_sql(sql, bound)
+        return bool(done.rowcount == len(rows))
+
+    def _schema(self) -> str | None:
+        """The schema appcase's tables are in, when a caller's connection maps it."""
+        conn = self.conn
+        options = conn.options if isinstance(conn, _Scoped) else conn.get_execution_options()
+        mapped = options.get("schema_translate_map") or {}
+        return cast("str | None", mapped.get(None))
 
     def add_records(self, records: Sequence[Record]) -> None:
         """Write an event's records (one statement per kind)."""
@@ -1167,3 +1284,11 @@ class _Scoped:
 
     def begin_nested(self) -> Any:
         return self._conn.begin_nested()
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The execution options of appcase's statements (the schema map)."""
+        return self._options
+
+    def exec_driver_sql(self, statement: str, parameters: Any = None) -> Any:
+        return self._conn.exec_driver_sql(statement, parameters)

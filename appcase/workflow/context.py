@@ -6,6 +6,7 @@ transaction; guards are pure functions of them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -99,6 +100,9 @@ class GuardContext:
         policy: the disposition policy's answer, for ``judge``.
         rejections: filled by the guard runner.
         waived: guard codes an override waived (recorded with the event).
+        settled: verdicts of the command-level guards taken once for the command
+            (:func:`appcase.workflow.guards.settle`); the runner applies them instead of
+            running those guards again.
     """
 
     case: CaseFacts
@@ -108,3 +112,4 @@ class GuardContext:
     policy: DispositionResult | None = None
     rejections: list[Rejection] = field(default_factory=list)
     waived: list[str] = field(default_factory=list)
+    settled: Mapping[str, tuple[tuple[Rejection, ...], tuple[str, ...]]] | None = None

@@ -12,13 +12,13 @@ the one stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Generic, NamedTuple, TypeVar
 
 from pydantic import ValidationError
 
 from appcase.errors import CaseDamaged, RowsUnreadable, Unreadable
-from appcase.ports import Queries, StoredApp, StoredCase
+from appcase.ports import StoredApp, StoredCase
 from appcase.workflow.views import CaseView, case_view
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "UNREADABLE_VALUES",
     "Salvaged",
     "case_views",
-    "damaged_heads",
     "intact",
     "missing_record",
     "reason",
@@ -53,17 +52,6 @@ def intact(case: StoredCase, last: str | None, beyond: str | None) -> bool:
     if case.event_count == 0:
         return last is None
     return last == case.head_hash
-
-
-def damaged_heads(store: Queries, cases: Sequence[StoredCase]) -> set[str]:
-    """The ids of the cases among ``cases`` that are not :func:`intact` (one read)."""
-    pairs = [(c.id, n) for c in cases for n in (c.event_count, c.event_count + 1)]
-    stored = store.stored_hashes(pairs)
-    return {
-        c.id
-        for c in cases
-        if not intact(c, stored.get((c.id, c.event_count)), stored.get((c.id, c.event_count + 1)))
-    }
 
 
 UNREADABLE = "unreadable"

@@ -26,6 +26,7 @@ from appcase.ports import CaseFilter, CaseStore, Storage, StoredCase, StoredEven
 from appcase.states import Event
 from appcase.workflow.actors import register_actor
 from appcase.workflow.commands import AppIdentity, JudgePayload, Override, SurveyPayload
+from appcase.workflow.context import ActorInfo
 from appcase.workflow.damage import case_views
 from appcase.workflow.listeners import Listeners
 from appcase.workflow.pipeline import (
@@ -276,15 +277,16 @@ class CaseEngine:
             assert idempotency_key is not None
             return pipe.replayed(store, idempotency_key, case_id, ev, actor, body, reason)
 
-        def act(store: CaseStore, case: StoredCase) -> StoredEvent:
+        def act(store: CaseStore, case: StoredCase, who: ActorInfo | None) -> StoredEvent:
             if expected_version is not None and case.version != expected_version:
                 raise ConcurrentModification(
                     case_id, expected_version=expected_version, version=case.version
                 )
-            cmd = pipe.command(store, ev, actor, body, when, reason, ovr)
+            cmd = pipe.command(store, ev, actor, body, when, reason, ovr, who)
             return pipe.run(store, case, cmd, idempotency_key)
 
-        return event_view(pipe.on_case(self.storage, case_id, idempotency_key, replay, act))
+        done = pipe.on_case(self.storage, case_id, idempotency_key, replay, act, actor)
+        return event_view(done)
 
     def explain_judgment(
         self,

@@ -4,11 +4,17 @@ Every guard returns a list of :class:`~appcase.errors.Rejection` (empty when it 
 the runner calls *all* guards of a transition and collects every rejection, so a refused
 command says everything that is wrong at once. Guards are registered by name in
 :data:`GUARDS`, the only place the table's guard names are resolved.
+
+Some guards look at the command alone, never at the case: :data:`COMMAND_GUARDS` and,
+for an actor acting province-wide, :data:`PROVINCE_WIDE_GUARDS` declare them
+(:func:`command_level`). A command fired on many
+cases (the sweep) takes their verdicts once (:func:`settle`) and the runner applies them to
+every case (the same rejections, the same waivers) instead of running them again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 
 from appcase.errors import Rejection
@@ -26,11 +32,24 @@ from appcase.workflow.commands import (
     is_blank,
 )
 from appcase.workflow.context import GuardContext
-from appcase.workflow.table import POST_JUDGMENT_STATES
+from appcase.workflow.table import COMMON_GUARDS, POST_JUDGMENT_STATES, spec_for
 
-__all__ = ["GUARDS", "Guard", "run_guards"]
+__all__ = [
+    "COMMAND_GUARDS",
+    "GUARDS",
+    "PROVINCE_WIDE_GUARDS",
+    "Guard",
+    "Settled",
+    "command_level",
+    "run_guards",
+    "settle",
+]
 
 Guard = Callable[[GuardContext], list[Rejection]]
+
+Settled = Mapping[str, tuple[tuple[Rejection, ...], tuple[str, ...]]]
+"""Verdicts of guards taken once for a command: guard name -> (its rejections, the guard
+codes it waived)."""
 
 
 def run_guards(names: Iterable[str], ctx: GuardContext) -> list[Rejection]:
@@ -40,7 +59,13 @@ def run_guards(names: Iterable[str], ctx: GuardContext) -> list[Rejection]:
         TypeError: if a guard returns anything but a list of rejections (a programming error).
     """
     out: list[Rejection] = []
+    settled = ctx.settled
     for name in names:
+        if settled is not None and name in settled:
+            rejected, waived = settled[name]
+            out.extend(rejected)
+            ctx.waived.extend(waived)
+            continue
         verdict = GUARDS[name](ctx)
         if verdict.__class__ is list and not verdict:
             continue  # passed: the common case, checked first
@@ -361,16 +386,20 @@ def escalation_ground(ctx: GuardContext) -> list[Rejection]:
     g, state = p.ground, ctx.case.state
     if g is None:
         return [Rejection("escalation_ground", "give the ground of the escalation")]
-    fits = {
-        EscalationGround.TAKEDOWN_DISPOSITION: state is State.JUDGED
-        and ctx.case.disposition is Disposition.TAKEDOWN,
-        EscalationGround.PLEDGE_REFUSED: state is State.INTERVIEWED,
-        EscalationGround.RECTIFICATION_FAILED: state is State.PLEDGED,
-        EscalationGround.RECTIFICATION_OVERDUE: state is State.PLEDGED
-        and ctx.case.pledge_deadline is not None
-        and deadlines.deadline_passed(ctx.campaign, ctx.case.pledge_deadline, ctx.command.at),
-    }
-    if not fits[g]:
+    if g is EscalationGround.TAKEDOWN_DISPOSITION:
+        fits = state is State.JUDGED and ctx.case.disposition is Disposition.TAKEDOWN
+    elif g is EscalationGround.PLEDGE_REFUSED:
+        fits = state is State.INTERVIEWED
+    elif g is EscalationGround.RECTIFICATION_FAILED:
+        fits = state is State.PLEDGED
+    else:  # RECTIFICATION_OVERDUE
+        deadline = ctx.case.pledge_deadline
+        fits = (
+            state is State.PLEDGED
+            and deadline is not None
+            and deadlines.deadline_passed(ctx.campaign, deadline, ctx.command.at)
+        )
+    if not fits:
         needs = {
             EscalationGround.TAKEDOWN_DISPOSITION: "a judged case whose disposition is takedown",
             EscalationGround.PLEDGE_REFUSED: "an interviewed case (no pledge signed)",
@@ -445,3 +474,55 @@ GUARDS: dict[str, Guard] = {
     "suspected_illegal": suspected_illegal,
 }
 """The registry of guards by name: the only place table guard names are resolved."""
+
+COMMAND_GUARDS: tuple[str, ...] = (
+    "reason",
+    "decision_record",
+    "evidence",
+    "pledge_record",
+    "app_identity",
+)
+"""Guards that never read the case (nor the clock's now): their verdict is the command's
+(its actor, event, instant, reason, payload) under the campaign, the same for every case."""
+
+PROVINCE_WIDE_GUARDS: tuple[str, ...] = ("permission", "phase_window")
+"""Guards that read the case only for an actor (or an override's authoriser) of prefecture
+scope: ``permission`` compares a prefecture officer's jurisdiction with the case's, and
+``phase_window`` the authoriser's when an override is needed. For a command whose actor and
+authoriser act province-wide (the ``system`` actor, a role of province scope) their verdict
+is the command's, the same for every case."""
+
+
+def command_level(ctx: GuardContext) -> tuple[str, ...]:
+    """The guards of ``ctx``'s command's table row whose verdict is the same for every case:
+    those of :data:`COMMAND_GUARDS`, and those of :data:`PROVINCE_WIDE_GUARDS` when the
+    actor and the override's authoriser (if any) are the ``system`` actor or hold a role of
+    province scope."""
+    cmd = ctx.command
+    level = set(COMMAND_GUARDS)
+    for who in (cmd.actor, cmd.override_actor):
+        if who is None or who.role == permissions.SYSTEM_ROLE:
+            continue
+        spec = ctx.campaign.role(who.role)
+        if spec is None or spec.scope != "province":
+            break
+    else:
+        level.update(PROVINCE_WIDE_GUARDS)
+    row = (*COMMON_GUARDS, *spec_for(cmd.event).guards)
+    return tuple(name for name in row if name in level)
+
+
+def settle(ctx: GuardContext) -> Settled:
+    """Run the command-level guards (:func:`command_level`) of ``ctx``'s command once, on
+    the context of any one case, and keep their verdicts for every case of the command
+    (:attr:`GuardContext.settled`); ``ctx`` itself is left as it was.
+
+    Raises:
+        TypeError: as :func:`run_guards`.
+    """
+    verdicts: dict[str, tuple[tuple[Rejection, ...], tuple[str, ...]]] = {}
+    for name in command_level(ctx):
+        probe = GuardContext(ctx.case, ctx.command, ctx.campaign, ctx.now, ctx.policy)
+        rejected = run_guards((name,), probe)
+        verdicts[name] = (tuple(rejected), tuple(probe.waived))
+    return verdicts

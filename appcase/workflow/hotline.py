@@ -29,6 +29,7 @@ from appcase.ports import CaseStore, StoredCase, StoredEvent
 from appcase.states import Event, State
 from appcase.states.identifiers import validate_uscc
 from appcase.workflow.commands import Evidence, FlagPayload, Override
+from appcase.workflow.context import ActorInfo
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.pipeline import parse_override
 from appcase.workflow.views import CaseView, EventView, event_view
@@ -138,9 +139,10 @@ def report_hotline(
         case_id,
         idempotency_key,
         lambda store: _replayed_report(engine, store, idempotency_key, case_id, actor, item),
-        lambda store, case: _fire_report(
-            engine, store, case, payload, actor, when, ovr, idempotency_key
+        lambda store, case, who: _fire_report(
+            engine, store, case, payload, actor, when, ovr, idempotency_key, who
         ),
+        actor,
     )
     return event_view(done)
 
@@ -202,8 +204,10 @@ def _fire_report(
     when: datetime,
     ovr: Override | None,
     idempotency_key: str | None,
+    who: ActorInfo | None = None,
 ) -> StoredEvent:
-    """Flag the case, or add to its open flag, in ``store``'s transaction."""
+    """Flag the case, or add to its open flag, in ``store``'s transaction (``who``: the
+    actor, if read with the case)."""
     state = State(case.state)
     if state is State.FLAGGED:
         event = Event.ADD_EVIDENCE
@@ -222,5 +226,5 @@ def _fire_report(
                 )
             ],
         )
-    cmd = engine.pipeline.command(store, event, actor, payload, when, None, ovr)
+    cmd = engine.pipeline.command(store, event, actor, payload, when, None, ovr, who)
     return engine.pipeline.run(store, case, cmd, idempotency_key)

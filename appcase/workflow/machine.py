@@ -45,7 +45,7 @@ class GuardCondition:
         return f"GuardCondition({self.spec.event.value}: {', '.join(self.names)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per process: compared and hashed by identity
 class Machines:
     """The runtime machines of both tracks, keyed by track, with the attribute each moves."""
 

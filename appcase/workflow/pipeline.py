@@ -18,7 +18,9 @@ unit of work of the :class:`~appcase.ports.CaseStore` port:
    veto rolls the command back), the after-commit ones once the unit of work commits.
 
 Steps 1-4 write nothing (:meth:`Pipeline.prepare`), so a caller can check many commands and
-write them together (the sweep, the ledger import); :meth:`Pipeline.run` does all five.
+write them together (the ledger import); :meth:`Pipeline.run` does all five. :class:`Batch`
+fires one command on many cases (the sweep) with the same steps per case, paying once what
+does not depend on the case.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from appcase.audit.fold import CaseFold, fold
-from appcase.audit.records import GENESIS, seal
+from appcase.audit.records import GENESIS, RecordTemplate, hashed_record, seal, seal_bytes
 from appcase.clock import Clock, ensure_aware
 from appcase.errors import (
     CaseDamaged,
@@ -71,15 +73,18 @@ from appcase.workflow.commands import (
 from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
 from appcase.workflow.damage import HEAD_DAMAGE, intact, missing_record
 from appcase.workflow.event_records import records_of
-from appcase.workflow.guards import run_guards
+from appcase.workflow.guards import Settled, run_guards, settle
 from appcase.workflow.listeners import Listeners, transition_of
 from appcase.workflow.machine import machines
 from appcase.workflow.table import COMMON_GUARDS, fold_transitions, spec_for
 
 __all__ = [
     "SYSTEM_ACTOR",
+    "Batch",
+    "Fired",
     "Pipeline",
     "Prepared",
+    "Tracks",
     "parse_event",
     "parse_override",
     "parse_payload",
@@ -167,6 +172,10 @@ def same_payload(given: dict[str, Any], stored: dict[str, Any]) -> bool:
     return all(kept.get(k) == v for k, v in clean(given).items() if v is not None)
 
 
+_STATES: dict[object, State] = {s.value: s for s in State}
+_JUDICIAL_STATES: dict[object, JudicialState] = {s.value: s for s in JudicialState}
+"""The states by stored value (a look-up; the enum's own call says what is wrong)."""
+
 _RECORD_PAYLOADS = (FlagPayload, JudgePayload, InterviewPayload, PledgePayload, RectifyPayload)
 """Payloads whose events write records (evidence, findings, ...) that reference the event's
 id; the others write none."""
@@ -191,6 +200,142 @@ class Prepared:
     command: Command
     reporters: list[ReporterRecord] = field(default_factory=list)
     new: bool = False
+
+
+@dataclass(slots=True)
+class Tracks:
+    """What the machine moves on a case: its id and the states of both tracks (the model a
+    batch fires the machine on, instead of a copy of the whole case)."""
+
+    id: str
+    state: str
+    judicial_state: str
+
+
+@dataclass(slots=True)
+class Fired:
+    """A command of a :class:`Batch` checked and folded on one case; nothing written yet.
+
+    Attributes:
+        read: the case as read.
+        after: the case after the event (:func:`appcase.audit.fold.fold`).
+        values: the event's own columns, in the order of :data:`Batch.OWN` (then
+            ``canonical`` and ``hash``).
+    """
+
+    read: StoredCase
+    after: CaseFold
+    values: tuple[Any, ...]
+
+
+class Batch:
+    """One command fired on many cases (the sweep), with the per-case work of
+    :meth:`Pipeline.prepare` and the fixed costs paid once:
+
+    * the command-level guards (:func:`appcase.workflow.guards.settle`) run on the first
+      case and their verdicts are applied to every case; the per-case guards run per case,
+      and the ``transitions`` machine fires on every case;
+    * the event's record is built from a template (:class:`~appcase.audit.records.
+      RecordTemplate`): the shared fields once, per case its own (:data:`OWN`);
+    * the events and the cases are written with one statement each
+      (:meth:`~appcase.ports.CaseStore.insert_events`, :meth:`~appcase.ports.CaseStore.
+      save_moves`).
+
+    Commands that write records beside their event, ``judge`` (its policy answer) and
+    ``survey`` (a new case) are not batched.
+
+    Args:
+        pipeline: the campaign's pipeline.
+        cmd: the command.
+
+    Raises:
+        ValueError: a command that cannot be batched.
+    """
+
+    OWN: tuple[str, ...] = ("case_id", "seq", "from_state", "to_state", "override", "prev_hash")
+    """The event columns that differ from case to case (then ``canonical`` and ``hash``,
+    :func:`~appcase.audit.records.seal_bytes`)."""
+
+    _KEYS = ("case_id", "seq", "from", "to", "override", "prev_hash")
+    """The hashed record's keys of :data:`OWN`."""
+
+    def __init__(self, pipeline: Pipeline, cmd: Command) -> None:
+        if cmd.event in (Event.JUDGE, Event.SURVEY) or isinstance(cmd.payload, _RECORD_PAYLOADS):
+            raise ValueError(f"{cmd.event.value} commands are not batched")
+        self.pipeline = pipeline
+        self.cmd = cmd
+        self.settled: Settled | None = None
+        self.now: datetime | None = None
+        self._template: RecordTemplate | None = None
+        self.shared: dict[str, Any] = {}
+        spec = spec_for(cmd.event)
+        self._judicial = spec.track is Track.JUDICIAL
+
+    def begin(self, now: datetime) -> None:
+        """Start a unit of work of the batch: its events are recorded at ``now``."""
+        if now != self.now:
+            self.now, self._template = now, None
+
+    def prepare(self, store: CaseStore, case: StoredCase) -> Fired:
+        """Check the command on ``case`` and fold its event; nothing is written.
+
+        Raises:
+            GuardRejected: every failed guard (settled or not).
+            CaseDamaged: the case's row does not read.
+        """
+        pipe, cmd, now = self.pipeline, self.cmd, self.now
+        assert now is not None, "begin() first"
+        facts = pipe.facts(store, case, cmd.event, cmd.at)
+        ctx = GuardContext(facts, cmd, pipe.campaign, now, settled=self.settled)
+        if self.settled is None:
+            self.settled = ctx.settled = settle(ctx)
+        moved = Tracks(case.id, case.state, case.judicial_state)
+        pipe.transition(ctx, moved, case_id=case.id)
+        template = self._template
+        if template is None:
+            columns = pipe.event_columns(moved, case, ctx, None, [])
+            template = self._template = RecordTemplate(hashed_record(columns), self._KEYS)
+            self.shared = {k: v for k, v in columns.items() if k not in self.OWN}
+        before, after = (
+            (case.judicial_state, moved.judicial_state)
+            if self._judicial
+            else (case.state, moved.state)
+        )
+        override = pipe.override_record(ctx)
+        own = (case.id, case.event_count + 1, before, after, override, case.head_hash)
+        record, data = template.seal(own)
+        sealed: dict[str, Any] = {}
+        seal_bytes(sealed, data)
+        digest = sealed["hash"]
+        return Fired(case, pipe.folded(case, record, digest), (*own, data, digest))
+
+    def write(self, store: CaseStore, fired: Sequence[Fired]) -> bool:
+        """Write the events and the cases of ``fired`` (one statement each), then tell the
+        listeners.
+
+        Returns:
+            ``False`` if a case had moved on since it was read (then roll back: the others
+            were written).
+
+        Raises:
+            ListenerVetoed: an in-transaction listener raised (roll back).
+        """
+        if not fired:
+            return True
+        pipe = self.pipeline
+        names = (*self.OWN, "canonical", "hash")
+        heard = pipe.listeners.wanted("transaction") or pipe.listeners.wanted("commit")
+        if heard:  # the listeners need each event's position and columns
+            rows = [{**self.shared, **dict(zip(names, f.values, strict=True))} for f in fired]
+            positions = store.append_events(rows, positions=True)
+            events = [StoredEvent(n, **r) for n, r in zip(positions, rows, strict=True)]
+        else:
+            store.insert_events(self.shared, names, [f.values for f in fired])
+        if not store.save_moves([(f.read, f.after) for f in fired]):
+            return False
+        if heard:
+            pipe.publish(store, events)
+        return True
 
 
 class Pipeline:
@@ -240,13 +385,17 @@ class Pipeline:
         at: datetime,
         reason: str | None = None,
         override: Override | None = None,
+        known: ActorInfo | None = None,
     ) -> Command:
         """A command with its actor and its override's authoriser resolved.
+
+        Args:
+            known: the actor, if already read (:meth:`locked` reads it with the case).
 
         Raises:
             UnknownActor: the actor or the authoriser is not registered.
         """
-        who = self.actor(store, actor)
+        who = known if known is not None and known.id == actor else self.actor(store, actor)
         by = None
         if override is not None and override.authorised_by:
             by = self.actor(store, override.authorised_by)
@@ -269,14 +418,37 @@ class Pipeline:
         """
         if not for_update:
             case = store.case(case_id)
-        else:
-            found = store.case_with_head(case_id, for_update=True)
-            case = found[0] if found is not None else None
-            if found is not None and not intact(*found):
-                raise CaseDamaged(case_id, HEAD_DAMAGE)
-        if case is None or case.campaign_id != self.campaign.id:
+            if case is None or case.campaign_id != self.campaign.id:
+                raise CaseNotFound(case_id)
+            return case
+        return self.locked(store, case_id)[0]
+
+    def locked(
+        self, store: Queries, case_id: str, actor_id: str | None = None
+    ) -> tuple[StoredCase, ActorInfo | None]:
+        """Lock the campaign's case ``case_id`` until the end of the transaction, check it
+        intact (its head is its last stored event) and read the actor ``actor_id`` with it,
+        in one query.
+
+        Returns:
+            The case, and the actor (``None`` if not asked or not registered: resolving it
+            then says so, see :meth:`command`).
+
+        Raises:
+            CaseNotFound: no such case in this campaign.
+            CaseDamaged: the case's head is not its last stored event.
+        """
+        asked = actor_id if actor_id != SYSTEM_ACTOR else None
+        found = store.case_with_head(case_id, for_update=True, actor_id=asked)
+        if found is None or found[0].campaign_id != self.campaign.id:
             raise CaseNotFound(case_id)
-        return case
+        case, last, beyond, actor = found
+        if not intact(case, last, beyond):
+            raise CaseDamaged(case_id, HEAD_DAMAGE)
+        if actor_id == SYSTEM_ACTOR:
+            return case, self._system
+        who = ActorInfo(actor.id, actor.role, actor.jurisdiction) if actor is not None else None
+        return case, who
 
     def replayed(
         self,
@@ -342,9 +514,12 @@ class Pipeline:
         if event is Event.JUDGE and not evidence and case.state == State.FLAGGED:
             raise missing_record(case, "evidence")
         try:
-            state, judicial = State(case.state), JudicialState(case.judicial_state)
+            state = _STATES.get(case.state) or State(case.state)
+            judicial = _JUDICIAL_STATES.get(case.judicial_state) or JudicialState(
+                case.judicial_state
+            )
             chosen = Disposition(case.disposition) if case.disposition else None
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise CaseDamaged(case.id, f"its stored row does not read: {exc}") from None
         return CaseFacts(
             case_id=case.id,
@@ -417,7 +592,7 @@ class Pipeline:
         )
 
     # --- 2. guards and machine -----------------------------------------------------------
-    def transition(self, ctx: GuardContext, case: StoredCase, case_id: str | None) -> None:
+    def transition(self, ctx: GuardContext, case: StoredCase | Tracks, case_id: str | None) -> None:
         """Fire the machine on ``case`` (its state moves); every guard of the row runs.
 
         Raises:
@@ -444,7 +619,7 @@ class Pipeline:
     # --- 3. the hashed record ------------------------------------------------------------
     def event_columns(
         self,
-        case: StoredCase,
+        case: StoredCase | Tracks,
         read: StoredCase,
         ctx: GuardContext,
         key: str | None,
@@ -467,13 +642,7 @@ class Pipeline:
             self._keep_reporters_apart(case.id, cmd.payload, payload, ctx.now, reporters)
         if ctx.policy is not None:
             payload["policy"] = ctx.policy.as_record()
-        override = None
-        if cmd.override is not None and ctx.waived:
-            override = {
-                "reason": cmd.override.reason,
-                "authorised_by": (cmd.override_actor or cmd.actor).id,
-                "waived": list(ctx.waived),
-            }
+        override = self.override_record(ctx)
         columns: dict[str, Any] = {
             "case_id": case.id,
             "seq": read.event_count + 1,
@@ -493,6 +662,19 @@ class Pipeline:
             "prev_hash": read.head_hash,
         }
         return columns
+
+    @staticmethod
+    def override_record(ctx: GuardContext) -> dict[str, Any] | None:
+        """The override an event records: its reason, its authoriser and the guards it
+        waived; ``None`` if the command waived nothing."""
+        cmd = ctx.command
+        if cmd.override is None or not ctx.waived:
+            return None
+        return {
+            "reason": cmd.override.reason,
+            "authorised_by": (cmd.override_actor or cmd.actor).id,
+            "waived": list(ctx.waived),
+        }
 
     @staticmethod
     def _keep_reporters_apart(
@@ -516,7 +698,29 @@ class Pipeline:
     ) -> None:
         """Fold the event (its hashed ``record`` and ``hash``) into ``case``, from the case
         as ``read`` (:func:`appcase.audit.fold.fold`, the fold replay uses too)."""
-        after = fold(
+        after = self.folded(read, record, hash)
+        case.state = after.state
+        case.judicial_state = after.judicial_state
+        case.event_count = after.event_count
+        case.head_hash = after.head_hash
+        case.disposition = after.disposition
+        case.suspected_illegal = after.suspected_illegal
+        case.flagged_at = after.flagged_at
+        case.pledge_deadline = after.pledge_deadline
+        case.pledge_due_at = after.pledge_due_at
+        assert after.last_occurred_at is not None and after.updated_at is not None
+        case.last_occurred_at = after.last_occurred_at
+        case.updated_at = after.updated_at
+
+    def folded(self, read: StoredCase, record: Mapping[str, Any], hash: str) -> CaseFold:
+        """The case ``read`` after the event (its hashed ``record`` and ``hash``), by
+        :func:`appcase.audit.fold.fold`.
+
+        Raises:
+            FoldError: the event does not follow from the case (a programming error once
+                the machine moved it).
+        """
+        return fold(
             CaseFold(
                 read.state,
                 read.judicial_state,
@@ -537,18 +741,6 @@ class Pipeline:
             fold_transitions(),
             self.campaign.zone,
         )
-        case.state = after.state
-        case.judicial_state = after.judicial_state
-        case.event_count = after.event_count
-        case.head_hash = after.head_hash
-        case.disposition = after.disposition
-        case.suspected_illegal = after.suspected_illegal
-        case.flagged_at = after.flagged_at
-        case.pledge_deadline = after.pledge_deadline
-        case.pledge_due_at = after.pledge_due_at
-        assert after.last_occurred_at is not None and after.updated_at is not None
-        case.last_occurred_at = after.last_occurred_at
-        case.updated_at = after.updated_at
 
     # --- 1-4 together --------------------------------------------------------------------
     def prepare(
@@ -728,10 +920,13 @@ class Pipeline:
         case_id: str,
         key: str | None,
         replay: Callable[[CaseStore], StoredEvent | None],
-        act: Callable[[CaseStore, StoredCase], StoredEvent],
+        act: Callable[[CaseStore, StoredCase, ActorInfo | None], StoredEvent],
+        actor: str | None = None,
     ) -> StoredEvent:
-        """Run a command on an existing case in one unit of work: lock the case, answer a
-        retried idempotency ``key`` with the event it wrote (``replay``), else ``act``.
+        """Run a command on an existing case in one unit of work: lock the case (and read
+        the ``actor`` with it), answer a retried idempotency ``key`` with the event it wrote
+        (``replay``), else ``act`` (given the case and the actor, ``None`` if not read or not
+        registered).
 
         The case is locked first, so a racing retry with the same key waits and then finds
         the winner's event instead of firing on the moved-on case; a command that loses the
@@ -744,12 +939,12 @@ class Pipeline:
         """
         try:
             with storage.transaction(case_id) as store:
-                case = self.load(store, case_id, for_update=True)
+                case, who = self.locked(store, case_id, actor)
                 if key:
                     done = replay(store)
                     if done is not None:
                         return done
-                return act(store, case)
+                return act(store, case, who)
         except ConcurrentModification:
             if key:
                 with storage.transaction(case_id) as store:

@@ -11,15 +11,22 @@ The escalation goes through the same guards as an officer's command; ``system`` 
 only here (:mod:`appcase.policies.permissions`), so a sweep outside the escalation window is
 refused per case and an officer escalates with an override instead.
 
-The sweep reads overdue cases in keyset-paginated batches (constant memory) and handles each
-batch in one transaction: every case goes through the guards and the machine on its own (a
-refused or failing case writes nothing and never stops the others), then the batch's events
-are inserted and its cases updated, version-checked, with one statement each. If that write
-fails or a version check loses a race, the batch is rolled back and redone case by case, each
-case in its own savepoint. It yields one :class:`~appcase.workflow.views.SweepOutcome` per
-case. It is idempotent: escalated cases no longer match, so a second sweep at the same instant
-changes nothing. On PostgreSQL each batch is claimed with ``FOR UPDATE SKIP LOCKED`` so several
-sweepers can run at once; on SQLite a batch holds the write lock.
+The sweep reads overdue cases in keyset-paginated batches (constant memory), each with the
+hashes its head check needs, and handles each batch in one transaction through a
+:class:`~appcase.workflow.pipeline.Batch`: the guards that depend on the sweep alone (the
+system actor's permission, the escalation window, the reason) run once per sweep and their
+verdicts apply to every case; every case goes through the per-case guards and the machine on
+its own (a damaged, refused or failing case writes nothing and never stops the others) and
+its record is built from a template (the batch's events are recorded at one instant, the
+clock's now when the batch begins); then the batch's events are inserted and its cases
+updated, version-checked, with one statement each. If that write fails or a version check
+loses a race, the batch is rolled back and redone case by case through the per-case pipeline
+(:meth:`~appcase.workflow.pipeline.Pipeline.run`), each case in its own savepoint, from the
+cases as read (the transaction still holds them). It yields one
+:class:`~appcase.workflow.views.SweepOutcome` per case. It is idempotent: escalated cases
+no longer match, so a second sweep at the same instant changes nothing. On PostgreSQL each
+batch is claimed with ``FOR UPDATE SKIP LOCKED`` so several sweepers can run at once; on
+SQLite a batch holds the write lock.
 """
 
 from __future__ import annotations
@@ -42,13 +49,13 @@ from appcase.errors import (
 )
 from appcase.policies import deadlines, permissions
 from appcase.policies.campaign import Campaign
-from appcase.ports import CaseFilter, CaseStore, StoredCase, StoredEvent
+from appcase.ports import CaseFilter, CaseStore, StoredCase
 from appcase.states import EscalationGround, Event, State
 from appcase.workflow.commands import EscalatePayload
 from appcase.workflow.context import ActorInfo, Command
-from appcase.workflow.damage import HEAD_DAMAGE, damaged_heads, unreadable_rows
+from appcase.workflow.damage import HEAD_DAMAGE, intact, unreadable_rows
 from appcase.workflow.engine import CaseEngine
-from appcase.workflow.pipeline import SYSTEM_ACTOR, Prepared
+from appcase.workflow.pipeline import SYSTEM_ACTOR, Batch, Fired
 from appcase.workflow.views import SweepOutcome, SweepReport
 
 __all__ = ["OVERDUE_REASON", "judgment_deadline", "summarise", "sweep"]
@@ -115,7 +122,8 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
     system = ActorInfo(SYSTEM_ACTOR, permissions.SYSTEM_ROLE, campaign.province.code)
     payload = EscalatePayload(ground=EscalationGround.RECTIFICATION_OVERDUE)
     cmd = Command(Event.ESCALATE, system, payload, at, OVERDUE_REASON, via_sweep=True)
-    after: str | None = None
+    batch = Batch(engine.pipeline, cmd)
+    after = ""  # every id is greater: the first batch walks the keyset index as the others
     while True:
         flt = CaseFilter(
             states=(State.PLEDGED.value,),
@@ -125,76 +133,93 @@ def _escalate_overdue(engine: CaseEngine, at: datetime, batch_size: int) -> Iter
             skip_locked=True,
         )
         with engine.storage.transaction() as store:
-            cases, unreadable, last = unreadable_rows(partial(store.case_states, campaign.id, flt))
-            outcomes = _batch(engine, store, cases, cmd)
-            if outcomes is None:
-                outcomes = [_one(engine, store, case, cmd) for case in cases]
+            heads, unreadable, last = unreadable_rows(partial(store.case_heads, campaign.id, flt))
+            batch.begin(engine.clock.now())
+            outcomes, ready = _checked(batch, store, heads)
+            if not _written(batch, store, ready):
+                outcomes = [_one(engine, store, head, cmd) for head in heads]
         yield from (_failure(c, CaseDamaged(c, why)) for c, _, why in unreadable)
         yield from outcomes
-        if len(cases) + len(unreadable) < batch_size:
+        if len(heads) + len(unreadable) < batch_size:
             return
-        after = last or cases[-1].id
+        after = last or heads[-1][0].id
+
+
+_Head = tuple[StoredCase, str | None, str | None]
+"""A case as the batch read it, with the hashes of its events number ``event_count`` and
+``event_count + 1``."""
+
+
+def _damaged(head: _Head) -> SweepOutcome | None:
+    """The outcome of a case whose head is not its last stored event, else ``None``."""
+    case, last, beyond = head
+    if intact(case, last, beyond):
+        return None
+    return _failure(case.id, CaseDamaged(case.id, HEAD_DAMAGE))
+
+
+def _checked(
+    batch: Batch, store: CaseStore, heads: list[_Head]
+) -> tuple[list[SweepOutcome], list[Fired]]:
+    """Check the command on every case of a batch (a damaged, refused or failing case is
+    reported and left out); nothing is written.
+
+    Returns:
+        One outcome per case, in order, and the cases ready to be written.
+    """
+    outcomes: list[SweepOutcome] = []
+    ready: list[Fired] = []
+    for head in heads:
+        damaged = _damaged(head)
+        if damaged is not None:
+            outcomes.append(damaged)
+            continue
+        case = head[0]
+        try:
+            ready.append(batch.prepare(store, case))
+        except Exception as exc:  # reported per case, as _one does
+            outcomes.append(_failure(case.id, exc))
+            continue
+        outcomes.append(SweepOutcome(case_id=case.id, status="escalated"))
+    return outcomes, ready
+
+
+def _written(batch: Batch, store: CaseStore, ready: list[Fired]) -> bool:
+    """Write the batch's checked cases in a savepoint: ``False`` if that failed or lost a
+    race (then nothing of it was written, and the caller redoes it case by case)."""
+    try:
+        with store.savepoint():
+            if not batch.write(store, ready):
+                raise _BatchLost
+    except DatabaseUnavailable:  # the transaction is lost: nothing to redo it in
+        raise
+    except Exception:  # any failure of the batch write: redone case by case, each reported
+        log.info("sweep_batch_redone_per_case", cases=len(ready))
+        return False
+    return True
 
 
 class _BatchLost(Exception):
     """A version check of the batch update found a case changed meanwhile."""
 
 
-def _batch(
-    engine: CaseEngine, store: CaseStore, cases: list[StoredCase], cmd: Command
-) -> list[SweepOutcome] | None:
-    """Fire ``cmd`` on every case of ``cases`` and write the batch with two statements.
-
-    Returns:
-        One outcome per case, in order; ``None`` if the batch write failed or lost a race
-        (then nothing of it was written, and the caller redoes it case by case).
-    """
-    outcomes: list[SweepOutcome] = []
-    ready: list[Prepared] = []
-    damaged = damaged_heads(store, cases)
-    for case in cases:
-        if case.id in damaged:
-            outcomes.append(_failure(case.id, CaseDamaged(case.id, HEAD_DAMAGE)))
-            continue
-        try:
-            ready.append(engine.pipeline.prepare(store, case, cmd))
-        except Exception as exc:  # reported per case, as _one does
-            outcomes.append(_failure(case.id, exc))
-            continue
-        outcomes.append(SweepOutcome(case_id=case.id, status="escalated"))
-    if not ready:
-        return outcomes
+def _one(engine: CaseEngine, store: CaseStore, head: _Head, cmd: Command) -> SweepOutcome:
+    """Fire ``cmd`` on one case of a batch that could not be written, through the per-case
+    pipeline in its own savepoint, from the case as the batch read it (the batch's
+    transaction still holds it, and the case's update is version-checked); a damaged case
+    is reported as the batch found it."""
+    damaged = _damaged(head)
+    if damaged is not None:
+        return damaged
+    case = head[0]
     try:
         with store.savepoint():
-            pipe = engine.pipeline
-            heard = pipe.listeners.wanted("transaction") or pipe.listeners.wanted("commit")
-            rows = [p.columns for p in ready]
-            positions = store.append_events(rows, positions=heard)
-            if not store.save_cases([(p.case, p.read) for p in ready]):
-                raise _BatchLost
-            if heard:
-                pipe.publish(
-                    store, [StoredEvent(n, **r) for n, r in zip(positions, rows, strict=True)]
-                )
-    except DatabaseUnavailable:  # the transaction is lost: nothing to redo it in
-        raise
-    except Exception:  # any failure of the batch write: redone case by case, each reported
-        log.info("sweep_batch_redone_per_case", cases=len(cases))
-        return None
-    return outcomes
-
-
-def _one(engine: CaseEngine, store: CaseStore, case: StoredCase, cmd: Command) -> SweepOutcome:
-    """Fire ``cmd`` on one case in its own savepoint (a batch that could not be written)."""
-    case_id = case.id
-    try:
-        with store.savepoint():
-            engine.pipeline.run(store, engine.pipeline.load(store, case_id, for_update=True), cmd)
+            engine.pipeline.run(store, case, cmd)
     except DatabaseUnavailable:  # the transaction is lost: so are the others
         raise
     except Exception as exc:  # one failing case never stops the others
-        return _failure(case_id, exc)
-    return SweepOutcome(case_id=case_id, status="escalated")
+        return _failure(case.id, exc)
+    return SweepOutcome(case_id=case.id, status="escalated")
 
 
 def _failure(case_id: str, exc: Exception) -> SweepOutcome:

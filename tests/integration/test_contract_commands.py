@@ -61,6 +61,34 @@ def test_fire_chains_the_event_and_moves_the_version(engine: CaseEngine) -> None
     assert [e.hash for e in engine.history(case.id)] == [case.head_hash, flag.hash]
 
 
+def test_fire_returns_the_event_as_stored(engine: CaseEngine) -> None:
+    """The view ``fire`` returns (made from the values just written) is the event as read
+    back, on both tracks, and is what a retry with the same key returns."""
+    case = drive(engine, "judged", disposition="takedown", illegal=True)
+    refer = engine.fire(
+        case.id, "refer", actor="cs-cac", payload={}, at=local(3, 13), reason="涉嫌违法"
+    )
+    fired = [
+        engine.fire(
+            case.id,
+            "escalate",
+            actor="cs-cac",
+            payload={"ground": "takedown_disposition"},
+            at=local(3, 14),
+            reason="研判建议关停",
+            idempotency_key="escalate-once",
+        )
+        for _ in range(2)
+    ]
+    assert engine.history(case.id)[-2:] == [refer, fired[0]]
+    assert fired[1] == fired[0]
+    assert (refer.track, refer.from_state, refer.to_state) == (
+        "judicial",
+        "not_referred",
+        "referred_to_judiciary",
+    )
+
+
 def test_a_refused_fire_writes_nothing(engine: CaseEngine) -> None:
     case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
     engine.fire(case.id, "flag", actor="cs-cac", payload=evidence(), at=local(2, 21))

@@ -25,7 +25,9 @@ from appcase.workflow.engine import CaseEngine
 from appcase.workflow.feed import cloudevent, feed
 from appcase.workflow.hotline import report_hotline
 from appcase.workflow.listeners import Transition
-from tests.builders import app, drive, evidence, local, register_actors, unique_app
+from appcase.workflow.sweep import sweep
+from appcase.workflow.verify import verify
+from tests.builders import advance, app, drive, evidence, local, register_actors, unique_app
 from tests.dbcheck import db
 
 TICKETS = "CREATE TABLE tickets (note VARCHAR(100), at_ms BIGINT)"
@@ -205,7 +207,6 @@ def test_a_failing_after_commit_listener_never_hides_the_commit(own: CaseEngine)
 
 
 def test_the_sweep_is_heard_and_a_veto_fails_only_its_case(own: CaseEngine) -> None:
-    from appcase.workflow.sweep import sweep
 
     first = drive(own, "pledged", n=1)
     second = drive(own, "pledged", n=2)
@@ -368,13 +369,19 @@ def test_a_schema_of_its_own_beside_another_applications_tables(
         try:
             register_actors(engine)
             case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+            overdue = engine.survey(app(1), actor="cs-cac", at=local(2, 20))
+            advance(engine, overdue.id, "pledged")
             with other.connect() as conn:
                 inside = attach(conn, clock=clock, schema=schema)
                 inside.fire(
                     case.id, Event.FLAG, actor="cs-cac", payload=evidence(), at=local(2, 21)
                 )
+                swept = [o.status for o in sweep(inside, local(3, 29, 0))]  # batch writes
                 conn.commit()
             assert engine.get(case.id).state == "flagged"
+            assert swept == ["escalated"]
+            assert engine.get(overdue.id).state == "escalated_for_takedown"
+            assert verify(engine).ok
         finally:
             engine.close()
         assert _other_rows(other) == before

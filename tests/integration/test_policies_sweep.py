@@ -18,6 +18,7 @@ from appcase.errors import InvalidInput, NaiveDatetimeError
 from appcase.persistence.models import CaseRow
 from appcase.persistence.repository import Repository
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.pipeline import Batch
 from appcase.workflow.sweep import OVERDUE_REASON, judgment_deadline, summarise, sweep
 from tests.builders import SHANGHAI, advance, local, unique_app
 
@@ -94,13 +95,13 @@ def _failing(
 ) -> None:
     """The store fails on ``case_id``: its batch's write fails (the batch is redone case by
     case), then its own write raises ``error`` after it ran (the savepoint undoes it)."""
-    real_batch: Callable[..., Any] = Repository.append_events
+    real_batch: Callable[..., Any] = Repository.insert_events
     real_save: Callable[..., Any] = Repository.save_case
 
-    def append_events(self: Repository, rows: Any) -> Any:
-        if any(r["case_id"] == case_id for r in rows):
+    def insert_events(self: Repository, shared: Any, names: Any, rows: Any) -> Any:
+        if any(r[names.index("case_id")] == case_id for r in rows):
             raise error
-        return real_batch(self, rows)
+        return real_batch(self, shared, names, rows)
 
     def save_case(self: Repository, case: Any, read: Any) -> Any:
         result = real_save(self, case, read)  # written, then the error
@@ -108,7 +109,7 @@ def _failing(
             raise error
         return result
 
-    monkeypatch.setattr(Repository, "append_events", append_events)
+    monkeypatch.setattr(Repository, "insert_events", insert_events)
     monkeypatch.setattr(Repository, "save_case", save_case)
 
 
@@ -157,18 +158,18 @@ def test_a_batch_that_loses_a_version_check_is_redone_case_by_case(
     rolled back and redone case by case, so only that case reports a conflict."""
     first, middle, last = _cases(engine, "pledged", 3)
     before = {c: engine.get(c) for c in (first, middle, last)}
-    real: Callable[..., Any] = engine.pipeline.prepare
+    real: Callable[..., Any] = Batch.prepare
 
-    def prepare(store: Any, case: Any, cmd: Any, key: Any = None) -> Any:
+    def prepare(self: Batch, store: Any, case: Any) -> Any:
         if case.id == middle:  # the other writer's update, in the sweep's transaction
             store.conn.execute(
                 update(CaseRow.__table__)
                 .where(CaseRow.__table__.c.id == middle)
                 .values(version=CaseRow.__table__.c.version + 1)
             )
-        return real(store, case, cmd, key)
+        return real(self, store, case)
 
-    monkeypatch.setattr(engine.pipeline, "prepare", prepare)
+    monkeypatch.setattr(Batch, "prepare", prepare)
     outcomes = {o.case_id: o.status for o in sweep(engine, NEXT_DAY, batch_size=3)}
     assert outcomes == {first: "escalated", middle: "conflict", last: "escalated"}
     for case_id in (first, last):

@@ -20,8 +20,15 @@ from appcase.states import Disposition, Event, JudicialState, Severity, State, T
 from appcase.workflow.commands import Override
 from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
 from appcase.workflow.engine import parse_payload
-from appcase.workflow.guards import GUARDS, run_guards
-from appcase.workflow.table import POST_JUDGMENT_STATES, spec_for
+from appcase.workflow.guards import (
+    COMMAND_GUARDS,
+    GUARDS,
+    PROVINCE_WIDE_GUARDS,
+    command_level,
+    run_guards,
+    settle,
+)
+from appcase.workflow.table import COMMON_GUARDS, POST_JUDGMENT_STATES, spec_for
 from tests.builders import ACTORS, evidence, interview, local, pledge
 
 CAMPAIGN = builtin_campaign("hunan-2018")
@@ -950,3 +957,75 @@ def test_a_guard_that_returns_a_bare_false_is_a_programming_error(
     with pytest.raises(TypeError, match="not a list of Rejection"):
         run_guards(["sloppier"], ctx)
     assert run_guards(["evidence"], ctx) == []
+
+
+_OTHER_CASES = [
+    CaseFacts("HN2018-430200-0009", "430200", State.SURVEYED, JudicialState.NOT_REFERRED),
+    CaseFacts(
+        "HN2018-430300-0002",
+        "430300",
+        State.PLEDGED,
+        JudicialState.REFERRED_TO_JUDICIARY,
+        last_occurred_at=local(4, 20),
+        evidence_numbers=frozenset({1, 2}),
+        disposition=Disposition.TAKEDOWN,
+        suspected_illegal=True,
+        pledge_commitments=COMMITMENTS,
+        pledge_deadline=date(2018, 3, 1),
+        prior_cases=3,
+        already_in_ledger=True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [pytest.param(g, b, id=f"{g}: {n}") for g, n, b, _, _ in CASES],
+)
+def test_a_command_level_guard_gives_every_case_the_same_verdict(
+    name: str, build: Callable[[], GuardContext]
+) -> None:
+    """The declaration of command-level guards holds: their verdict and waivers on a command
+    do not change with the case (what lets a sweep take them once)."""
+    ctx = build()
+    if name not in command_level(ctx):
+        return
+    first = (GUARDS[name](ctx), ctx.waived)
+    for other in _OTHER_CASES:
+        again = GuardContext(other, ctx.command, ctx.campaign, ctx.now, ctx.policy)
+        assert (GUARDS[name](again), again.waived) == first
+
+
+def test_which_guards_are_command_level() -> None:
+    assert set(COMMAND_GUARDS) | set(PROVINCE_WIDE_GUARDS) <= set(GUARDS)
+    sweep = make(Event.ESCALATE, {"ground": "rectification_overdue"}, by="system", via_sweep=True)
+    assert command_level(sweep) == ("permission", "phase_window", "reason")
+    province = make(Event.TAKE_DOWN, {"decision_no": "1"}, by="prov")
+    assert command_level(province) == ("permission", "phase_window", "decision_record")
+    officer = make(Event.TAKE_DOWN, {"decision_no": "1"}, by="cs-cac")
+    assert command_level(officer) == ("decision_record",)
+    authorised = make(Event.FLAG, evidence(), by="prov", override="晚", override_by="cs-cac")
+    assert command_level(authorised) == ("evidence",)
+
+
+def test_settled_verdicts_are_applied_as_if_the_guards_ran() -> None:
+    """A sweep after the escalation window: the settled refusal and an override's waiver are
+    what running the guards on each case gives, in the same order."""
+    late = local(4, 6)
+    row = (*COMMON_GUARDS, *spec_for(Event.ESCALATE).guards)
+    sweep = make(
+        Event.ESCALATE, {"ground": "rectification_overdue"}, by="system", via_sweep=True, at=late
+    )
+    settled = settle(sweep)
+    assert [r.code for r in settled["phase_window"][0]] == ["phase_window"]
+    for facts in _OTHER_CASES:
+        plain = GuardContext(facts, sweep.command, CAMPAIGN, NOW)
+        fast = GuardContext(facts, sweep.command, CAMPAIGN, NOW, settled=settled)
+        assert run_guards(row, fast) == run_guards(row, plain)
+        assert fast.waived == plain.waived
+    waived = make(Event.FLAG, evidence(), by="prov", at=local(3, 15), override="举报晚到")
+    settled = settle(waived)
+    assert settled["phase_window"] == ((), ("phase_window",))
+    again = GuardContext(waived.case, waived.command, CAMPAIGN, NOW, settled=settled)
+    assert run_guards(("phase_window",), again) == []
+    assert again.waived == ["phase_window"]
