@@ -620,8 +620,14 @@ class CaseStore(Queries, Protocol):
     def find_app(self, campaign_id: str, uscc: str, name: str) -> StoredApp | None:
         """The campaign's ledger entry with this credit code and name, or ``None``."""
 
-    def next_case_number(self, campaign_id: str, prefecture: str) -> int:
-        """The next free case number of the prefecture in the campaign (1, 2, …)."""
+    def next_case_number(
+        self, campaign_id: str, prefecture: str, case_id: Callable[[int], str]
+    ) -> int:
+        """The next free case number of the prefecture in the campaign (1, 2, …).
+
+        Numbers are given densely from 1, each survey taking the next, and ``case_id``
+        names the case of a number; a store may look for the highest number taken by the
+        ids that exist rather than count the prefecture's cases."""
 
     def ledger_identities(self, campaign_id: str) -> set[tuple[str, str]]:
         """``(uscc, name)`` of every app in the campaign's ledger."""

@@ -148,6 +148,18 @@ def lifecycle_(work: Path, out: Path) -> None:
     _profile("lifecycle", out, go)
 
 
+def survey_large(work: Path, out: Path) -> None:
+    """200 surveys into a prefecture that already holds 100,000 cases (item 9's worst)."""
+    engine = seed.new_engine(seed.sqlite_url(work / "survey-large.sqlite"))
+    seed.seed(engine, lifecycle.FULL_LIFECYCLE, 100_000)
+
+    def go() -> None:
+        for i in range(200):
+            engine.survey(lifecycle.app(i), actor=lifecycle.SURVEY_ACTOR, at=lifecycle.SURVEY_AT)
+
+    _profile("survey_large", out, go)
+
+
 def cli(work: Path, out: Path) -> None:
     """The slowest imports of ``python -X importtime -m appcase --help`` (cumulative µs)."""
     done = subprocess.run(
@@ -179,6 +191,7 @@ TARGETS: dict[str, Callable[[Path, Path], None]] = {
     "verify": verify,
     "import": import_,
     "lifecycle": lifecycle_,
+    "survey_large": survey_large,
     "cli": cli,
 }
 
@@ -191,6 +204,7 @@ ROOTS = {
     "verify": "verify (appcase/workflow/verify.py",
     "import": "import_ledger (",
     "lifecycle": "run_lifecycle (",
+    "survey_large": "CaseEngine.survey (",
 }
 """The frame each ``--cpu`` summary starts from (seeding is left out)."""
 

@@ -152,31 +152,39 @@ def _next_ids(db: Engine) -> dict[str, int]:
         }
 
 
+def seal_event(case_id: str, ev: dict[str, Any], prev: str) -> str:
+    """Make the ``events`` row ``ev`` (its columns, as read with Core) the event of
+    ``case_id`` that follows ``prev``: set its ``case_id``, ``prev_hash``, ``hash`` and the
+    bytes the hash is taken over (:func:`appcase.audit.records.seal_bytes`) in place;
+    return the hash."""
+    ev["case_id"] = case_id
+    ev["prev_hash"] = prev
+    record = {
+        "case_id": case_id,
+        "seq": ev["seq"],
+        "track": ev["track"],
+        "event": ev["event"],
+        "from": ev["from_state"],
+        "to": ev["to_state"],
+        "actor": ev["actor_id"],
+        "role": ev["role"],
+        "jurisdiction": ev["jurisdiction"],
+        "occurred_at": format_instant(ev["occurred_at"]),
+        "recorded_at": format_instant(ev["recorded_at"]),
+        "payload": ev["payload"],
+        "reason": ev["reason"],
+        "override": ev["override"],
+        "prev_hash": prev,
+    }
+    seal_bytes(ev, record_bytes(record))
+    return str(ev["hash"])
+
+
 def _chain(case_id: str, events: list[dict[str, Any]]) -> str:
     """Recompute ``prev_hash``/``hash`` of ``events`` (in place) for ``case_id``; return head."""
     prev = GENESIS
     for ev in events:
-        ev["case_id"] = case_id
-        ev["prev_hash"] = prev
-        record = {
-            "case_id": case_id,
-            "seq": ev["seq"],
-            "track": ev["track"],
-            "event": ev["event"],
-            "from": ev["from_state"],
-            "to": ev["to_state"],
-            "actor": ev["actor_id"],
-            "role": ev["role"],
-            "jurisdiction": ev["jurisdiction"],
-            "occurred_at": format_instant(ev["occurred_at"]),
-            "recorded_at": format_instant(ev["recorded_at"]),
-            "payload": ev["payload"],
-            "reason": ev["reason"],
-            "override": ev["override"],
-            "prev_hash": prev,
-        }
-        seal_bytes(ev, record_bytes(record))
-        prev = ev["hash"]
+        prev = seal_event(case_id, ev, prev)
     return prev
 
 

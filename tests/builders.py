@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -237,6 +239,22 @@ def standard_cases(engine: CaseEngine) -> dict[str, str]:
     return ids
 
 
+@contextlib.contextmanager
+def kept_logging() -> Iterator[None]:
+    """Restore structlog's configuration after the block, including whether it was
+    configured at all: configuring structlog again with its defaults would leave it
+    "configured" to print on standard output, where appcase's audit log lines (which speak
+    only once an application configured logging) would then land in a command's output."""
+    configured = structlog.is_configured()
+    config = structlog.get_config()
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
+        if configured:
+            structlog.configure(**config)
+
+
 def run_cli(
     db: Path | str,
     *args: str,
@@ -253,14 +271,10 @@ def run_cli(
         head.append("--json")
     unset = ("APPCASE_ACTOR", "APPCASE_DATABASE_URL", "APPCASE_CAMPAIGN", "APPCASE_LOG_LEVEL")
     env: dict[str, str | None] = dict.fromkeys(unset)
-    logging_config = structlog.get_config()  # the CLI configures logging to its own stderr
-    try:
+    with kept_logging():  # the CLI configures logging to its own stderr
         result = CliRunner().invoke(
             cli, [*head, *args], input=stdin, env=env, catch_exceptions=True
         )
-    finally:
-        structlog.reset_defaults()
-        structlog.configure(**logging_config)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"appcase {' '.join(args)} crashed: {result.exception!r}") from (
             result.exception

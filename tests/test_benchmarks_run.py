@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 PEERS = {"8a": "transitions", "8b": "statemachine", "8c": "SpiffWorkflow"}
+LIKE_FOR_LIKE = {"8d": "transitions", "8e": "statemachine", "8f": "SpiffWorkflow"}
 
 
 @pytest.mark.slow
@@ -37,7 +38,7 @@ def test_tiny_run_reports_every_item(tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     items = {line.split("|")[1].strip() for line in rows}
-    assert {"1", "3", "4", "5", "6", "7", "8"} <= items, items
+    assert {"1", "3", "4", "5", "6", "7", "8", "9"} <= items, items
     assert "## Machine" in text
     assert "not measured: import not available" in text or "import ledger" in text
     # every goal row carries a verdict; a measured item has a number
@@ -53,11 +54,19 @@ def test_tiny_run_reports_every_item(tmp_path: Path) -> None:
         assert any("PostgreSQL: engine.fire" in line and "ms/op" in line for line in rows)
     else:
         assert "skipped: --no-postgres" in text
-    for key, module in PEERS.items():
+    for key, module in (PEERS | LIKE_FOR_LIKE).items():
         line = next(r for r in rows if r.split("|")[1].strip() == key)
         if importlib.util.find_spec(module) is None:
             assert f"skipped: {module} is not installed" in text, line
         else:
             assert "ms/case" in line, line
+            assert (key in LIKE_FOR_LIKE) == ("faster" in line), line  # only 8d-8f have goals
+    # item 9: a row per command, each with a ratio to the empty base
+    flat = [r for r in rows if r.split("|")[1].strip() == "9"]
+    for command in ("survey", "judge", "sweep", "show", "history", "list --limit 20"):
+        line = next(r for r in flat if f"| {command} on " in r)
+        assert "vs the same on an empty base" in line
+        assert "met" in line or "MISSED" in line
+    assert any("report summary" in r and "none:" in r for r in flat)
     # the committed RESULTS.md was not touched
     assert (committed.read_bytes() if committed.exists() else None) == before

@@ -1,4 +1,11 @@
-"""The ``appcase`` command line (click). ``main`` is the console script's entry point."""
+"""The ``appcase`` command line (click). ``main`` is the console script's entry point.
+
+Commands are loaded lazily (:class:`~appcase.cli.app.LazyGroup`): :data:`COMMANDS` names
+each top-level command's module and short help, so that ``appcase --help`` imports no
+command module and ``appcase CMD --help`` imports only CMD's. To add a command: write it in
+a module of this package, put it in that module's ``COMMANDS`` list, and add a row here
+with its help's first sentence (``tests/cli/test_lazy_help.py`` checks both).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,95 @@ import click
 
 from appcase.cli.app import App, AppcaseGroup
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMANDS", "cli", "main"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module whose COMMANDS list holds it, short help: its help's first sentence)
+    "actor": ("appcase.cli.admin", "Officers who act: an id with a role and a jurisdiction."),
+    "add-evidence": (
+        "appcase.cli.events",
+        "Join more evidence to the case's open flag (补充取证).",
+    ),
+    "audit": (
+        "appcase.cli.audit",
+        "Verify case histories, take checkpoints, export a bundle for auditors.",
+    ),
+    "campaign": ("appcase.cli.admin", "The campaign loaded in the database."),
+    "db": ("appcase.cli.admin", "Database schema (Alembic migrations)."),
+    "demo": (
+        "appcase.cli.admin",
+        "Play the whole Hunan 2018 campaign on a simulated clock into a fresh SQLite file.",
+    ),
+    "diagram": (
+        "appcase.cli.reports",
+        "Draw the transition table: both tracks, every state and event, guards on the edges.",
+    ),
+    "dismiss": ("appcase.cli.events", "Close a judgment of no violation."),
+    "escalate": ("appcase.cli.events", "Propose takedown to the province (提出下架、关停建议)."),
+    "feed": (
+        "appcase.cli.feed",
+        "Print the campaign's committed events after a position, as JSON lines.",
+    ),
+    "flag": ("appcase.cli.events", "Record evidence of harmful content (取证)."),
+    "history": (
+        "appcase.cli.cases",
+        "Show a case's timeline in the campaign's local time: who (actor, role), what (event, "
+        "from → to), why (reason), overrides, the policy rules that fired and the evidence.",
+    ),
+    "import": ("appcase.cli.imports", "Import files officers keep: the ledger of apps (管理台账)."),
+    "init": ("appcase.cli.admin", "Create or upgrade the database and load a campaign into it."),
+    "interview": (
+        "appcase.cli.events",
+        "Interview the operator and set a deadline (约谈、限期整改).",
+    ),
+    "judge": ("appcase.cli.events", "Judge the evidence and choose a disposition (研判)."),
+    "list": (
+        "appcase.cli.cases",
+        "List cases, by id (or --sort), filtered by state, prefecture, phase, overdue, text.",
+    ),
+    "pledge": ("appcase.cli.events", "Record the signed rectification pledge (整改承诺书)."),
+    "override": (
+        "appcase.cli.overrides",
+        "Override grants: an authorising officer's consent that one late command may act.",
+    ),
+    "policy": ("appcase.cli.policy", "The campaign's policies as code: ask what they say."),
+    "rectify": ("appcase.cli.events", "Verify every commitment by the deadline (整改到位)."),
+    "refer": ("appcase.cli.events", "Refer a suspected crime to the judiciary (交由司法部门)."),
+    "relay": (
+        "appcase.cli.feed",
+        "Deliver the campaign's event feed to an HTTP receiver, signed, at least once.",
+    ),
+    "report": ("appcase.cli.reports", "Hotline reports (举报) in, the summary report (总结) out."),
+    "return": ("appcase.cli.events", "Send the case back for rectification (退回整改)."),
+    "serve": (
+        "appcase.cli.server",
+        "Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs).",
+    ),
+    "show": (
+        "appcase.cli.cases",
+        "Show one case: the app, both tracks, the judgment and the pledge -- now, or as it was "
+        "at a past instant (--as-of).",
+    ),
+    "survey": (
+        "appcase.cli.events",
+        "List an app in the campaign's ledger (摸排建档): a new case.",
+    ),
+    "sweep": (
+        "appcase.cli.admin",
+        "Escalate every pledged case whose deadline passed before TIME; report flagged cases "
+        "not judged by the judgment deadline.",
+    ),
+    "take-down": ("appcase.cli.events", "Take the app down or shut its service (下架、关停服务)."),
+}
+"""Every top-level command: ``name -> (module, short help)``, the one table the root group
+loads commands from (subgroups keep their own, e.g. ``actor token``)."""
 
 
-@click.group(cls=AppcaseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=AppcaseGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     "database_url",
@@ -60,31 +152,6 @@ def cli(
         json=as_json,
         verbose=verbose,
     )
-
-
-def _register() -> None:
-    from appcase.cli import (
-        admin,
-        audit,
-        cases,
-        events,
-        imports,
-        overrides,
-        policy,
-        reports,
-        server,
-        tokens,
-    )
-    from appcase.cli import feed as feed_cli
-
-    modules = (admin, audit, cases, events, policy, imports, reports, overrides, feed_cli, server)
-    for module in modules:
-        for command in module.COMMANDS:
-            cli.add_command(command)
-    admin.actor_group.add_command(tokens.token_group)
-
-
-_register()
 
 
 def main() -> None:

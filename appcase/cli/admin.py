@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from appcase.cli.app import App, InstantType, emit, pass_app, table
+from appcase.cli.app import App, InstantType, LazyGroup, emit, pass_app, table
 from appcase.cli.exits import REFUSED
 from appcase.errors import InvalidInput
 
@@ -92,7 +92,17 @@ def db_current(app: App) -> None:
     emit(app, {"revision": rev, "head": head}, f"at {rev or '(empty)'}; newest {head}")
 
 
-@click.group("actor")
+@click.group(
+    "actor",
+    cls=LazyGroup,
+    lazy={
+        "token": (
+            "appcase.cli.tokens",
+            "Bearer tokens for 'appcase serve', each bound to one actor; issued and revoked "
+            "by an administrator (--actor).",
+        )
+    },
+)
 def actor_group() -> None:
     """Officers who act: an id with a role and a jurisdiction. Registering them is an
     administrator's act (--actor), logged ('appcase actor log'); the first administrator

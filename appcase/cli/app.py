@@ -9,38 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import sys
-import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from appcase.cli.exits import REFUSED, USAGE, cli_message, exit_code
-from appcase.clock import parse_instant
-from appcase.errors import AppcaseError, AuditFailure, GuardRejected, InvalidInput
-from appcase.limits import (
-    MAX_ARGUMENT_CHARS,
-    MAX_PAYLOAD_FILE_BYTES,
-    escape_controls,
-    load_json,
-    read_bounded,
-    shown_text,
-)
-
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from appcase.cli.settings import Settings
+    from appcase.errors import AppcaseError
 
 __all__ = [
     "App",
     "AppcaseGroup",
     "InstantType",
+    "LazyGroup",
     "check_arguments",
     "emit",
     "fail",
@@ -50,7 +37,6 @@ __all__ = [
 ]
 
 
-@dataclass
 class App:
     """What every command receives on ``ctx.obj``: the root flags, settings read on first
     use and a lazily opened engine.
@@ -58,13 +44,21 @@ class App:
     Nothing is read or configured before a command asks for it, so that ``--help`` loads
     only click: the settings (``APPCASE_*`` over defaults, the flags over both) are read,
     and logging configured at the level they give, the first time :attr:`settings` is used.
+    This module imports appcase's own modules inside the functions that use them, for the
+    same reason (and see :class:`LazyGroup`).
     """
 
-    flags: dict[str, Any] = field(default_factory=dict)
-    json: bool = False
-    verbose: int = 0
-    _settings: Settings | None = field(default=None, repr=False)
-    _engine: Any = field(default=None, repr=False)
+    def __init__(
+        self, flags: dict[str, Any] | None = None, json: bool = False, verbose: int = 0
+    ) -> None:
+        self.flags: dict[str, Any] = dict(flags or {})
+        self.json = json
+        self.verbose = verbose
+        self._settings: Settings | None = None
+        self._engine: Any = None
+
+    def __repr__(self) -> str:
+        return f"App(flags={self.flags!r}, json={self.json!r}, verbose={self.verbose!r})"
 
     @property
     def settings(self) -> Settings:
@@ -100,6 +94,8 @@ class App:
             InvalidInput: if neither is set.
         """
         if not self.settings.actor:
+            from appcase.errors import InvalidInput
+
             raise InvalidInput(
                 "say who acts: give --actor ID before the command "
                 "(appcase --actor cs-cac flag ...) or set APPCASE_ACTOR"
@@ -110,12 +106,73 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-class AppcaseGroup(click.Group):
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when one is run or its help is asked for.
+
+    ``lazy`` maps each subcommand's name to ``(module, short help)``: the module (one of
+    ``appcase.cli.*``) lists the command in its ``COMMANDS``, and the short help is what
+    the group's own ``--help`` prints beside the name without importing the module. The
+    short help must equal the command's (``command.get_short_help_str(10_000)``, its
+    help's first sentence); ``tests/cli/test_lazy_help.py`` checks every entry, so that
+    the two cannot drift. Subcommands added with ``add_command`` are listed as usual.
+
+    The pattern is click's own ("Lazily Loading Subcommands" in its documentation).
+    """
+
+    def __init__(
+        self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.add_command(self.load(cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+    def load(self, name: str) -> click.Command:
+        """Import the subcommand ``name`` from the module the table names.
+
+        Raises:
+            LookupError: if that module's ``COMMANDS`` has no command of that name (a
+                table that disagrees with the code: a bug, caught by the tests).
+        """
+        import importlib
+
+        module = importlib.import_module(self.lazy[name][0])
+        for command in module.COMMANDS:
+            if command.name == name:
+                return command  # type: ignore[no-any-return]
+        raise LookupError(f"{module.__name__}.COMMANDS has no command {name!r}")
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the subcommands as click does, the lazy ones from the table (unloaded)."""
+        listed: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if command is None:  # a stand-in carrying the table's short help
+                command = click.Command(name, help=self.lazy[name][1])
+            if not command.hidden:
+                listed.append((name, command))
+        if listed:
+            limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+            rows = [(name, command.get_short_help_str(limit)) for name, command in listed]
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class AppcaseGroup(LazyGroup):
     """The root group: turns :class:`AppcaseError` into a message and an exit code, refuses
     arguments that cannot be text, prints usage errors as JSON under ``--json``, and is the
     last line of defence against appcase's own bugs (:mod:`appcase.cli.crash`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from appcase.cli.exits import exit_code
+        from appcase.errors import AppcaseError
+
         try:
             return super().invoke(ctx)
         except AppcaseError as exc:
@@ -157,12 +214,13 @@ class AppcaseGroup(click.Group):
                 **extra,
             )
             code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
-        except AppcaseError as exc:
-            code = exit_code(exc)
-            _report(exc, code, as_json=as_json)
         except click.ClickException as exc:
             code = exc.exit_code
             if as_json:
+                import json
+
+                from appcase.limits import escape_controls
+
                 body = {
                     "type": type(exc).__name__,
                     "message": escape_controls(exc.format_message()),
@@ -178,12 +236,23 @@ class AppcaseGroup(click.Group):
                 _quiet_stdout()
                 code = 0
             elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+                from appcase.cli.exits import USAGE
+
                 click.echo(f"error: cannot write the output: {exc.strerror}", err=True)
                 code = USAGE
             else:
                 code = _last_line(exc, argv, as_json)
         except Exception as exc:
-            code = _last_line(exc, argv, as_json)
+            # appcase's own errors (no AppcaseError is an OSError or a click exception),
+            # imported only when one arrives so that --help loads none of it
+            from appcase.cli.exits import exit_code
+            from appcase.errors import AppcaseError
+
+            if isinstance(exc, AppcaseError):
+                code = exit_code(exc)
+                _report(exc, code, as_json=as_json)
+            else:
+                code = _last_line(exc, argv, as_json)
         sys.exit(code)
 
 
@@ -196,6 +265,8 @@ def _quiet_stdout() -> None:
 
 
 def _last_line(exc: BaseException, argv: list[str], as_json: bool) -> int:
+    import json
+
     from appcase.cli.crash import INTERNAL_ERROR, crash_line
 
     line = crash_line(exc, argv)
@@ -212,6 +283,12 @@ def _wants_json(argv: Sequence[str]) -> bool:
     return "--json" in argv
 
 
+PLAIN_ARGUMENT_CHARS = 1000
+"""Arguments at most this long that are printable (``str.isprintable``: no control
+character, no surrogate) pass :func:`check_arguments` without loading its checks; it must
+not exceed :data:`~appcase.limits.MAX_ARGUMENT_CHARS` (a test checks)."""
+
+
 def check_arguments(argv: Sequence[str]) -> None:
     """Refuse arguments (and ``APPCASE_*`` environment values) that cannot be text: bytes
     that are not UTF-8 (Python's surrogate escapes), NUL, control characters other than
@@ -224,6 +301,13 @@ def check_arguments(argv: Sequence[str]) -> None:
     named += [
         (f"environment variable {k}", v) for k, v in os.environ.items() if k.startswith("APPCASE_")
     ]
+    if all(len(value) <= PLAIN_ARGUMENT_CHARS and value.isprintable() for _, value in named):
+        return  # no control character, no surrogate, short: nothing to refuse, nothing loaded
+    import unicodedata
+
+    from appcase.errors import InvalidInput
+    from appcase.limits import MAX_ARGUMENT_CHARS, shown_text
+
     for where, value in named:
         shown = shown_text(value)
         if len(value) > MAX_ARGUMENT_CHARS:
@@ -245,6 +329,11 @@ def check_arguments(argv: Sequence[str]) -> None:
 
 
 def _report(exc: AppcaseError, code: int, *, as_json: bool) -> None:
+    import json
+
+    from appcase.cli.exits import REFUSED, cli_message
+    from appcase.errors import AuditFailure, GuardRejected
+
     message = _printable(cli_message(exc))
     if as_json:
         body: dict[str, Any] = {"type": type(exc).__name__, "message": message}
@@ -270,11 +359,15 @@ def _report(exc: AppcaseError, code: int, *, as_json: bool) -> None:
 
 def _printable(message: str) -> str:
     """A message with every control character escaped but its own line breaks kept."""
+    from appcase.limits import escape_controls
+
     return "\n".join(escape_controls(line) for line in message.split("\n"))
 
 
 def fail(message: str) -> NoReturn:
     """Stop with bad input (exit 2)."""
+    from appcase.errors import InvalidInput
+
     raise InvalidInput(message)
 
 
@@ -294,17 +387,23 @@ def _jsonable(value: Any) -> Any:
 def emit(app: App, data: Any, text: str | None = None) -> None:
     """Print ``data`` as JSON with ``--json``, else ``text`` (if given)."""
     if app.json:
+        import json
+
         click.echo(json.dumps(_jsonable(data), ensure_ascii=False, indent=2, sort_keys=True))
     elif text is not None:
         click.echo(text)
 
 
 def _width(text: str) -> int:
+    import unicodedata
+
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain-text table, aligned for CJK (double-width) characters."""
+    from appcase.limits import escape_controls
+
     cells = [
         [str(h) for h in headers],
         *[["" if c is None else escape_controls(str(c)) for c in r] for r in rows],
@@ -328,6 +427,10 @@ class InstantType(click.ParamType):  # type: ignore[type-arg]
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, datetime):
             return value
+        from appcase.cli.exits import cli_message
+        from appcase.clock import parse_instant
+        from appcase.errors import AppcaseError
+
         try:
             return parse_instant(str(value), param.name if param and param.name else "time")
         except AppcaseError as exc:
@@ -341,6 +444,9 @@ def read_json_file(path: str) -> dict[str, Any]:
     Raises:
         InvalidInput: unreadable or too large a file, not JSON, or not an object.
     """
+    from appcase.errors import InvalidInput
+    from appcase.limits import MAX_PAYLOAD_FILE_BYTES, escape_controls, load_json, read_bounded
+
     data = load_json(read_bounded(path, MAX_PAYLOAD_FILE_BYTES, "payload file"), path)
     if not isinstance(data, dict):
         raise InvalidInput(f"{escape_controls(path)} must hold a JSON object")

@@ -11,7 +11,7 @@ import click
 
 from appcase.cli.app import App, emit, pass_app, table
 
-__all__ = ["token_group"]
+__all__ = ["COMMANDS", "token_group"]
 
 
 @click.group("token")
@@ -101,3 +101,6 @@ def token_revoke(app: App, token_id: str) -> None:
 
     view = revoke_token(app.engine(), token_id, by=app.actor())
     emit(app, view, f"token {view.id} of {view.actor} revoked")
+
+
+COMMANDS = [token_group]

@@ -152,7 +152,7 @@ class CaseRow(Base):
     __table_args__ = (
         Index("ix_cases_sweep", "campaign_id", "state", "pledge_due_at"),
         Index("ix_cases_keyset", "campaign_id", "state", "id"),
-        Index("ix_cases_prefecture", "campaign_id", "prefecture", "state"),
+        Index("ix_cases_prefecture", "campaign_id", "prefecture", "state", "id"),
         Index("ix_cases_campaign", "campaign_id", "id"),
         Index("ix_cases_judicial", "campaign_id", "judicial_state", "id"),
         Index("ix_cases_last_event", "campaign_id", "last_occurred_at", "id"),

@@ -234,6 +234,11 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
     return PersistenceError(f"database error: {orig if orig is not None else type(exc).__name__}")
 
 
+_NUMBER_BITS = 40
+"""Case numbers are below 2**40 (a campaign has far fewer cases)."""
+_PROBES = 64
+"""Candidate case numbers asked for at once by :meth:`Repository.next_case_number`."""
+
 _UNDECODABLE = salvage.UNDECODABLE
 _why = salvage.why
 
@@ -589,14 +594,41 @@ class Repository:
         ).first()
         return StoredApp(*row) if row is not None else None
 
-    def next_case_number(self, campaign_id: str, prefecture: str) -> int:
-        """1 + the number of cases of this prefecture in the campaign."""
-        count = self.conn.scalar(
-            select(func.count())
-            .select_from(_CASES)
-            .where(_CASES.c.campaign_id == campaign_id, _CASES.c.prefecture == prefecture)
-        )
-        return int(count or 0) + 1
+    def next_case_number(
+        self, campaign_id: str, prefecture: str, case_id: Callable[[int], str]
+    ) -> int:
+        """1 + the highest case number of this prefecture in the campaign.
+
+        Numbers are dense from 1 (each survey takes the next; cases are never deleted), so
+        number ``n`` is taken exactly when ``n`` is at most the highest. That is found by
+        asking which of some candidate ids exist, by primary key: the powers of two first,
+        then up to :data:`_PROBES` numbers a round between the highest taken and the lowest
+        free candidate -- a few statements of a few dozen key lookups whatever the size of
+        the base, where counting the prefecture's cases read all of them (14 ms for
+        166,000 cases on SQLite; benchmarks item 9)."""
+
+        def taken(numbers: Sequence[int]) -> list[int]:
+            ids = {case_id(n): n for n in numbers}
+            rows = self.conn.execute(
+                select(_CASES.c.id).where(
+                    _CASES.c.id.in_(list(ids)),
+                    _CASES.c.campaign_id == campaign_id,
+                    _CASES.c.prefecture == prefecture,
+                )
+            )
+            return [ids[row[0]] for row in rows]
+
+        found = taken([1 << k for k in range(_NUMBER_BITS)])
+        if not found:
+            return 1
+        low = max(found)  # taken
+        high = 2 * low  # free: the next power of two was not found
+        while high - low > 1:
+            step = max(1, (high - low) // _PROBES)
+            candidates = list(range(low + step, high, step))
+            low = max(taken(candidates), default=low)
+            high = min((c for c in candidates if c > low), default=high)
+        return low + 1
 
     def ledger_identities(self, campaign_id: str) -> set[tuple[str, str]]:
         """``(uscc, name)`` of every app in the campaign's ledger (one query)."""
@@ -844,11 +876,19 @@ class Repository:
         """The campaign's events with a position above ``after``, by position, at most
         ``limit`` (see :meth:`lock_feed` for why positions follow commit order). A feed
         entry carries no payload, so the payloads are not read (``payload`` is ``{}``): a
-        damaged payload never stops the feed."""
+        damaged payload never stops the feed.
+
+        The events are walked by position from ``after`` and each one's case checked
+        (``EXISTS``), so that a read costs ``limit`` lookups however large the base; a join
+        let SQLite start from the campaign's cases and sort all their events."""
+        of_campaign = (
+            select(_CASES.c.id)
+            .where(_CASES.c.id == _EVENTS.c.case_id, _CASES.c.campaign_id == campaign_id)
+            .exists()
+        )
         stmt = (
             select(*_FEED_COLUMNS)
-            .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
-            .where(_CASES.c.campaign_id == campaign_id, _EVENTS.c.id > after)
+            .where(_EVENTS.c.id > after, of_campaign)
             .order_by(_EVENTS.c.id)
             .limit(limit)
         )

@@ -25,6 +25,7 @@ does not depend on the case.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -855,6 +856,11 @@ class Pipeline:
         return records_of(columns["event"], case_id, event_id, columns["payload"], first)
 
     # --- a new case ----------------------------------------------------------------------
+    def case_id(self, prefecture: str, number: int) -> str:
+        """The id of case ``number`` of ``prefecture``: ``<prefix>-<prefecture>-<number:04d>``
+        (``HN2018-430100-0001``)."""
+        return f"{self.campaign.case_prefix}-{prefecture}-{number:04d}"
+
     def prepare_survey(
         self, cmd: Command, number: int, already_in_ledger: bool, key: str | None = None
     ) -> tuple[StoredApp, Prepared]:
@@ -875,7 +881,7 @@ class Pipeline:
         payload = cmd.payload
         assert isinstance(payload, SurveyPayload)
         ident: AppIdentity = payload.app
-        case_id = f"{self.campaign.case_prefix}-{ident.prefecture}-{number:04d}"
+        case_id = self.case_id(ident.prefecture, number)
         facts = CaseFacts(
             case_id=None,
             prefecture=ident.prefecture,
@@ -1011,7 +1017,11 @@ class Pipeline:
                         if done is not None:
                             case = self.load(store, done.case_id)
                             return case, store.app(case.app_id)
-                    number = store.next_case_number(self.campaign.id, ident.prefecture)
+                    number = store.next_case_number(
+                        self.campaign.id,
+                        ident.prefecture,
+                        functools.partial(self.case_id, ident.prefecture),
+                    )
                     cmd = self.command(store, Event.SURVEY, actor, payload, at, None, override)
                     app, prepared = self.prepare_survey(cmd, number, existing is not None, key)
                     store.case_id = prepared.case.id

@@ -9,4 +9,10 @@ current state or whose payload is empty), and appends a SHA-256 hash-chained eve
 built as appcase builds one (:func:`appcase.audit.records.event_hash`) -- so the
 writes match appcase's, while the checks are far lighter than appcase's guards (no payload
 models, no phase windows, no permissions): the ratios flatter the peers.
+
+These are the *light* peers (rows 8a-8c): a case row and an event row in a schema of their
+own. The *like-for-like* peers (rows 8d-8f, :mod:`benchmarks.peers.faithful`) drive the
+same libraries (each module's ``mover``) but write, at every step, the rows appcase writes
+-- app, case projection, chained event with all its columns, the step's records -- on
+appcase's own schema.
 """

@@ -19,6 +19,43 @@ REQUIRES = "SpiffWorkflow"
 BPMN = Path(__file__).with_name("lifecycle.bpmn")
 
 
+def mover() -> Any:
+    """The like-for-like move (:mod:`benchmarks.peers.faithful`): the case's workflow is
+    loaded from its row of ``peer_workflows`` (a new one at the survey), the ready task of
+    the event's name completed, the engine steps run and the workflow stored back."""
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.bpmn.parser import BpmnParser
+    from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+    from SpiffWorkflow.util.task import TaskState
+
+    from benchmarks.peers.faithful import PeerWorkflow
+
+    parser = BpmnParser()
+    parser.add_bpmn_file(str(BPMN))
+    spec = parser.get_spec("case_lifecycle")
+    serializer = BpmnWorkflowSerializer()
+
+    def move(session: Session, case: Any, event: str, payload: dict[str, Any]) -> None:
+        row = session.get(PeerWorkflow, case.id)
+        if row is None:
+            workflow: Any = BpmnWorkflow(spec)
+            workflow.do_engine_steps()
+            row = PeerWorkflow(case_id=case.id, workflow="")
+            session.add(row)
+        else:
+            workflow = serializer.deserialize_json(row.workflow)
+        task = workflow.get_next_task(state=TaskState.READY, manual=True)
+        if task is None or task.task_spec.name != event or not payload:
+            raise RuntimeError(f"{event} refused on {case.id}")
+        task.data["payload"] = payload
+        task.run()
+        workflow.do_engine_steps()
+        case.state = "rectified" if workflow.is_completed() else _state(event)
+        row.workflow = serializer.serialize_json(workflow)
+
+    return move
+
+
 def run(db: Engine, first: int, count: int) -> None:
     """Run the lifecycle of ``count`` cases numbered from ``first`` on ``db`` (from
     :func:`benchmarks.peers.common.make_db`)."""

@@ -40,6 +40,20 @@ def _machine_class() -> Any:
     return Lifecycle
 
 
+def mover() -> Any:
+    """The like-for-like move (:mod:`benchmarks.peers.faithful`): a machine bound to the
+    loaded appcase case row for every command."""
+    machine = _machine_class()
+
+    def move(session: Session, case: Any, event: str, payload: dict[str, Any]) -> None:
+        before = case.state
+        machine(model=case, state_field="state").send(event, payload=payload)
+        if case.state == before:
+            raise RuntimeError(f"{event} refused on {case.id}")
+
+    return move
+
+
 def run(db: Engine, first: int, count: int) -> None:
     """Run the lifecycle of ``count`` cases numbered from ``first`` on ``db`` (from
     :func:`benchmarks.peers.common.make_db`)."""

@@ -20,6 +20,26 @@ def _has_payload(event: EventData) -> bool:
     return bool(event.kwargs.get("payload"))
 
 
+def mover() -> Any:
+    """The like-for-like move (:mod:`benchmarks.peers.faithful`): a Machine built on the
+    loaded appcase case row for every command, fired with the payload."""
+    transitions: list[dict[str, Any]] = [{**t, "conditions": [_has_payload]} for t in TRANSITIONS]
+
+    def move(session: Session, case: Any, event: str, payload: dict[str, Any]) -> None:
+        Machine(
+            model=case,
+            states=STATES,
+            transitions=transitions,
+            initial=case.state,
+            auto_transitions=False,
+            send_event=True,
+        )
+        if not case.trigger(event, payload=payload):
+            raise MachineError(f"{event} refused on {case.id}")
+
+    return move
+
+
 def run(db: Engine, first: int, count: int) -> None:
     """Run the lifecycle of ``count`` cases numbered from ``first`` on ``db`` (from
     :func:`benchmarks.peers.common.make_db`)."""

@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import structlog
 from click.testing import CliRunner, Result
 
 from appcase.cli import cli
-from tests.builders import checkpoint, dump_tables, file_digests
+from tests.builders import checkpoint, dump_tables, file_digests, kept_logging
 from tests.hostile.conftest import TRIED
 
 DOCUMENTED = {0, 1, 2, 3}
@@ -43,17 +42,12 @@ def deadline(seconds: float) -> Iterator[None]:
 def invoke(
     args: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None
 ) -> Result:
-    logging_config = structlog.get_config()
     full_env: dict[str, str | None] = dict.fromkeys(
         ("APPCASE_ACTOR", "APPCASE_DATABASE_URL", "APPCASE_CAMPAIGN", "APPCASE_LOG_LEVEL")
     )
     full_env |= env or {}
-    try:
-        with deadline(TIME_LIMIT):
-            return CliRunner().invoke(cli, args, input=stdin, env=full_env, catch_exceptions=True)
-    finally:
-        structlog.reset_defaults()
-        structlog.configure(**logging_config)
+    with kept_logging(), deadline(TIME_LIMIT):
+        return CliRunner().invoke(cli, args, input=stdin, env=full_env, catch_exceptions=True)
 
 
 class Target:

@@ -3,7 +3,7 @@ large base as on an empty one.
 
 A base of a few thousand cases (six events each) is seeded and analysed; then every
 command runs -- survey, each event, a hotline report, the sweep, ``list`` with each of its
-filters, ``show``, ``history``, ``--as-of`` -- while a ``before_cursor_execute`` listener
+filters, ``show``, ``history``, ``--as-of``, the feed -- while a ``before_cursor_execute`` listener
 records every statement it issues. Each statement is then explained on the same database
 (``EXPLAIN QUERY PLAN`` on SQLite, ``EXPLAIN (FORMAT JSON)`` on PostgreSQL) with the
 parameters it ran with, and the test fails on a full scan of ``events`` or ``cases``: a
@@ -239,6 +239,8 @@ def _commands(engine: CaseEngine, url: str, capture: Capture) -> None:
         ("list", "--text", "测试学习应用1"),
         ("list", "--as-of", "2018-03-13T00:00+08:00", "--prefecture", "430200"),
         ("list", "--as-of", "2018-03-13T00:00+08:00", "--limit", "5"),
+        ("feed", "--limit", "5"),
+        ("feed", "--after", "5000", "--limit", "5"),
     ]
     for args in reads:
         label = "appcase " + " ".join(args)

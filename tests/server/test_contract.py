@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from appcase.errors import InvalidInput, UnknownActor
 from appcase.workflow.tokens import authenticate, issue_token, list_tokens, revoke_token
-from tests.builders import ADMIN, app, evidence, judgment, local
+from tests.builders import ADMIN, app, evidence, judgment, kept_logging, local
 from tests.server.conftest import Api
 
 PROBLEM = "application/problem+json"
@@ -260,44 +260,43 @@ def test_the_feed_pages_and_waits(api: Api) -> None:
 def test_reporters_details_are_accepted_and_returned_by_no_endpoint(api: Api) -> None:
     case = _survey(api)
     name, contact = "MARKER-NAME-7f3a", "MARKER-CONTACT-13800000000"
-    earlier = structlog.get_config()  # another test may have filtered out info lines
-    structlog.reset_defaults()
-    with capture_logs() as logs:
-        r = api.client.post(
-            "/hotline-reports",
-            headers=api.auth("cs-cac", **{"Idempotency-Key": "hotline-1"}),
-            json={
-                "case_id": case["id"],
-                "harm_category": "vulgar_pornographic",
-                "description": "学习社区出现低俗图片",
-                "reporter": {"name": name, "contact": contact},
-                "at": local(2, 21).isoformat(),
-            },
-        )
-        assert r.status_code == 201, r.text
-        h = api.auth("cs-cac")
-        answers = [
-            r.text,
-            api.client.get(f"/cases/{case['id']}", headers=h).text,
-            api.client.get(f"/cases/{case['id']}/history", headers=h).text,
-            api.client.get("/cases", headers=h).text,
-            api.client.get("/events", headers=h).text,
-            api.client.get(
-                f"/cases/{case['id']}/as-of", headers=h, params={"at": local(3, 1).isoformat()}
-            ).text,
-        ]
-        bad = api.client.post(
-            "/hotline-reports",
-            headers=h,
-            json={
-                "case_id": case["id"],
-                "harm_category": "x",
-                "description": "y",
-                "reporter": {"name": name, "contact": contact * 20},
-            },
-        )
-        answers.append(bad.text)
-    structlog.configure(**earlier)
+    with kept_logging():
+        structlog.reset_defaults()  # another test may have filtered out info lines
+        with capture_logs() as logs:
+            r = api.client.post(
+                "/hotline-reports",
+                headers=api.auth("cs-cac", **{"Idempotency-Key": "hotline-1"}),
+                json={
+                    "case_id": case["id"],
+                    "harm_category": "vulgar_pornographic",
+                    "description": "学习社区出现低俗图片",
+                    "reporter": {"name": name, "contact": contact},
+                    "at": local(2, 21).isoformat(),
+                },
+            )
+            assert r.status_code == 201, r.text
+            h = api.auth("cs-cac")
+            answers = [
+                r.text,
+                api.client.get(f"/cases/{case['id']}", headers=h).text,
+                api.client.get(f"/cases/{case['id']}/history", headers=h).text,
+                api.client.get("/cases", headers=h).text,
+                api.client.get("/events", headers=h).text,
+                api.client.get(
+                    f"/cases/{case['id']}/as-of", headers=h, params={"at": local(3, 1).isoformat()}
+                ).text,
+            ]
+            bad = api.client.post(
+                "/hotline-reports",
+                headers=h,
+                json={
+                    "case_id": case["id"],
+                    "harm_category": "x",
+                    "description": "y",
+                    "reporter": {"name": name, "contact": contact * 20},
+                },
+            )
+            answers.append(bad.text)
     assert bad.status_code == 400
     assert r.json()["payload"]["evidence"][0]["reporter_ref"]
     for text in [*answers, repr(logs)]:
