@@ -29,7 +29,9 @@ _record = st.fixed_dictionaries(dict.fromkeys(HASHED_FIELDS, _json))
 
 
 @given(_record, st.tuples(_text, _int, _text, _text, _json, _text))
-def test_a_template_encodes_as_the_record_does(shared: dict[str, Any], own: tuple[Any, ...]) -> None:
+def test_a_template_encodes_as_the_record_does(
+    shared: dict[str, Any], own: tuple[Any, ...]
+) -> None:
     try:
         template = RecordTemplate(shared, VARYING)
     except ValueError:  # a shared value that is not canonical (a lone surrogate)
