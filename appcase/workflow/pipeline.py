@@ -218,8 +218,8 @@ class Fired:
     Attributes:
         read: the case as read.
         after: the case after the event (:func:`appcase.audit.fold.fold`).
-        values: the event's own columns, in the order of :data:`Batch.OWN` (``hash``
-            last).
+        values: the event's own columns, in the order of :data:`Batch.OWN` (then
+            ``canonical`` and ``hash``).
     """
 
     read: StoredCase
@@ -252,7 +252,8 @@ class Batch:
     """
 
     OWN: tuple[str, ...] = ("case_id", "seq", "from_state", "to_state", "override", "prev_hash")
-    """The event columns that differ from case to case (then ``canonical`` and ``hash``)."""
+    """The event columns that differ from case to case (then ``canonical`` and ``hash``,
+    :func:`~appcase.audit.records.seal_bytes`)."""
 
     _KEYS = ("case_id", "seq", "from", "to", "override", "prev_hash")
     """The hashed record's keys of :data:`OWN`."""

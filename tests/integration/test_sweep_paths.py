@@ -51,9 +51,10 @@ def _scene(engine: CaseEngine) -> None:
 
 
 def _stored(engine: CaseEngine) -> tuple[list[Any], list[Any]]:
+    """Every case row and every event row with the bytes its hash was taken over."""
     with engine.storage.reading() as repo:
         cases = repo.case_states(engine.campaign.id, CaseFilter())
-        events = [e for c in cases for e in repo.events(c.id)]
+        events = list(repo.sealed_events(engine.campaign.id))
     return cases, events
 
 
@@ -92,6 +93,7 @@ def test_the_batch_and_the_per_case_paths_store_the_same_rows(
     assert (cases, events) == _stored(per_case)
     escalations = [e for e in events if e.event == "escalate"]
     assert len(escalations) == 4
+    assert all(e.canonical is not None for e in escalations)
     assert {e.hash for e in escalations} == {
         c.head_hash for c in cases if c.event_count and c.state == "escalated_for_takedown"
     }

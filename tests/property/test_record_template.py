@@ -1,6 +1,6 @@
-"""A record template encodes exactly the bytes the hashed record's own encoding gives, for any values of
-its varying fields (strings with escapes and non-ASCII text, integers at the limits, JSON
-objects), and refuses what canonical JSON refuses."""
+"""A record template encodes exactly the bytes the hashed record's own encoding gives, for
+any values of its varying fields (strings with escapes and non-ASCII text, integers at the
+limits, JSON objects), and refuses what canonical JSON refuses."""
 
 from __future__ import annotations
 
