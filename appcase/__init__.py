@@ -10,7 +10,8 @@ Example::
     import appcase
 
     engine = appcase.init_database("sqlite:///cases.sqlite")  # Hunan 2018 by default
-    engine.add_actor("cs-cac", role="cac_prefecture", jurisdiction="430100")
+    engine.add_actor("admin", role="administrator")  # the first administrator
+    engine.add_actor("cs-cac", role="cac_prefecture", jurisdiction="430100", by="admin")
 """
 
 import importlib
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         LibraryError,
         ListenerVetoed,
         NaiveDatetimeError,
+        NotAuthorised,
         PersistenceError,
         Rejection,
         TransitionTableError,
@@ -84,11 +86,13 @@ if TYPE_CHECKING:
         SealedEvent,
         Storage,
         StoredActor,
+        StoredAdminAct,
         StoredApp,
         StoredCampaign,
         StoredCase,
         StoredCheckpoint,
         StoredEvent,
+        StoredGrant,
         StoredToken,
         VerificationRecord,
     )
@@ -126,6 +130,16 @@ if TYPE_CHECKING:
         cloudevent,
         feed,
     )
+    from appcase.workflow.governance import (
+        AdminActView,
+        AdminLog,
+    )
+    from appcase.workflow.grants import (
+        GrantView,
+        grant_override,
+        list_grants,
+        revoke_grant,
+    )
     from appcase.workflow.hotline import (
         find_case,
         report_hotline,
@@ -162,6 +176,8 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "ActorView": "appcase.workflow.views",
+    "AdminActView": "appcase.workflow.governance",
+    "AdminLog": "appcase.workflow.governance",
     "AppIdentity": "appcase.workflow.commands",
     "AppcaseError": "appcase.errors",
     "AuditFailure": "appcase.errors",
@@ -196,6 +212,7 @@ _EXPORTS: dict[str, str] = {
     "FindingInput": "appcase.policies.disposition",
     "FindingRecord": "appcase.ports",
     "FixedClock": "appcase.clock",
+    "GrantView": "appcase.workflow.grants",
     "GuardRejected": "appcase.errors",
     "HarmCategory": "appcase.policies.campaign",
     "ImportRejected": "appcase.errors",
@@ -213,6 +230,7 @@ _EXPORTS: dict[str, str] = {
     "ListenerVetoed": "appcase.errors",
     "Listeners": "appcase.workflow.listeners",
     "NaiveDatetimeError": "appcase.errors",
+    "NotAuthorised": "appcase.errors",
     "Override": "appcase.workflow.commands",
     "PersistenceError": "appcase.errors",
     "Phase": "appcase.policies.campaign",
@@ -220,8 +238,8 @@ _EXPORTS: dict[str, str] = {
     "PolicyParams": "appcase.policies.campaign",
     "Queries": "appcase.ports",
     "Rejection": "appcase.errors",
-    "Reporter": "appcase.workflow.commands",
     "RelayCursor": "appcase.ports",
+    "Reporter": "appcase.workflow.commands",
     "ReporterRecord": "appcase.ports",
     "SealedEvent": "appcase.ports",
     "RoleSpec": "appcase.policies.campaign",
@@ -231,11 +249,13 @@ _EXPORTS: dict[str, str] = {
     "State": "appcase.states",
     "Storage": "appcase.ports",
     "StoredActor": "appcase.ports",
+    "StoredAdminAct": "appcase.ports",
     "StoredApp": "appcase.ports",
     "StoredCampaign": "appcase.ports",
     "StoredCase": "appcase.ports",
     "StoredCheckpoint": "appcase.ports",
     "StoredEvent": "appcase.ports",
+    "StoredGrant": "appcase.ports",
     "StoredToken": "appcase.ports",
     "SurveyBatchResult": "appcase.workflow.views",
     "SweepOutcome": "appcase.workflow.views",
@@ -256,12 +276,15 @@ _EXPORTS: dict[str, str] = {
     "feed": "appcase.workflow.feed",
     "find_case": "appcase.workflow.hotline",
     "get_as_of": "appcase.workflow.asof",
+    "grant_override": "appcase.workflow.grants",
     "import_ledger": "appcase.workflow.ledger",
     "init_database": "appcase.bootstrap",
     "list_as_of": "appcase.workflow.asof",
+    "list_grants": "appcase.workflow.grants",
     "load_campaign": "appcase.policies.campaign",
     "open_engine": "appcase.bootstrap",
     "report_hotline": "appcase.workflow.hotline",
+    "revoke_grant": "appcase.workflow.grants",
     "summarise": "appcase.workflow.sweep",
     "sweep": "appcase.workflow.sweep",
     "verify": "appcase.workflow.verify",
@@ -285,6 +308,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ActorView",
+    "AdminActView",
+    "AdminLog",
     "AppIdentity",
     "AppcaseError",
     "AuditFailure",
@@ -319,6 +344,7 @@ __all__ = [
     "FindingInput",
     "FindingRecord",
     "FixedClock",
+    "GrantView",
     "GuardRejected",
     "HarmCategory",
     "ImportRejected",
@@ -336,6 +362,7 @@ __all__ = [
     "ListenerVetoed",
     "Listeners",
     "NaiveDatetimeError",
+    "NotAuthorised",
     "Override",
     "PersistenceError",
     "Phase",
@@ -354,11 +381,13 @@ __all__ = [
     "State",
     "Storage",
     "StoredActor",
+    "StoredAdminAct",
     "StoredApp",
     "StoredCampaign",
     "StoredCase",
     "StoredCheckpoint",
     "StoredEvent",
+    "StoredGrant",
     "StoredToken",
     "SurveyBatchResult",
     "SweepOutcome",
@@ -379,12 +408,15 @@ __all__ = [
     "feed",
     "find_case",
     "get_as_of",
+    "grant_override",
     "import_ledger",
     "init_database",
     "list_as_of",
+    "list_grants",
     "load_campaign",
     "open_engine",
     "report_hotline",
+    "revoke_grant",
     "summarise",
     "sweep",
     "verify",

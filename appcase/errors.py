@@ -5,7 +5,7 @@ Every error a caller can see is an :class:`AppcaseError`. Each says what went wr
 any front end can show: a terminal, a web page, a log. The kinds of error are:
 
 * refused: the command was understood but a rule said no (:class:`GuardRejected`,
-  :class:`AuditFailure`);
+  :class:`AuditFailure`), or the caller may not do the act at all (:class:`NotAuthorised`);
 * bad input: a malformed payload or file, a naive datetime, an unknown case or officer, a
   database not ready (:class:`InvalidInput`, :class:`PersistenceError`);
 * conflict: the case changed under the command, or the database stayed busy; nothing was
@@ -42,6 +42,7 @@ __all__ = [
     "LedgerHeaderNotFound",
     "LibraryError",
     "NaiveDatetimeError",
+    "NotAuthorised",
     "PersistenceError",
     "Rejection",
     "RowsUnreadable",
@@ -90,6 +91,17 @@ class AppcaseError(Exception):
 
 class InvalidInput(AppcaseError):
     """Input that cannot be used as given: a malformed payload, file or value."""
+
+
+class NotAuthorised(AppcaseError):
+    """The caller may not do this act: registering actors and issuing or revoking tokens
+    is an administrator's (role ``administrator``), recording or revoking an override
+    grant is an officer's whose role may override the case. Nothing was written.
+
+    Args:
+        problem: what was refused and why.
+        advice: who may do it instead.
+    """
 
 
 class NaiveDatetimeError(InvalidInput):

@@ -43,11 +43,13 @@ __all__ = [
     "SealedEvent",
     "Storage",
     "StoredActor",
+    "StoredAdminAct",
     "StoredApp",
     "StoredCampaign",
     "StoredCase",
     "StoredCheckpoint",
     "StoredEvent",
+    "StoredGrant",
     "StoredToken",
     "VerificationRecord",
     "record_fields",
@@ -221,6 +223,67 @@ class StoredActor:
     role: str
     jurisdiction: str
     name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAdminAct:
+    """One entry of the administrators' log (append-only, hash-chained): an actor
+    registered, a token issued or revoked.
+
+    Attributes:
+        seq: 1, 2, ... in the order the acts were done.
+        recorded_at: when (UTC).
+        actor_id: the administrator who did it (or the first administrator, registering
+            itself).
+        action: ``actor.add``, ``token.issue`` or ``token.revoke``.
+        subject: the actor registered, or the token's id.
+        detail: what else was done (the role and jurisdiction; the token's actor and expiry).
+        prev_hash: the previous entry's hash (64 zeros for the first).
+        hash: SHA-256 of this entry's canonical record
+            (:func:`appcase.workflow.governance.act_hash`).
+    """
+
+    seq: int
+    recorded_at: datetime
+    actor_id: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGrant:
+    """An override grant, as stored: an officer's consent that one command may act after
+    its window closed (or below the policy's minimum).
+
+    Attributes:
+        id: the grant's id (``og-`` and 16 hex digits).
+        case_id: the case it is for, or ``None`` for a survey (which creates its case).
+        prefecture: the case's prefecture (for a survey, the new case's).
+        event: the event it is for (an :class:`~appcase.states.Event` value).
+        authoriser_id: the officer who granted it.
+        reason: why, in the authoriser's words.
+        created_at / expires_at: when it was granted and when it stops working (UTC).
+        revoked_at / revoked_by: when and by whom it was revoked, or ``None``.
+        used_at / used_by / used_position: when, by whom and in which event (its feed
+            position) it was used, or ``None``.
+    """
+
+    id: str
+    case_id: str | None
+    prefecture: str
+    event: str
+    authoriser_id: str
+    reason: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    used_at: datetime | None = None
+    used_by: str | None = None
+    used_position: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,6 +590,22 @@ class Queries(Protocol):
     def tokens(self, actor_id: str | None = None) -> list[StoredToken]:
         """Every token (of one actor, if given), by creation time then id."""
 
+    # --- governance: the administrators' log, override grants ----------------------------
+    def admin_acts(self, after: int = 0) -> list[StoredAdminAct]:
+        """The administrators' log from ``seq`` ``after + 1`` on, in order."""
+
+    def last_admin_act(self) -> StoredAdminAct | None:
+        """The administrators' log's last entry, or ``None`` while it is empty."""
+
+    def administrators(self) -> list[StoredActor]:
+        """Every actor of the ``administrator`` role, by id."""
+
+    def grant(self, grant_id: str) -> StoredGrant | None:
+        """The override grant with this id, or ``None``."""
+
+    def grants(self, case_id: str | None = None) -> list[StoredGrant]:
+        """Every override grant (of one case, if given), by creation time then id."""
+
 
 class CaseStore(Queries, Protocol):
     """What a command does in its transaction, beside the reads of :class:`Queries`."""
@@ -672,6 +751,22 @@ class CaseStore(Queries, Protocol):
     def revoke_token(self, token_id: str, at: datetime) -> bool:
         """Mark a token revoked at ``at``; ``False`` if there is no such token or it was
         already revoked."""
+
+    # --- governance -----------------------------------------------------------------------
+    def add_admin_act(self, act: StoredAdminAct) -> None:
+        """Append an entry to the administrators' log (its ``seq`` is the next one; a
+        racing append with the same ``seq`` fails on the unique key)."""
+
+    def add_grant(self, grant: StoredGrant) -> None:
+        """Store a new override grant."""
+
+    def revoke_grant(self, grant_id: str, by: str, at: datetime) -> bool:
+        """Mark a grant revoked by ``by`` at ``at``; ``False`` if it is unknown, already
+        revoked or used."""
+
+    def use_grant(self, grant_id: str, by: str, at: datetime, position: int) -> bool:
+        """Mark a grant used by ``by`` at ``at`` in the event at ``position``; ``False``
+        if it is unknown, revoked or already used (another command used it meanwhile)."""
 
 
 class Storage(Protocol):

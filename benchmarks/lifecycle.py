@@ -42,9 +42,10 @@ def clock() -> FixedClock:
 
 
 def register_actors(engine: CaseEngine) -> None:
-    """Register :data:`ACTORS` (idempotent)."""
+    """Register an administrator, then :data:`ACTORS` by it (idempotent)."""
+    engine.add_actor("admin", role="administrator")
     for actor_id, (role, code) in ACTORS.items():
-        engine.add_actor(actor_id, role=role, jurisdiction=code)
+        engine.add_actor(actor_id, role=role, jurisdiction=code, by="admin")
 
 
 def uscc(n: int) -> str:

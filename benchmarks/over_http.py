@@ -96,7 +96,7 @@ def bench_http(work: Path, size: Any) -> list[Row]:
             for i, v in enumerate(variants)
         }
     with contextlib.closing(open_engine(url)) as system_clock:  # the server's clock
-        token = issue_token(system_clock, s.actor).token
+        token = issue_token(system_clock, s.actor, by="admin").token
     engine = seed.reopen(url)
     headers = {"Authorization": f"Bearer {token}"}
     body = {"payload": s.payload, "at": s.at.isoformat(), "reason": s.reason}

@@ -39,10 +39,16 @@ def local(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
     return datetime(2018, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
+ADMIN = "admin"
+"""The test databases' administrator (registers the other actors)."""
+
+
 def register_actors(engine: CaseEngine) -> None:
-    """Register :data:`ACTORS`."""
+    """Register the administrator :data:`ADMIN` (the first one, by itself), then
+    :data:`ACTORS` by it."""
+    engine.add_actor(ADMIN, role="administrator")
     for actor_id, (role, code) in ACTORS.items():
-        engine.add_actor(actor_id, role=role, jurisdiction=code)
+        engine.add_actor(actor_id, role=role, jurisdiction=code, by=ADMIN)
 
 
 def app(n: int = 0, prefecture: str = "430100", **extra: Any) -> dict[str, Any]:

@@ -63,10 +63,22 @@ def cli(
 
 
 def _register() -> None:
-    from appcase.cli import admin, audit, cases, events, imports, policy, reports, server, tokens
+    from appcase.cli import (
+        admin,
+        audit,
+        cases,
+        events,
+        imports,
+        overrides,
+        policy,
+        reports,
+        server,
+        tokens,
+    )
     from appcase.cli import feed as feed_cli
 
-    for module in (admin, audit, cases, events, policy, imports, reports, feed_cli, server):
+    modules = (admin, audit, cases, events, policy, imports, reports, overrides, feed_cli, server)
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
     admin.actor_group.add_command(tokens.token_group)

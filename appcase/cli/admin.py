@@ -94,33 +94,44 @@ def db_current(app: App) -> None:
 
 @click.group("actor")
 def actor_group() -> None:
-    """Officers who act: an id with a role and a jurisdiction.
+    """Officers who act: an id with a role and a jurisdiction. Registering them is an
+    administrator's act (--actor), logged ('appcase actor log'); the first administrator
+    registers itself while there is none.
 
     \b
-    Example:
-      appcase actor add cs-cac --role cac_prefecture --jurisdiction 430100
+    Examples:
+      appcase actor add admin --role administrator
+      appcase --actor admin actor add cs-cac --role cac_prefecture --jurisdiction 430100
     """
 
 
 @actor_group.command("add")
 @click.argument("actor_id", metavar="ID")
-@click.option("--role", required=True, help="cac_prefecture, edu_prefecture or cac_province.")
+@click.option(
+    "--role",
+    required=True,
+    help="cac_prefecture, edu_prefecture, cac_province, or administrator.",
+)
 @click.option(
     "--jurisdiction",
-    required=True,
     metavar="CODE",
-    help="GB/T 2260 code (430000 for the province).",
+    help="GB/T 2260 code [default for a province role and an administrator: the province].",
 )
 @click.option("--name", default="", help="Display name.")
 @pass_app
-def actor_add(app: App, actor_id: str, role: str, jurisdiction: str, name: str) -> None:
-    """Register an officer.
+def actor_add(app: App, actor_id: str, role: str, jurisdiction: str | None, name: str) -> None:
+    """Register an officer, as the administrator --actor. Without --actor, only the first
+    administrator may be registered, while the database holds none.
 
     \b
-    Example:
-      appcase actor add cs-cac --role cac_prefecture --jurisdiction 430100 --name 长沙市网信办
+    Examples:
+      appcase actor add admin --role administrator
+      appcase --actor admin actor add cs-cac --role cac_prefecture --jurisdiction 430100 \
+        --name 长沙市网信办
     """
-    view = app.engine().add_actor(actor_id, role=role, jurisdiction=jurisdiction, name=name)
+    view = app.engine().add_actor(
+        actor_id, role=role, jurisdiction=jurisdiction, name=name, by=app.settings.actor or None
+    )
     emit(app, view, f"actor {view.id}: {view.role} in {view.jurisdiction}")
 
 
@@ -142,6 +153,38 @@ def actor_list(app: App) -> None:
             [(v.id, v.role, v.jurisdiction, v.name) for v in views],
         ),
     )
+
+
+@actor_group.command("log")
+@pass_app
+def actor_log(app: App) -> None:
+    """Show the administrators' log (actors registered, tokens issued and revoked: who,
+    what, when) and check its hash chain; exits 1 if the chain is broken.
+
+    \b
+    Example:
+      appcase actor log
+    """
+    log = app.engine().admin_log()
+    rows = [
+        (
+            e.seq,
+            e.recorded_at.isoformat(timespec="seconds"),
+            e.actor,
+            e.action,
+            e.subject,
+            " ".join(f"{k}={v}" for k, v in e.detail.items()),
+        )
+        for e in log.entries
+    ]
+    verdict = (
+        f"chain intact: {len(log.entries)} entries"
+        if log.ok
+        else "CHAIN BROKEN:\n" + "\n".join(f"  - {p}" for p in log.problems)
+    )
+    emit(app, log, table(["seq", "at", "by", "action", "subject", "detail"], rows) + "\n" + verdict)
+    if not log.ok:
+        click.get_current_context().exit(REFUSED)
 
 
 @click.group("campaign")

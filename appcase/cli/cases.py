@@ -340,7 +340,8 @@ def history_command(app: App, case_id: str, as_json: bool) -> None:
             o = e["override"]
             lines.append(
                 f"     OVERRIDE by {o['authorised_by']}: {o['reason']} "
-                f"(waived {', '.join(o['waived'])})"
+                f"(waived {', '.join(o['waived'])}"
+                + (f"; grant {o['grant']})" if o.get("grant") else ")")
             )
         lines += [f"     {line}" for line in _details(e)]
         lines.append(f"     hash {e['hash'][:16]}…")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, read_json_file
+from appcase.cli.overrides import override_from_options, override_options
 from appcase.errors import InvalidInput
 from appcase.states import Disposition, EscalationGround, Event, Severity
 
@@ -69,14 +70,6 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
             "--payload", "payload_file", metavar="FILE", help="JSON payload file ('-' for stdin)."
         ),
         click.option(
-            "--override-reason", help="Record an override (after a window closed) with this reason."
-        ),
-        click.option(
-            "--override-by",
-            metavar="ACTOR",
-            help="Officer authorising the override (default: --actor).",
-        ),
-        click.option(
             "--idempotency-key",
             metavar="KEY",
             help="Retry-safe key: a repeat returns the first result.",
@@ -91,13 +84,17 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return override_options(func)
 
 
 def _print_event(app: App, view: EventView) -> None:
     text = (
         f"{view.case_id} #{view.seq}: {view.event} {view.from_state} → {view.to_state}"
-        + (f"  (override: {view.override['reason']})" if view.override else "")
+        + (
+            f"  (override: {view.override['reason']}; by {view.override['authorised_by']})"
+            if view.override
+            else ""
+        )
         + f"\n  hash {view.hash}"
     )
     if view.event == "judge" and "policy" in view.payload:
@@ -120,16 +117,10 @@ def _event_command(event: Event, name: str, options: list[Any], build: Builder) 
         payload = read_json_file(kw.pop("payload_file")) if kw.get("payload_file") else {}
         kw.pop("payload_file", None)
         at, reason = kw.pop("at"), kw.pop("reason")
-        o_reason, o_by, key = (
-            kw.pop("override_reason"),
-            kw.pop("override_by"),
-            kw.pop("idempotency_key"),
-        )
+        key = kw.pop("idempotency_key")
+        override = override_from_options(kw)
         expected_version = kw.pop("expected_version")
         payload |= {k: v for k, v in build(kw).items() if v not in (None, (), [])}
-        override = {"reason": o_reason, "authorised_by": o_by} if o_reason else None
-        if o_by and not o_reason:
-            raise InvalidInput("--override-by needs --override-reason")
         view = app.engine().fire(
             case_id,
             event,

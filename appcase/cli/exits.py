@@ -9,7 +9,8 @@ exit status, and words the advice of some in its own terms (which command to run
 1  refused: a guard said no (:class:`GuardRejected`, :class:`BatchRejected`), an audit
    verification failed (:class:`AuditFailure`), the case is damaged (:class:`CaseDamaged`),
    or every bad row of an import was refused by guards (:class:`ImportRejected` without
-   invalid rows)
+   invalid rows), or the acting officer may not do the act (:class:`NotAuthorised`: an
+   administrator's act, an override grant)
 2  bad usage or input: anything else (:class:`InvalidInput`, :class:`PersistenceError`,
    :class:`TransitionTableError`, an import with invalid rows), and a library call that
    failed (:class:`LibraryError`, naming the library's own error)
@@ -40,6 +41,7 @@ from appcase.errors import (
     InvalidInput,
     LedgerHeaderNotFound,
     LibraryError,
+    NotAuthorised,
     PersistenceError,
     TransitionTableError,
     UnknownActor,
@@ -68,6 +70,7 @@ EXIT_CODES: dict[type[AppcaseError], int | Callable[[Any], int]] = {
     PersistenceError: USAGE,
     LibraryError: USAGE,
     GuardRejected: REFUSED,
+    NotAuthorised: REFUSED,
     AuditFailure: REFUSED,
     CaseDamaged: REFUSED,
     ImportRejected: _import_rejected,
@@ -99,7 +102,8 @@ _HINTS: dict[type[AppcaseError], Callable[[Any], str | None]] = {
     CaseNotFound: lambda exc: "list cases with 'appcase list'",
     CaseDamaged: lambda exc: f"'appcase audit verify --case {exc.case_id}' names the damage",
     UnknownActor: lambda exc: (
-        f"register it with 'appcase actor add {exc.actor_id} --role ROLE --jurisdiction CODE'"
+        "an administrator registers it with "
+        f"'appcase --actor ADMIN actor add {exc.actor_id} --role ROLE --jurisdiction CODE'"
     ),
     DatabaseNotReady: lambda exc: _INIT[exc.remedy],
     ConcurrentModification: _concurrent,

@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app
-from appcase.errors import ImportRejected, InvalidInput
+from appcase.cli.overrides import override_from_options, override_options
+from appcase.errors import ImportRejected
 
 __all__ = ["COMMANDS"]
 
@@ -51,12 +52,7 @@ def import_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every problem to this CSV file (row, column, kind, problem).",
 )
-@click.option(
-    "--override-reason", help="Record an override (survey window closed) with this reason."
-)
-@click.option(
-    "--override-by", metavar="ACTOR", help="Officer authorising the override (default: --actor)."
-)
+@override_options
 @click.option(
     "--progress/--no-progress",
     default=None,
@@ -65,14 +61,14 @@ def import_group() -> None:
 @pass_app
 def import_ledger_command(
     app: App,
+    /,
     file: Path,
     template: bool,
     at: datetime | None,
     skip_invalid: bool,
     report_file: Path | None,
-    override_reason: str | None,
-    override_by: str | None,
     progress: bool | None,
+    **overriding: Any,
 ) -> None:
     """Import a ledger spreadsheet (.csv or .xlsx): every row validated, then surveyed.
 
@@ -96,11 +92,7 @@ def import_ledger_command(
         write_template(file)
         emit(app, {"template": str(file)}, f"template written: {file}")
         return
-    if override_by and not override_reason:
-        raise InvalidInput("--override-by needs --override-reason")
-    override = (
-        {"reason": override_reason, "authorised_by": override_by} if override_reason else None
-    )
+    override = override_from_options(overriding)
     engine = app.engine()
     actor = app.actor()
     ledger = read_ledger(file)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from appcase.cli.app import App, InstantType, emit, pass_app, read_json_file
+from appcase.cli.overrides import override_from_options, override_options
 from appcase.errors import InvalidInput, library_call
 from appcase.limits import MAX_NOTES_FILE_BYTES, read_bounded
 
@@ -45,12 +46,12 @@ def report_group() -> None:
     "shell history.",
 )
 @click.option("--at", type=INSTANT, help="When the report is recorded, with offset (default: now).")
-@click.option("--override-reason", help="Record an override (patrol window closed).")
-@click.option("--override-by", metavar="ACTOR", help="Officer authorising the override.")
+@override_options
 @click.option("--idempotency-key", metavar="KEY", help="Retry-safe key.")
 @pass_app
 def hotline_command(
     app: App,
+    /,
     case_id: str | None,
     app_name: str | None,
     uscc: str | None,
@@ -62,9 +63,8 @@ def hotline_command(
     reporter_contact: str,
     reporter_file: str | None,
     at: datetime | None,
-    override_reason: str | None,
-    override_by: str | None,
     idempotency_key: str | None,
+    **overriding: Any,
 ) -> None:
     """Record a public report (举报) about an app: it becomes hotline evidence.
 
@@ -104,11 +104,7 @@ def hotline_command(
         evidence["captured_at"] = captured_at.isoformat()
     if reporter["name"] or reporter["contact"]:
         evidence["reporter"] = reporter
-    if override_by and not override_reason:
-        raise InvalidInput("--override-by needs --override-reason")
-    override = (
-        {"reason": override_reason, "authorised_by": override_by} if override_reason else None
-    )
+    override = override_from_options(overriding)
     view = report_hotline(
         engine,
         case_id,

@@ -1,7 +1,8 @@
 """``appcase actor token create|list|revoke``: the HTTP server's bearer tokens.
 
-These are the local operator's acts: whoever runs them can already open the database. The
-HTTP API issues no token and registers no actor.
+Issuing and revoking a token are an administrator's acts (``--actor`` must be an actor of
+the ``administrator`` role), each recorded in the administrators' log (``appcase actor
+log``). Over HTTP the same acts need an administrator's token (docs/http.md).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ __all__ = ["token_group"]
 
 @click.group("token")
 def token_group() -> None:
-    """Bearer tokens for 'appcase serve', each bound to one actor.
+    """Bearer tokens for 'appcase serve', each bound to one actor; issued and revoked by
+    an administrator (--actor).
 
     \b
     Examples:
-      appcase actor token create cs-cac --expires-in 30
+      appcase --actor admin actor token create cs-cac --expires-in 30
       appcase actor token list
-      appcase actor token revoke 3f2a9c0d1e4b5a69
+      appcase --actor admin actor token revoke 3f2a9c0d1e4b5a69
     """
 
 
@@ -38,15 +40,16 @@ def token_group() -> None:
 )
 @pass_app
 def token_create(app: App, actor_id: str, days: int) -> None:
-    """Issue a token acting as ACTOR. It is shown this once; only its hash is stored.
+    """Issue a token acting as ACTOR, as the administrator --actor. It is shown this once;
+    only its hash is stored.
 
     \b
     Example:
-      appcase actor token create cs-cac --expires-in 30
+      appcase --actor admin actor token create cs-cac --expires-in 30
     """
     from appcase.workflow.tokens import issue_token
 
-    issued = issue_token(app.engine(), actor_id, expires_in_days=days)
+    issued = issue_token(app.engine(), actor_id, by=app.actor(), expires_in_days=days)
     v = issued.view
     emit(
         app,
@@ -87,13 +90,14 @@ def token_list(app: App, actor_id: str | None) -> None:
 @click.argument("token_id", metavar="ID")
 @pass_app
 def token_revoke(app: App, token_id: str) -> None:
-    """Revoke a token by its id (from 'appcase actor token list').
+    """Revoke a token by its id (from 'appcase actor token list'), as the administrator
+    --actor.
 
     \b
     Example:
-      appcase actor token revoke 3f2a9c0d1e4b5a69
+      appcase --actor admin actor token revoke 3f2a9c0d1e4b5a69
     """
     from appcase.workflow.tokens import revoke_token
 
-    view = revoke_token(app.engine(), token_id)
+    view = revoke_token(app.engine(), token_id, by=app.actor())
     emit(app, view, f"token {view.id} of {view.actor} revoked")

@@ -37,6 +37,7 @@ from appcase import (
     JudicialState,
     Severity,
     State,
+    grant_override,
     init_database,
     sweep,
     verify,
@@ -485,7 +486,13 @@ class _Simulation:
                 "findings": [{"harm_category": "other", "severity": "minor"}],
                 "disposition": "interview_rectify",
             },
-            override={"reason": "逾期研判，经省网信办批准", "authorised_by": "hn-cac"},
+            override_grant=grant_override(
+                self.engine,
+                by="hn-cac",
+                event=Event.JUDGE,
+                reason="逾期研判，经省网信办批准",
+                case_id=cid,
+            ).id,
         )
 
     def do_wrong(self, step: _Step) -> None:
@@ -530,15 +537,28 @@ def run_demo(path: Path, *, seed: int = 2018) -> DemoResult:
     clock = FixedClock(zone_start)
     engine = init_database(f"sqlite:///{path}", "hunan-2018", clock)
     campaign = engine.campaign
+    engine.add_actor("hn-admin", role="administrator", name="湖南省网信办系统管理员")
     for p in campaign.prefectures:
         engine.add_actor(
-            f"{p.code}-cac", role="cac_prefecture", jurisdiction=p.code, name=f"{p.name_zh}网信办"
+            f"{p.code}-cac",
+            role="cac_prefecture",
+            jurisdiction=p.code,
+            name=f"{p.name_zh}网信办",
+            by="hn-admin",
         )
         engine.add_actor(
-            f"{p.code}-edu", role="edu_prefecture", jurisdiction=p.code, name=f"{p.name_zh}教育局"
+            f"{p.code}-edu",
+            role="edu_prefecture",
+            jurisdiction=p.code,
+            name=f"{p.name_zh}教育局",
+            by="hn-admin",
         )
     engine.add_actor(
-        "hn-cac", role="cac_province", jurisdiction=campaign.province.code, name="湖南省网信办"
+        "hn-cac",
+        role="cac_province",
+        jurisdiction=campaign.province.code,
+        name="湖南省网信办",
+        by="hn-admin",
     )
 
     sim = _Simulation(engine, clock, rng)

@@ -33,6 +33,7 @@ from appcase.clock import ensure_aware
 
 __all__ = [
     "ActorRow",
+    "AdminActRow",
     "AppRow",
     "Base",
     "CampaignRow",
@@ -41,6 +42,7 @@ __all__ = [
     "EventRow",
     "EvidenceRow",
     "FindingRow",
+    "GrantRow",
     "InterviewRow",
     "PledgeRow",
     "RelayCursorRow",
@@ -364,3 +366,41 @@ class TokenRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class AdminActRow(Base):
+    """An entry of the administrators' log (``appcase actor log``): an actor registered, a
+    token issued or revoked. Append-only (database triggers refuse UPDATE and DELETE) and
+    hash-chained by ``seq``."""
+
+    __tablename__ = "admin_acts"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[datetime]
+    actor_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class GrantRow(Base):
+    """An override grant (``appcase override grant``): an officer's consent that one
+    command may act after its window closed, until it expires, is revoked or is used."""
+
+    __tablename__ = "override_grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    prefecture: Mapped[str] = mapped_column(String(6))
+    event: Mapped[str] = mapped_column(String(32))
+    authoriser_id: Mapped[str] = mapped_column(ForeignKey("actors.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[str | None] = mapped_column(String(64))
+    used_position: Mapped[int | None] = mapped_column(BigInteger)

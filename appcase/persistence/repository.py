@@ -77,11 +77,13 @@ from appcase.ports import (
     ReporterRecord,
     SealedEvent,
     StoredActor,
+    StoredAdminAct,
     StoredApp,
     StoredCampaign,
     StoredCase,
     StoredCheckpoint,
     StoredEvent,
+    StoredGrant,
     StoredToken,
     VerificationRecord,
     record_fields,
@@ -1038,6 +1040,65 @@ class Repository:
         return token_queries.revoke_token(self.conn, token_id, at)
 
     # --- end of the API tokens ----------------------------------------------------------
+
+    # --- governance: the administrators' log, override grants -----------------------------
+    # The statements are in appcase.persistence.governance_queries, imported where used.
+    def admin_acts(self, after: int = 0) -> list[StoredAdminAct]:
+        """The administrators' log after ``seq`` ``after``, in order."""
+        from appcase.persistence import governance_queries
+
+        return governance_queries.admin_acts(self.conn, after)
+
+    def last_admin_act(self) -> StoredAdminAct | None:
+        """The administrators' log's last entry, or ``None``."""
+        from appcase.persistence import governance_queries
+
+        return governance_queries.last_admin_act(self.conn)
+
+    def add_admin_act(self, act: StoredAdminAct) -> None:
+        """Append an entry to the administrators' log."""
+        from appcase.persistence import governance_queries
+
+        governance_queries.add_admin_act(self.conn, act)
+
+    def administrators(self) -> list[StoredActor]:
+        """Every actor of the ``administrator`` role, by id."""
+        from appcase.persistence import governance_queries
+        from appcase.policies.permissions import ADMIN_ROLE
+
+        return governance_queries.administrators(self.conn, ADMIN_ROLE)
+
+    def grant(self, grant_id: str) -> StoredGrant | None:
+        """The override grant with this id, or ``None``."""
+        from appcase.persistence import governance_queries
+
+        return governance_queries.grant(self.conn, grant_id)
+
+    def grants(self, case_id: str | None = None) -> list[StoredGrant]:
+        """Every override grant (of one case, if given), by creation time then id."""
+        from appcase.persistence import governance_queries
+
+        return governance_queries.grants(self.conn, case_id)
+
+    def add_grant(self, grant: StoredGrant) -> None:
+        """Store an override grant."""
+        from appcase.persistence import governance_queries
+
+        governance_queries.add_grant(self.conn, grant)
+
+    def revoke_grant(self, grant_id: str, by: str, at: datetime) -> bool:
+        """Revoke a grant; ``False`` if unknown, revoked or used."""
+        from appcase.persistence import governance_queries
+
+        return governance_queries.revoke_grant(self.conn, grant_id, by, at)
+
+    def use_grant(self, grant_id: str, by: str, at: datetime, position: int) -> bool:
+        """Mark a grant used; ``False`` if unknown, revoked or already used."""
+        from appcase.persistence import governance_queries
+
+        return governance_queries.use_grant(self.conn, grant_id, by, at, position)
+
+    # --- end of governance ------------------------------------------------------------------
 
 
 _R = TypeVar("_R", InterviewRecord, PledgeRecord)

@@ -211,8 +211,8 @@ class Campaign(_Strict):
         prefectures: the jurisdictions cases belong to.
         phases: the phases, in order.
         windows: for every event, the phases in whose window it may happen.
-        roles: roles and their permissions; ``system`` is built in and acts only through
-            the sweep.
+        roles: roles and their permissions; ``system`` (acts only through the sweep) and
+            ``administrator`` (registers actors, issues tokens) are built in.
         harm_categories: the categories evidence and findings may name.
         policy: policy parameters.
     """
@@ -281,8 +281,9 @@ class Campaign(_Strict):
                 "policy.deadlines.pledge_cap_phase: unknown phase "
                 f"{self.policy.deadlines.pledge_cap_phase!r}"
             )
-        if "system" in {r.id for r in self.roles}:
-            problems.append("roles: 'system' is built in and cannot be declared")
+        for built_in in ("system", "administrator"):
+            if built_in in {r.id for r in self.roles}:
+                problems.append(f"roles: {built_in!r} is built in and cannot be declared")
         if "other" not in {h.id for h in self.harm_categories}:
             problems.append("harm_categories: an 'other' category is required")
         if problems:

@@ -6,7 +6,10 @@ their own territory, the provincial office decides takedowns for the whole provi
 * an actor's role must be declared by the campaign and list the event;
 * a role of ``prefecture`` scope acts only on cases of its own jurisdiction; a role of
   ``province`` scope acts on every case, and its actors hold the province's code;
-* the built-in ``system`` role acts only through the sweep, and only to escalate.
+* the built-in ``system`` role acts only through the sweep, and only to escalate;
+* the built-in ``administrator`` role registers actors and issues tokens
+  (:mod:`appcase.workflow.governance`): it fires no case event and authorises no override
+  (the separation of duties: whoever hands out identities does not act on cases).
 """
 
 from __future__ import annotations
@@ -15,10 +18,20 @@ from appcase.errors import Rejection
 from appcase.policies.campaign import Campaign
 from appcase.states import Event
 
-__all__ = ["SYSTEM_ROLE", "check_permission", "check_posting"]
+__all__ = [
+    "ADMIN_ROLE",
+    "SYSTEM_ROLE",
+    "check_override_authority",
+    "check_permission",
+    "check_posting",
+]
 
 SYSTEM_ROLE = "system"
 """The engine's own role, used by the sweep."""
+
+ADMIN_ROLE = "administrator"
+"""The built-in role of those who register actors and issue tokens; it holds the
+province's code and fires no case event."""
 
 
 def check_posting(campaign: Campaign, role: str, jurisdiction: str) -> list[Rejection]:
@@ -27,9 +40,14 @@ def check_posting(campaign: Campaign, role: str, jurisdiction: str) -> list[Reje
     Returns:
         An empty list, or one rejection saying what is wrong.
     """
-    if role == SYSTEM_ROLE:
+    if role in (SYSTEM_ROLE, ADMIN_ROLE):
         if jurisdiction != campaign.province.code:
-            return [Rejection("jurisdiction", "the system actor holds the province's code")]
+            return [
+                Rejection(
+                    "jurisdiction",
+                    f"the {role} role holds the province's code {campaign.province.code}",
+                )
+            ]
         return []
     spec = campaign.role(role)
     if spec is None:
@@ -84,6 +102,13 @@ def check_permission(
         return []
     if via_sweep:
         return [Rejection("role", "the sweep acts only as the system actor")]
+    if role == ADMIN_ROLE:
+        return [
+            Rejection(
+                "role",
+                "an administrator registers actors and issues tokens; it fires no case event",
+            )
+        ]
     spec = campaign.role(role)
     if spec is None:
         return [Rejection("role", f"role {role!r} is not declared by the campaign")]
@@ -105,3 +130,30 @@ def check_permission(
             )
         )
     return out
+
+
+def check_override_authority(
+    campaign: Campaign, *, actor: str, role: str, actor_jurisdiction: str, case_prefecture: str
+) -> str | None:
+    """Why an officer may not authorise an override on a case of ``case_prefecture``, or
+    ``None`` if they may.
+
+    Rule: the officer's role is declared by the campaign with ``may_override = true``, and
+    a role of ``prefecture`` scope authorises only on cases of its own prefecture (the
+    built-in ``system`` and ``administrator`` roles never authorise).
+
+    Args:
+        campaign: the campaign whose roles apply.
+        actor / role / actor_jurisdiction: the authorising officer's id, role id and
+            GB/T 2260 code.
+        case_prefecture: the GB/T 2260 code of the case's prefecture.
+
+    Returns:
+        A sentence saying what is wrong, or ``None``.
+    """
+    spec = campaign.role(role)
+    if spec is None or not spec.may_override:
+        return f"{actor} ({role}) may not authorise an override"
+    if spec.scope == "prefecture" and actor_jurisdiction != case_prefecture:
+        return f"{actor} may authorise overrides only in {actor_jurisdiction}"
+    return None

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException
 
 from appcase.bootstrap import open_engine
 from appcase.errors import AppcaseError, AuditFailure, InvalidInput
-from appcase.server import audit, imports, reports
+from appcase.server import audit, governance, imports, reports
 from appcase.server.auth import Caller, EngineDep
 from appcase.server.problems import (
     PROBLEM_RESPONSES,
@@ -155,10 +155,11 @@ def _etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _override(body: Any, actor: ActorView) -> dict[str, str] | None:
+def _override(body: Any) -> dict[str, str] | None:
+    """The engine's override from a body's: a grant's id, or the caller's own reason."""
     if body.override is None:
         return None
-    return {"reason": body.override.reason, "authorised_by": actor.id}
+    return dict(body.override.model_dump(exclude_none=True))
 
 
 def create_app(engine: EngineSource, *, title: str = "appcase") -> FastAPI:
@@ -202,6 +203,7 @@ def create_app(engine: EngineSource, *, title: str = "appcase") -> FastAPI:
     app.include_router(audit.router)
     app.include_router(imports.router)
     app.include_router(reports.router)
+    app.include_router(governance.router)
     return app
 
 
@@ -301,7 +303,7 @@ def _routes(app: FastAPI) -> None:
             body.app,
             actor=actor.id,
             at=body.at,
-            override=_override(body, actor),
+            override=_override(body),
             idempotency_key=idempotency_key,
         )
         response.headers["Location"] = f"/cases/{view.id}"
@@ -335,7 +337,7 @@ def _routes(app: FastAPI) -> None:
             payload=body.payload,
             at=body.at,
             reason=body.reason,
-            override=_override(body, actor),
+            override=_override(body),
             idempotency_key=idempotency_key,
             expected_version=_version_of(if_match),
         )
@@ -370,7 +372,7 @@ def _routes(app: FastAPI) -> None:
             evidence,
             actor=actor.id,
             at=body.at,
-            override=_override(body, actor),
+            override=_override(body),
             idempotency_key=idempotency_key,
         )
         return _in_utc(view)

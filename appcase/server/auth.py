@@ -9,11 +9,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
+from appcase.errors import NotAuthorised
+from appcase.policies.permissions import ADMIN_ROLE
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.tokens import authenticate
 from appcase.workflow.views import ActorView
 
-__all__ = ["Caller", "EngineDep"]
+__all__ = ["Administrator", "Caller", "EngineDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from 'appcase actor token create'.")
 
@@ -46,3 +48,17 @@ def _caller(
 
 Caller = Annotated[ActorView, Depends(_caller)]
 """The acting officer (401 without a valid token)."""
+
+
+def _administrator(actor: Caller) -> ActorView:
+    """The caller, if an administrator (403 otherwise)."""
+    if actor.role != ADMIN_ROLE:
+        raise NotAuthorised(
+            f"{actor.id} ({actor.role}) may not do this: it is an administrator's act",
+            "use an administrator's token",
+        )
+    return actor
+
+
+Administrator = Annotated[ActorView, Depends(_administrator)]
+"""The acting officer, who must be an administrator (403 problem details otherwise)."""

@@ -8,6 +8,8 @@ error                                                 status  exit code
 GuardRejected, BatchRejected (every failed guard)     422     1 refused
 AuditFailure (the damage found), CaseDamaged          422     1 refused
 ImportRejected: some rows invalid / refused only      400     2 / 422  1
+NotAuthorised (not the caller's act: administrator    403     1 refused
+acts, override grants)
 CaseNotFound                                          404     2 bad input
 InvalidInput, UnknownActor, a body or query that      400     2 bad input
 breaks its schema (``errors``), other AppcaseError
@@ -39,6 +41,7 @@ from appcase.errors import (
     DatabaseBusy,
     GuardRejected,
     ImportRejected,
+    NotAuthorised,
     PersistenceError,
     TransitionTableError,
 )
@@ -60,6 +63,7 @@ STATUS: dict[type[AppcaseError], tuple[int, str, str]] = {
     ImportRejected: (400, "import-rejected", "Nothing was imported: rows are invalid"),
     CaseDamaged: (422, "case-damaged", "The case's records do not hold together"),
     CaseNotFound: (404, "case-not-found", "No such case"),
+    NotAuthorised: (403, "forbidden", "Not the caller's act"),
     ConcurrentModification: (409, "conflict", "The case changed meanwhile"),
     DatabaseBusy: (503, "database-busy", "The database stayed busy"),
     PersistenceError: (503, "database-unavailable", "The database cannot serve the request"),
@@ -164,6 +168,7 @@ _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schema
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "Bad input", "content": _PROBLEM_CONTENT},
     401: {"model": Problem, "description": "No valid token", "content": _PROBLEM_CONTENT},
+    403: {"model": Problem, "description": "Not the caller's act", "content": _PROBLEM_CONTENT},
     404: {"model": Problem, "description": "No such case", "content": _PROBLEM_CONTENT},
     409: {"model": Problem, "description": "Changed meanwhile", "content": _PROBLEM_CONTENT},
     422: {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from appcase.workflow.commands import AppIdentity
 from appcase.workflow.verify import AuditReport
@@ -57,11 +57,19 @@ class _In(BaseModel):
 
 
 class OverrideIn(_In):
-    """An override, authorised by the caller itself (the token's actor): its role must be
-    allowed to override. Naming another officer as the authoriser is not possible over
-    HTTP."""
+    """An override: exactly one of ``grant`` (the id of a grant the authorising officer
+    recorded with ``POST /cases/{case_id}/overrides``) or ``reason`` (authorised by the
+    caller itself, whose role must be allowed to override). No field names another
+    officer: ``authorised_by`` is refused."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    grant: str | None = Field(default=None, min_length=1, max_length=32)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> OverrideIn:
+        if (self.grant is None) == (self.reason is None):
+            raise ValueError("give exactly one of grant and reason")
+        return self
 
 
 class SurveyIn(_In):

@@ -63,7 +63,7 @@ from appcase.clock import FixedClock
 from appcase.errors import AppcaseError
 from appcase.policies import deadlines
 from appcase.policies.campaign import Campaign, parse_campaign
-from appcase.policies.permissions import SYSTEM_ROLE
+from appcase.policies.permissions import ADMIN_ROLE, SYSTEM_ROLE
 from appcase.ports import CaseFilter
 from appcase.states import Disposition, EscalationGround, Event, State
 from appcase.testing.strategies import (
@@ -77,11 +77,15 @@ from appcase.testing.strategies import (
     zones,
 )
 from appcase.workflow.export import export_bundle
+from appcase.workflow.grants import grant_override
 from appcase.workflow.sweep import OVERDUE_REASON, sweep
 from appcase.workflow.table import spec_for
 from appcase.workflow.verify import replay, verify_events
 
 __all__ = ["CampaignMachine", "campaign_machine", "dump"]
+
+ADMIN = "machine-admin"
+"""The administrator who registers the machine's cast of actors."""
 
 
 def _start(campaign: Campaign) -> datetime:
@@ -101,8 +105,9 @@ def _template(definition: str, prefectures: int) -> Path:
     path = Path(directory) / "template.sqlite"
     engine = init_database(f"sqlite:///{path}", campaign, FixedClock(_start(campaign)))
     try:
+        engine.add_actor(ADMIN, role=ADMIN_ROLE)
         for actor in actors(campaign, prefectures=prefectures):
-            engine.add_actor(actor.id, role=actor.role, jurisdiction=actor.jurisdiction)
+            engine.add_actor(actor.id, role=actor.role, jurisdiction=actor.jurisdiction, by=ADMIN)
     finally:
         engine.close()
     with closing(sqlite3.connect(path)) as conn:
@@ -311,11 +316,16 @@ class CampaignMachine(RuleBasedStateMachine):
         override = data.draw(
             mostly(
                 st.none(),
-                st.fixed_dictionaries(
-                    {
-                        "reason": st.sampled_from(["逾期办理，经批准", " "]),
-                        "authorised_by": st.sampled_from([None, *self.actor_ids]),
-                    }
+                st.one_of(
+                    st.fixed_dictionaries({"reason": st.sampled_from(["逾期办理，经批准", " "])}),
+                    # naming another officer is refused: they record a grant instead
+                    st.fixed_dictionaries(
+                        {
+                            "reason": st.just("逾期办理，经批准"),
+                            "authorised_by": st.sampled_from(self.actor_ids),
+                        }
+                    ),
+                    st.fixed_dictionaries({"grant": st.sampled_from(["og-0000000000000000"])}),
                 ),
                 2,
             ),
@@ -336,10 +346,15 @@ class CampaignMachine(RuleBasedStateMachine):
             override = None
             closed = not deadlines.window_open(self.campaign, event, at)
             if closed and data.draw(st.booleans(), label="override"):
-                override = {
-                    "reason": "逾期办理，经批准",
-                    "authorised_by": self.overrider(case.prefecture),
-                }
+                grant = grant_override(
+                    self.engine,
+                    by=self.overrider(case.prefecture),
+                    event=event,
+                    reason="逾期办理，经批准",
+                    case_id=case_id,
+                )
+                override = {"grant": grant.id}
+                self.snapshot = None  # the grant is written: a refusal is judged from here
             actor = self.right_actor(event, case.prefecture)
             self._fire(case_id, event, actor, payload, at, "依据实施方案处置", override)
 

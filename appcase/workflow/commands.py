@@ -323,24 +323,43 @@ class ReferPayload(_Payload):
 
 
 class Override(_Payload):
-    """An override: acting after a phase window closed (逾期办理), authorised and audited.
+    """An override: acting after a phase window closed (逾期办理), or below the policy's
+    minimum, authorised and audited. Exactly one of:
+
+    * ``grant``: the id of a grant the authorising officer recorded for this case and
+      event (:func:`appcase.workflow.grants.grant_override`); the event records the grant,
+      its authoriser and its reason;
+    * ``reason``: the acting officer authorises it themselves; their own role must be
+      allowed to override (campaign file ``may_override``) and cover the case.
 
     Attributes:
-        reason: why the act is late; required.
-        authorised_by: actor id of the officer who authorises it; their role must be
-            allowed to override (campaign file ``may_override``) and cover the case.
-            Defaults to the acting officer.
+        reason: why the act is late (self-authorised override).
+        grant: the id of the override grant to use.
+        authorised_by: kept for older callers: it may only name the acting officer;
+            naming another officer is refused (that officer records a grant instead).
     """
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000)
+    grant: str | None = Field(default=None, min_length=1, max_length=32)
     authorised_by: str | None = Field(default=None, max_length=64)
 
     @field_validator("reason")
     @classmethod
-    def _visible(cls, value: str) -> str:
-        if is_blank(value):
+    def _visible(cls, value: str | None) -> str | None:
+        if value is not None and is_blank(value):
             raise ValueError("an override needs a reason one can read")
         return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Override:
+        if (self.reason is None) == (self.grant is None):
+            raise ValueError(
+                "give either a grant (the authoriser's consent, recorded with "
+                "'appcase override grant') or a reason (to authorise it yourself), not both"
+            )
+        if self.grant is not None and self.authorised_by is not None:
+            raise ValueError("a grant names its authoriser; do not give authorised_by")
+        return self
 
 
 PAYLOADS: dict[Event, type[BaseModel]] = {

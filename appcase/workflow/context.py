@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from appcase.errors import Rejection
 from appcase.policies.campaign import Campaign
 from appcase.policies.disposition import DispositionResult
+from appcase.ports import StoredGrant
 from appcase.states import Disposition, Event, JudicialState, State
 from appcase.workflow.commands import Override
 
@@ -76,8 +77,11 @@ class Command:
         at: when the act happened (aware; the phase window is judged on it).
         reason: free-text reason (required by some events).
         override: an override, if the actor records one.
-        override_actor: the officer authorising the override (resolved by the engine).
+        override_actor: the officer authorising the override (resolved by the engine: the
+            grant's authoriser, or the actor for a self-authorised override).
         via_sweep: whether the sweep fires it.
+        grant: the override's grant as stored (``None`` if it names none, or names an
+            unknown grant: the guards then refuse to waive).
     """
 
     event: Event
@@ -88,6 +92,7 @@ class Command:
     override: Override | None = None
     override_actor: ActorInfo | None = None
     via_sweep: bool = False
+    grant: StoredGrant | None = None
 
 
 @dataclass(slots=True)

@@ -28,6 +28,7 @@ from appcase.workflow.actors import register_actor
 from appcase.workflow.commands import AppIdentity, JudgePayload, Override, SurveyPayload
 from appcase.workflow.context import ActorInfo
 from appcase.workflow.damage import case_views
+from appcase.workflow.governance import AdminLog, read_admin_log
 from appcase.workflow.listeners import Listeners
 from appcase.workflow.pipeline import (
     SYSTEM_ACTOR,
@@ -90,28 +91,45 @@ class CaseEngine:
 
     # --- actors -------------------------------------------------------------------------
     def add_actor(
-        self, actor_id: str, *, role: str, jurisdiction: str, name: str = ""
+        self,
+        actor_id: str,
+        *,
+        role: str,
+        jurisdiction: str | None = None,
+        name: str = "",
+        by: str | None = None,
     ) -> ActorView:
-        """Register an officer. Registering the same actor again with the same role and
-        jurisdiction changes nothing.
+        """Register an officer: an administrator's act, recorded in the administrators'
+        log (:mod:`appcase.workflow.governance`). Registering the same actor again with the
+        same role and jurisdiction changes nothing.
 
         Args:
             actor_id: a short id, e.g. ``"cs-cac-01"``.
             role: a role id of the campaign (``cac_prefecture``, ``edu_prefecture``,
-                ``cac_province``).
-            jurisdiction: GB/T 2260 code: the prefecture, or the province for a province role.
+                ``cac_province``), or ``administrator``.
+            jurisdiction: GB/T 2260 code: the prefecture, or the province for a province role
+                (the default for a province role and an administrator).
             name: display name.
+            by: the administrator registering it; ``None`` only to register the first
+                administrator while there is none (the bootstrap).
 
         Raises:
             InvalidInput: bad id, undeclared role, wrong jurisdiction, or the id is taken by
                 an actor with another role or jurisdiction.
+            UnknownActor: ``by`` is not registered.
+            NotAuthorised: ``by`` is not an administrator (or is missing once one exists).
         """
         found = register_actor(
-            self.storage, self.campaign, self.clock, actor_id, role, jurisdiction, name
+            self.storage, self.campaign, self.clock, actor_id, role, jurisdiction, name, by=by
         )
         return ActorView(
             id=found.id, role=found.role, jurisdiction=found.jurisdiction, name=found.name
         )
+
+    def admin_log(self) -> AdminLog:
+        """The administrators' log (actors registered, tokens issued and revoked), every
+        entry, with its hash chain checked (:func:`~appcase.workflow.governance.check_admin_log`)."""
+        return read_admin_log(self.storage)
 
     def actors(self) -> list[ActorView]:
         """Every registered actor, by id."""
@@ -130,6 +148,7 @@ class CaseEngine:
         at: datetime | None = None,
         override: Override | Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        override_grant: str | None = None,
     ) -> CaseView:
         """List an app in the campaign's ledger: a new case in state ``surveyed``.
 
@@ -137,24 +156,27 @@ class CaseEngine:
             app: the app's identity (model or mapping of its fields).
             actor: the acting officer's id.
             at: when the survey happened (aware; default: the clock's now).
-            override: to survey after the survey window closed: a reason and optionally
-                the authorising officer (see :class:`Override`).
+            override: to survey after the survey window closed: a grant or a reason (see
+                :class:`Override`).
             idempotency_key: a caller's key; a retry with the same key returns the case
                 created the first time and writes nothing.
+            override_grant: the id of an override grant for a survey in the app's
+                prefecture (:func:`appcase.workflow.grants.grant_override`); the same as
+                ``override={"grant": id}``.
 
         Returns:
             The new case.
 
         Raises:
             InvalidInput: malformed app identity or override, naive ``at``.
-            UnknownActor: the actor (or override authoriser) is not registered.
+            UnknownActor: the actor is not registered.
             GuardRejected: every failed guard (role, window, already in the ledger, …).
             ConcurrentModification: still losing races for a case number after
                 :data:`SURVEY_ATTEMPTS` tries; nothing was written, retrying is safe.
         """
         payload = parse_payload(Event.SURVEY, {"app": app})
         assert isinstance(payload, SurveyPayload)
-        ovr, when = parse_override(override), self.pipeline.when(at)
+        ovr, when = _override(override, override_grant), self.pipeline.when(at)
         case, listed = self.pipeline.survey(
             self.storage, payload, actor, when, ovr, idempotency_key, SURVEY_ATTEMPTS
         )
@@ -170,6 +192,7 @@ class CaseEngine:
         skip_refused: bool = False,
         progress: Callable[[int], None] | None = None,
         chunk_size: int = 500,
+        override_grant: str | None = None,
     ) -> SurveyBatchResult:
         """List many apps in the ledger in one transaction (the ledger import's engine path).
 
@@ -182,7 +205,8 @@ class CaseEngine:
             actor: the acting officer's id.
             at: when each app was surveyed: one aware instant for all, or one per app
                 (``None`` items fall back to the clock's now); default: the clock's now.
-            override: to survey after the survey window closed (as for :meth:`survey`).
+            override / override_grant: to survey after the survey window closed (as for
+                :meth:`survey`); one grant covers the whole batch, one command.
             skip_refused: write the apps the guards accept and report the others; by
                 default one refused app means nothing is written.
             progress: called with the number of apps just processed (for a progress bar).
@@ -194,7 +218,7 @@ class CaseEngine:
         Raises:
             InvalidInput: a malformed identity or override, a naive instant, or ``at``
                 of another length than ``apps``.
-            UnknownActor: the actor (or override authoriser) is not registered.
+            UnknownActor: the actor is not registered.
             BatchRejected: some apps were refused and ``skip_refused`` is false; every
                 refusal is listed and nothing was written.
         """
@@ -205,7 +229,7 @@ class CaseEngine:
             if len(at) != len(payloads):
                 raise InvalidInput(f"{len(at)} survey times given for {len(payloads)} apps")
             whens = [self.pipeline.when(t) for t in at]
-        ovr = parse_override(override)
+        ovr = _override(override, override_grant)
         with self.storage.transaction() as store:
             ids, refused = self.pipeline.survey_many(
                 store, payloads, whens, actor, ovr, skip_refused, progress, chunk_size
@@ -226,6 +250,7 @@ class CaseEngine:
         override: Override | Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         expected_version: int | None = None,
+        override_grant: str | None = None,
     ) -> EventView:
         """Fire ``event`` on a case: guards, transition, records and one chained event.
 
@@ -239,8 +264,9 @@ class CaseEngine:
                 judged on it, in the campaign's time zone.
             reason: why (required by ``escalate``, ``return_for_rectification``, ``refer``
                 and by a judgment stricter than the policy's minimum).
-            override: to act after a window closed, or below the policy's minimum: a reason
-                and optionally the authorising officer.
+            override: to act after a window closed, or below the policy's minimum: a
+                grant another officer recorded for this case and event, or a reason when
+                the actor's own role may override (see :class:`Override`).
             idempotency_key: a caller's key (at most 200 characters, unique across the
                 database); a retry with the same key returns the event written the first
                 time and writes nothing -- also when two retries race each other.
@@ -248,6 +274,9 @@ class CaseEngine:
                 :meth:`get` returns it); if the case has moved on since, nothing is written
                 and :class:`ConcurrentModification` says so. Default: no such check (the
                 command applies to the case as it is when the command runs).
+            override_grant: the id of an override grant
+                (:func:`appcase.workflow.grants.grant_override`); the same as
+                ``override={"grant": id}``.
 
         Returns:
             The event written (or, for a retried idempotency key, the one written first).
@@ -257,8 +286,10 @@ class CaseEngine:
                 ``expected_version`` below 1, or an idempotency key already used for another
                 command.
             CaseNotFound: no such case.
-            UnknownActor: the actor (or override authoriser) is not registered.
-            GuardRejected: listing every failed guard; nothing was written.
+            UnknownActor: the actor is not registered.
+            GuardRejected: listing every failed guard (an override whose grant is unknown,
+                for another case or event, expired, revoked or used, or whose authoriser
+                may not override the case, waives nothing); nothing was written.
             ConcurrentModification: the case changed meanwhile (another command won the
                 race, or it is no longer at ``expected_version``); nothing was written.
         """
@@ -266,7 +297,7 @@ class CaseEngine:
         if ev is Event.SURVEY:
             raise InvalidInput("use survey() to list an app; it creates the case")
         body = parse_payload(ev, payload)
-        ovr, when = parse_override(override), self.pipeline.when(at)
+        ovr, when = _override(override, override_grant), self.pipeline.when(at)
         if expected_version is not None and expected_version < 1:
             raise InvalidInput(
                 f"expected version {expected_version} is not a case version (1, 2, …)"
@@ -400,3 +431,16 @@ class CaseEngine:
             for c in rows:
                 yield c.id
             after = rows[-1].id
+
+
+def _override(override: Override | Mapping[str, Any] | None, grant: str | None) -> Override | None:
+    """The command's override from ``override`` or ``override_grant`` (not both).
+
+    Raises:
+        InvalidInput: both given, or a malformed override.
+    """
+    if grant is None:
+        return parse_override(override)
+    if override is not None:
+        raise InvalidInput("give override_grant or override, not both")
+    return parse_override({"grant": grant})

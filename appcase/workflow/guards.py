@@ -76,16 +76,47 @@ def run_guards(names: Iterable[str], ctx: GuardContext) -> list[Rejection]:
 
 
 def _override_problem(ctx: GuardContext) -> str | None:
-    """Why the command's override cannot be used, or ``None`` if it can."""
+    """Why the command's override cannot be used, or ``None`` if it can.
+
+    A self-authorised override: the acting officer's role may override and covers the
+    case. A granted one: the grant exists, is for this case (for a survey: this
+    prefecture, no case yet) and this event, is neither revoked nor used, has not expired
+    when the command runs (the clock's now), and its authoriser may override the case
+    (:func:`~appcase.policies.permissions.check_override_authority`).
+    """
     cmd = ctx.command
-    if cmd.override is None:
+    override = cmd.override
+    if override is None:
         return "no override was recorded"
+    if override.grant is not None:
+        problem = _grant_problem(ctx, override.grant)
+        if problem is not None:
+            return problem
     who = cmd.override_actor or cmd.actor
-    spec = ctx.campaign.role(who.role)
-    if spec is None or not spec.may_override:
-        return f"{who.id} ({who.role}) may not authorise an override"
-    if spec.scope == "prefecture" and who.jurisdiction != ctx.case.prefecture:
-        return f"{who.id} may authorise overrides only in {who.jurisdiction}"
+    return permissions.check_override_authority(
+        ctx.campaign,
+        actor=who.id,
+        role=who.role,
+        actor_jurisdiction=who.jurisdiction,
+        case_prefecture=ctx.case.prefecture,
+    )
+
+
+def _grant_problem(ctx: GuardContext, grant_id: str) -> str | None:
+    grant, cmd = ctx.command.grant, ctx.command
+    if grant is None:
+        return f"there is no override grant {grant_id!r}"
+    if grant.case_id != ctx.case.case_id or grant.prefecture != ctx.case.prefecture:
+        target = grant.case_id or f"a survey in {grant.prefecture}"
+        return f"grant {grant.id} is for {target}, not this case"
+    if grant.event != cmd.event.value:
+        return f"grant {grant.id} is for {grant.event}, not {cmd.event.value}"
+    if grant.revoked_at is not None:
+        return f"grant {grant.id} was revoked by {grant.revoked_by}"
+    if grant.used_at is not None:
+        return f"grant {grant.id} was already used (a grant serves one command)"
+    if grant.expires_at <= ctx.now:
+        return f"grant {grant.id} expired at {grant.expires_at.isoformat()}"
     return None
 
 

@@ -101,7 +101,8 @@ def report_hotline(
             "contact"}``, confidential). Its ``source`` is set to ``hotline``.
         actor: the officer recording the report.
         at: when it is recorded (aware; default: now); the patrol window applies.
-        override: to record it after the patrol window closed (reason, authoriser).
+        override: to record it after the patrol window closed: a grant for the event the
+            report fires (flag or add_evidence), or a reason (see :class:`Override`).
         idempotency_key: a caller's key; a retry returns the event written the first time.
 
     Returns:
@@ -113,7 +114,7 @@ def report_hotline(
             that is malformed or was used for another command (another case, actor, event
             or report).
         CaseNotFound: no such case.
-        UnknownActor: the actor (or override authoriser) is not registered.
+        UnknownActor: the actor is not registered.
         GuardRejected: the case's state takes no report, or a guard failed (every reason).
         ConcurrentModification: the case changed meanwhile; nothing was written.
     """

@@ -380,7 +380,8 @@ def import_ledger(
             its module for the columns).
         actor: the importing officer (their role and jurisdiction are checked per row).
         at: the survey instant of rows without ``surveyed_at`` (aware; default: now).
-        override: to survey after the survey window closed (reason, authoriser).
+        override: to survey after the survey window closed: a survey grant for the
+            prefecture, or a reason (see :class:`Override`).
         skip_invalid: write the good rows and report the bad ones; by default one bad
             row means nothing is written.
         progress: called as ``progress(rows_just_written, rows_to_write)`` (for a

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,7 @@ from appcase.errors import (
     Rejection,
     UnknownActor,
 )
+from appcase.limits import shown_text
 from appcase.policies import deadlines, disposition, permissions
 from appcase.policies.campaign import Campaign
 from appcase.ports import (
@@ -386,26 +387,38 @@ class Pipeline:
         override: Override | None = None,
         known: ActorInfo | None = None,
     ) -> Command:
-        """A command with its actor and its override's authoriser resolved.
+        """A command with its actor and its override's grant and authoriser resolved.
+
+        An override names a grant (read here; the guards check it) or authorises itself;
+        it never names another officer as its authoriser: that officer records a grant.
 
         Args:
             known: the actor, if already read (:meth:`locked` reads it with the case).
 
         Raises:
-            UnknownActor: the actor or the authoriser is not registered.
+            UnknownActor: the actor (or a grant's authoriser) is not registered.
+            InvalidInput: the override names another officer in ``authorised_by``.
         """
         who = known if known is not None and known.id == actor else self.actor(store, actor)
-        by = None
-        if override is not None and override.authorised_by:
-            by = self.actor(store, override.authorised_by)
-        return Command(event, who, payload, at, reason, override, by)
+        if override is None:
+            return Command(event, who, payload, at, reason)
+        if override.authorised_by not in (None, who.id):
+            raise InvalidInput(
+                f"an override cannot name {shown_text(override.authorised_by or '', 64)!r} "
+                "as its authoriser: the authorising officer records a grant for this case "
+                "and event ('appcase override grant', POST /cases/{id}/overrides) and the "
+                "command uses it (--override GRANT, override={'grant': id})"
+            )
+        if override.grant is None:
+            return Command(event, who, payload, at, reason, override, who)
+        grant = store.grant(override.grant)
+        by = self.actor(store, grant.authoriser_id) if grant is not None else None
+        return Command(event, who, payload, at, reason, override, by, grant=grant)
 
     @staticmethod
     def with_payload(cmd: Command, payload: BaseModel, at: datetime) -> Command:
         """``cmd`` with another payload and instant (the same actor, reason, override)."""
-        return Command(
-            cmd.event, cmd.actor, payload, at, cmd.reason, cmd.override, cmd.override_actor
-        )
+        return replace(cmd, payload=payload, at=at)
 
     def load(self, store: Queries, case_id: str, *, for_update: bool = False) -> StoredCase:
         """Read the campaign's case ``case_id`` (locked until the end of the transaction
@@ -579,16 +592,7 @@ class Pipeline:
             body = body.model_copy(update={"deadline": interview.rectification_deadline})
         else:
             return cmd
-        return Command(
-            cmd.event,
-            cmd.actor,
-            body,
-            cmd.at,
-            cmd.reason,
-            cmd.override,
-            cmd.override_actor,
-            cmd.via_sweep,
-        )
+        return replace(cmd, payload=body)
 
     # --- 2. guards and machine -----------------------------------------------------------
     def transition(self, ctx: GuardContext, case: StoredCase | Tracks, case_id: str | None) -> None:
@@ -665,13 +669,21 @@ class Pipeline:
     @staticmethod
     def override_record(ctx: GuardContext) -> dict[str, Any] | None:
         """The override an event records: its reason, its authoriser and the guards it
-        waived; ``None`` if the command waived nothing."""
+        waived -- with a grant, the grant's id, authoriser and reason; ``None`` if the
+        command waived nothing."""
         cmd = ctx.command
         if cmd.override is None or not ctx.waived:
             return None
+        if cmd.grant is not None:
+            return {
+                "reason": cmd.grant.reason,
+                "authorised_by": cmd.grant.authoriser_id,
+                "grant": cmd.grant.id,
+                "waived": list(ctx.waived),
+            }
         return {
             "reason": cmd.override.reason,
-            "authorised_by": (cmd.override_actor or cmd.actor).id,
+            "authorised_by": cmd.actor.id,
             "waived": list(ctx.waived),
         }
 
@@ -763,12 +775,15 @@ class Pipeline:
         return Prepared(case, read, columns, cmd, reporters)
 
     # --- 5. write ------------------------------------------------------------------------
-    def write(self, store: CaseStore, prepared: Prepared) -> StoredEvent:
+    def write(self, store: CaseStore, prepared: Prepared, *, use_grant: bool = True) -> StoredEvent:
         """Write a prepared command: its event, the case (version-checked against the case
-        as read; a new case is added) and the event's records.
+        as read; a new case is added), the event's records, and, if the event used an
+        override grant, the grant marked used (``use_grant``: false for the later apps of
+        a ledger import, one command under one grant).
 
         Raises:
-            ConcurrentModification: the case moved on since it was read.
+            ConcurrentModification: the case moved on since it was read, or another
+                command used or revoked the grant meanwhile.
         """
         case, columns = prepared.case, prepared.columns
         if prepared.new:
@@ -777,6 +792,15 @@ class Pipeline:
         else:
             position = store.append_event(columns)
             store.save_case(case, prepared.read)
+        grant = (columns["override"] or {}).get("grant")
+        if (
+            use_grant
+            and grant is not None
+            and not store.use_grant(
+                grant, prepared.command.actor.id, columns["recorded_at"], position
+            )
+        ):
+            raise ConcurrentModification(case.id)
         if prepared.reporters:
             for reporter in prepared.reporters:
                 store.add_reporter(reporter)
@@ -898,14 +922,17 @@ class Pipeline:
         self.fold(case, read, seal(columns), columns["hash"])
         return app, Prepared(case, read, columns, cmd, new=True)
 
-    def write_survey(self, store: CaseStore, app: StoredApp, prepared: Prepared) -> StoredEvent:
-        """Write a prepared survey: the ledger entry, the case and its first event.
+    def write_survey(
+        self, store: CaseStore, app: StoredApp, prepared: Prepared, *, use_grant: bool = True
+    ) -> StoredEvent:
+        """Write a prepared survey: the ledger entry, the case and its first event
+        (``use_grant`` as for :meth:`write`).
 
         Raises:
             ConcurrentModification: a racing survey took the case number or listed the app.
         """
         prepared.case.app_id = store.add_app(app)
-        return self.write(store, prepared)
+        return self.write(store, prepared, use_grant=use_grant)
 
     # --- whole commands ------------------------------------------------------------------
     def on_case(
@@ -1026,6 +1053,7 @@ class Pipeline:
         if not payloads:
             return ids, refused
         cmd = self.command(store, Event.SURVEY, actor, payloads[0], whens[0], None, override)
+        used = False  # one grant covers the whole import: marked used by its first event
         listed = store.ledger_identities(self.campaign.id)
         numbers = store.case_counts_by_prefecture(self.campaign.id)
         for start in range(0, len(payloads), chunk_size):
@@ -1046,7 +1074,9 @@ class Pipeline:
                 numbers[ident.prefecture] = number
                 ids.append(prepared.case.id)
                 if not refused or skip_refused:
-                    self.write_survey(store, app, prepared)
+                    granted = (prepared.columns["override"] or {}).get("grant") is not None
+                    self.write_survey(store, app, prepared, use_grant=granted and not used)
+                    used = used or granted
             if progress is not None:
                 progress(min(chunk_size, len(payloads) - start))
         return ids, refused

@@ -3,8 +3,10 @@
 A token is bound to one registered actor: every request made with it acts as that actor,
 whatever its body says. A token is 32 random bytes (URL-safe text), shown once when it is
 issued; only its SHA-256 is stored, with an expiry. The engine's own ``system`` actor can
-never hold one. Issuing, listing and revoking tokens are the local operator's acts (the
-command line on the database's host); the HTTP API offers none of them.
+never hold one, nor can an actor of the ``system`` role. Issuing and revoking tokens are
+an administrator's acts (:mod:`appcase.workflow.governance`), each logged in the
+administrators' log; on the command line the administrator is ``--actor``, over HTTP the
+token's actor.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from appcase.errors import InvalidInput, UnknownActor
 from appcase.ports import StoredToken
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.governance import record_act, require_administrator
 from appcase.workflow.pipeline import SYSTEM_ACTOR
 from appcase.workflow.views import ActorView
 
@@ -90,12 +93,21 @@ def _view(t: StoredToken, now: datetime) -> TokenView:
     )
 
 
-def issue_token(engine: CaseEngine, actor: str, *, expires_in_days: int = 90) -> IssuedToken:
-    """Issue a token acting as ``actor``, valid for ``expires_in_days`` days.
+def issue_token(
+    engine: CaseEngine, actor: str, *, by: str, expires_in_days: int = 90
+) -> IssuedToken:
+    """Issue a token acting as ``actor``, valid for ``expires_in_days`` days; logged.
+
+    Args:
+        engine: the engine.
+        actor: the actor the token acts as.
+        by: the administrator issuing it.
+        expires_in_days: 1..:data:`MAX_TOKEN_DAYS`.
 
     Raises:
         InvalidInput: the ``system`` actor, or a validity out of 1..:data:`MAX_TOKEN_DAYS`.
-        UnknownActor: the actor is not registered.
+        UnknownActor: the actor or ``by`` is not registered.
+        NotAuthorised: ``by`` is not an administrator.
     """
     if actor == SYSTEM_ACTOR:
         raise InvalidInput("the system actor acts only through the sweep and holds no token")
@@ -111,9 +123,12 @@ def issue_token(engine: CaseEngine, actor: str, *, expires_in_days: int = 90) ->
         expires_at=now + timedelta(days=expires_in_days),
     )
     with engine.storage.transaction() as store:
+        require_administrator(store, by, "issue a token")
         if store.actor(actor) is None:
             raise UnknownActor(actor)
         store.add_token(stored)
+        detail = {"actor": actor, "expires_at": stored.expires_at.isoformat()}
+        record_act(store, by, "token.issue", stored.id, detail, now)
     return IssuedToken(token=token, view=_view(stored, now))
 
 
@@ -124,17 +139,26 @@ def list_tokens(engine: CaseEngine, actor: str | None = None) -> list[TokenView]
         return [_view(t, now) for t in store.tokens(actor)]
 
 
-def revoke_token(engine: CaseEngine, token_id: str) -> TokenView:
-    """Revoke a token by its id: requests made with it are refused from now on.
+def revoke_token(engine: CaseEngine, token_id: str, *, by: str) -> TokenView:
+    """Revoke a token by its id: requests made with it are refused from now on; logged.
+
+    Args:
+        engine: the engine.
+        token_id: the token's public id.
+        by: the administrator revoking it.
 
     Raises:
         InvalidInput: no token has this id, or it was already revoked.
+        UnknownActor: ``by`` is not registered.
+        NotAuthorised: ``by`` is not an administrator.
     """
     now = engine.clock.now()
     with engine.storage.transaction() as store:
+        require_administrator(store, by, "revoke a token")
         if not store.revoke_token(token_id, now):
             raise InvalidInput(f"no active token {token_id!r}; list them to see their ids")
         found = next(t for t in store.tokens() if t.id == token_id)
+        record_act(store, by, "token.revoke", token_id, {"actor": found.actor_id}, now)
     return _view(found, now)
 
 

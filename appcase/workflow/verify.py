@@ -73,6 +73,7 @@ from appcase.ports import (
 from appcase.workflow.damage import UNREADABLE, UNREADABLE_VALUES, reason, unreadable_rows
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.event_records import check_records
+from appcase.workflow.governance import check_admin_log
 from appcase.workflow.table import fold_transitions
 from appcase.workflow.views import VerifyReport, identity_of
 
@@ -113,8 +114,9 @@ class AuditReport(VerifyReport):
         checkpoints: how many checkpoints were checked.
         signatures_checked: how many checkpoint signatures were verified with the key given.
         notes: remarks that are not damage (e.g. signatures not checked for want of a key).
-        problems: also ``checkpoint_mismatch`` and ``bad_signature``; a problem of the
-            campaign as a whole (its checkpoints) has an empty case id. Cases come first,
+        problems: also ``checkpoint_mismatch``, ``bad_signature`` and ``admin_log``; a
+            problem of the campaign as a whole (its checkpoints, the administrators' log)
+            has an empty case id. Cases come first,
             by id.
     """
 
@@ -511,8 +513,9 @@ def verify(
     batch_size: int = 500,
 ) -> AuditReport:
     """Verify one case or the whole campaign: every chain, head and replay, every
-    checkpoint (a case deleted or a history changed since it) and, with ``key``, the
-    checkpoints' signatures.
+    checkpoint (a case deleted or a history changed since it), with ``key`` the
+    checkpoints' signatures, and (for the whole campaign) the administrators' log's hash
+    chain (problems of kind ``admin_log``, :func:`~appcase.workflow.governance.check_admin_log`).
 
     Args:
         engine: the engine.
@@ -533,6 +536,7 @@ def verify(
         stored = q.campaign(campaign.id)
         campaign_digest = stored.digest if stored is not None else campaign.digest()
         cps = [checkpoint_dict(c) for c in q.checkpoints(campaign.id)]
+        admin_acts = q.admin_acts() if case_id is None else []
     try:
         campaign_level, notes, checked = check_checkpoints(cps, campaign.id, campaign_digest, key)
     except AuditInputError as exc:
@@ -586,6 +590,7 @@ def verify(
     elif not cps:
         notes.append("no checkpoint yet: 'appcase audit checkpoint' records one")
     ordered = [problems[c] for c in sorted(problems)] + campaign_level
+    ordered += [("", None, "admin_log", p) for p in check_admin_log(admin_acts)]
     log_event(
         "audit.verify",
         cases=cases,

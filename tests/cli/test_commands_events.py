@@ -241,20 +241,33 @@ def test_flag_after_the_window_with_an_override(db: Path, ids: dict[str, str]) -
     case = ids["rectified"]
     late = ["--category", "other", "--description", "群众举报", *at(3, 28)]
     assert codes(refused(db, "flag", case, *late)) == ["phase_window"]
-    by_edu = refused(
-        db, "flag", case, *late, "--override-reason", "举报晚到", "--override-by", "cs-edu"
-    )
+    by_edu = refused(db, "flag", case, *late, "--override-reason", "举报晚到", actor="cs-edu")
     assert by_edu[0][1].endswith("cs-edu (edu_prefecture) may not authorise an override")
-    event = done(db, "flag", case, *late, "--override-reason", "举报晚到")
+    out = bad_input(
+        db, "flag", case, *late, "--override-reason", "举报晚到", "--override-by", "cs-cac"
+    )
+    assert "the command uses it with --override GRANT" in out
+    grant_args = ["override", "grant", case, "--event", "flag", "--reason", "举报晚到"]
+    by_edu_grant = run_cli(db, *grant_args, actor="cs-edu")
+    assert by_edu_grant.exit_code == 1
+    assert "cs-edu (edu_prefecture) may not authorise an override" in by_edu_grant.stderr
+    granted = run_cli(db, *grant_args, actor="cs-cac", as_json=True)
+    assert granted.exit_code == 0, granted.output
+    grant = json.loads(granted.stdout)["id"]
+    event = done(db, "flag", case, *late, "--override", grant, actor="cs-edu")
     assert event["override"] == {
         "reason": "举报晚到",
         "authorised_by": "cs-cac",
+        "grant": grant,
         "waived": ["phase_window"],
     }
     history = run_cli(db, "history", case).stdout
-    assert "OVERRIDE by cs-cac: 举报晚到 (waived phase_window)" in history
-    out = bad_input(db, "flag", case, *late, "--override-by", "prov")
-    assert "--override-by needs --override-reason" in out
+    assert f"OVERRIDE by cs-cac: 举报晚到 (waived phase_window; grant {grant})" in history
+    listed = run_cli(db, "override", "list", case).stdout
+    assert grant in listed
+    assert "used by cs-edu" in listed
+    out = bad_input(db, "flag", case, *late, "--override", grant, "--override-reason", "x")
+    assert "not both" in out
 
 
 # --- judge, dismiss ------------------------------------------------------------------------------

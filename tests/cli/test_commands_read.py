@@ -220,13 +220,9 @@ def test_an_unknown_actor_is_named(db: Path, ids: dict[str, str]) -> None:
     result = run_cli(db, "flag", ids["surveyed"], *FLAG, actor="ghost")
     assert result.exit_code == 2
     assert result.stderr == (
-        "error: unknown actor 'ghost'; register it with "
-        "'appcase actor add ghost --role ROLE --jurisdiction CODE'\n"
+        "error: unknown actor 'ghost'; an administrator registers it with "
+        "'appcase --actor ADMIN actor add ghost --role ROLE --jurisdiction CODE'\n"
     )
-    override = [*FLAG, "--override-reason", "晚到", "--override-by", "ghost"]
-    result = run_cli(db, "flag", ids["surveyed"], *override, actor="cs-cac")
-    assert result.exit_code == 2
-    assert "unknown actor 'ghost'" in result.stderr
 
 
 def test_an_unknown_case_is_named(db: Path) -> None:

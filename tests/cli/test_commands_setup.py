@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from appcase.persistence.db import head_revision
-from tests.builders import cli_database, run_cli
+from tests.builders import ADMIN, cli_database, run_cli
 
 INIT_HINT = "run 'appcase init'"
 
@@ -161,6 +161,7 @@ def test_actor_add_and_list(db: Path) -> None:
         "430300",
         "--name",
         "湘潭市网信办",
+        actor=ADMIN,
     )
     assert added.exit_code == 0, added.output
     assert added.stdout == "actor xt-cac: cac_prefecture in 430300\n"
@@ -174,6 +175,7 @@ def test_actor_add_and_list(db: Path) -> None:
         "--jurisdiction",
         "430300",
         as_json=True,
+        actor=ADMIN,
     )
     assert json.loads(again.stdout) == {
         "id": "xt-cac",
@@ -189,7 +191,8 @@ def test_actor_add_and_list(db: Path) -> None:
         line.split() == ["xt-cac", "cac_prefecture", "430300", "湘潭市网信办"] for line in lines
     )
     as_json = json.loads(run_cli(db, "actor", "list", as_json=True).stdout)
-    assert [a["id"] for a in as_json] == ["cs-cac", "cs-edu", "prov", "xt-cac", "zz-cac", "zz-edu"]
+    ids = ["admin", "cs-cac", "cs-edu", "prov", "xt-cac", "zz-cac", "zz-edu"]
+    assert [a["id"] for a in as_json] == ids
     assert all(set(a) == {"id", "role", "jurisdiction", "name"} for a in as_json)
 
 
@@ -212,14 +215,16 @@ def test_actor_add_and_list(db: Path) -> None:
         (["system", "--role", "cac_province", "--jurisdiction", "430000"], "system actor"),
         (["two words", "--role", "cac_prefecture", "--jurisdiction", "430100"], "no spaces"),
         (["x1", "--jurisdiction", "430100"], "Missing option '--role'"),
+        (["x1", "--role", "cac_prefecture"], "give the jurisdiction (a GB/T 2260 code) of x1"),
+        (["x1", "--role", "administrator", "--jurisdiction", "430100"], "holds the province's"),
     ],
 )
 def test_actor_add_refused(db: Path, args: list[str], message: str) -> None:
-    result = run_cli(db, "actor", "add", *args)
+    result = run_cli(db, "actor", "add", *args, actor=ADMIN)
     assert result.exit_code == 2, result.output
     assert message in result.output
     listed = json.loads(run_cli(db, "actor", "list", as_json=True).stdout)
-    assert len(listed) == 5
+    assert len(listed) == 6
 
 
 def test_campaign_show(db: Path) -> None:

@@ -76,8 +76,8 @@ def test_every_public_error_type_is_in_the_table() -> None:
 def test_the_cli_adds_its_own_hints() -> None:
     assert cli_message(CaseNotFound("X")) == "no case 'X'; list cases with 'appcase list'"
     assert cli_message(UnknownActor("ghost")) == (
-        "unknown actor 'ghost'; register it with "
-        "'appcase actor add ghost --role ROLE --jurisdiction CODE'"
+        "unknown actor 'ghost'; an administrator registers it with "
+        "'appcase --actor ADMIN actor add ghost --role ROLE --jurisdiction CODE'"
     )
     assert cli_message(DatabaseNotReady("the database has no appcase schema")) == (
         "the database has no appcase schema; run 'appcase init' first"

@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 
 from appcase.bootstrap import init_database
 from appcase.clock import FixedClock
-from appcase.errors import GuardRejected, InvalidInput
+from appcase.errors import GuardRejected, InvalidInput, NotAuthorised
 from appcase.persistence.models import EventRow, InterviewRow, PledgeRow
 from appcase.policies import deadlines
 from appcase.policies.campaign import DeadlineParams
 from appcase.workflow.engine import CaseEngine
+from appcase.workflow.grants import grant_override, list_grants
 from tests.builders import RECTIFIED, advance, interview, local, pledge, register_actors, unique_app
 from tests.dbcheck import orm
 from tests.strategies import campaign_with
@@ -98,38 +99,45 @@ def test_acting_after_a_window_needs_an_authorised_override(sqlite_engine: CaseE
         engine.fire(
             case.id, "flag", actor="cs-edu", payload=flag, at=late, override={"reason": "迟报"}
         )
-    with pytest.raises(GuardRejected, match="only in 430200"):
+    with pytest.raises(InvalidInput, match="records a grant"):
         engine.fire(
             case.id,
             "flag",
             actor="cs-edu",
             payload=flag,
             at=late,
-            override={"reason": "迟报", "authorised_by": "zz-cac"},
+            override={"reason": "迟报", "authorised_by": "cs-cac"},
         )
+    with pytest.raises(NotAuthorised, match="only in 430200"):
+        grant_override(engine, by="zz-cac", event="flag", reason="迟报", case_id=case.id)
     with pytest.raises(InvalidInput):
         engine.fire(
             case.id, "flag", actor="cs-edu", payload=flag, at=late, override={"reason": " "}
         )
+    grant = grant_override(
+        engine, by="cs-cac", event="flag", reason="群众举报在巡查期后收到", case_id=case.id
+    )
+    assert grant.status == "active"
     view = engine.fire(
-        case.id,
-        "flag",
-        actor="cs-edu",
-        payload=flag,
-        at=late,
-        override={"reason": "群众举报在巡查期后收到", "authorised_by": "cs-cac"},
+        case.id, "flag", actor="cs-edu", payload=flag, at=late, override_grant=grant.id
     )
     assert view.override == {
         "reason": "群众举报在巡查期后收到",
         "authorised_by": "cs-cac",
+        "grant": grant.id,
         "waived": ["phase_window"],
     }
+    [used] = list_grants(engine, case.id)
+    assert (used.status, used.used_by) == ("used", "cs-edu")
+    with engine.storage.reading() as q:
+        [event] = [e for e in q.events(case.id) if e.seq == view.seq]
+    assert used.used_position == event.position
 
 
 def test_overrides_are_queryable_and_only_recorded_when_used(sqlite_engine: CaseEngine) -> None:
     engine = sqlite_engine
     on_time = engine.survey(unique_app(1), actor="cs-cac", at=local(2, 20, 9))
-    ovr = {"reason": "经批准", "authorised_by": "prov"}
+    ovr = {"reason": "经批准"}  # cs-cac's own role may override
     flag = {"evidence": [{"harm_category": "other", "description": "截图"}]}
     engine.fire(on_time.id, "flag", actor="cs-cac", payload=flag, at=local(3, 1), override=ovr)
     late = engine.survey(unique_app(2), actor="cs-cac", at=local(2, 20, 9))
@@ -157,7 +165,7 @@ def test_no_override_moves_a_pledge_deadline(sqlite_engine: CaseEngine) -> None:
             actor="cs-cac",
             payload=RECTIFIED,
             at=local(3, 29, 0, 0),
-            override={"reason": "迟到的核查", "authorised_by": "prov"},
+            override={"reason": "迟到的核查"},
         )
     last_minute = local(3, 28, 23, 59).replace(second=59, microsecond=999999)
     view = engine.fire(case.id, "rectify", actor="cs-cac", payload=RECTIFIED, at=last_minute)

@@ -21,7 +21,8 @@ from appcase.policies.campaign import DispositionParams
 from appcase.policies.disposition import RULES, DispositionResult, Factors, FindingInput, evaluate
 from appcase.states import Disposition, Severity
 from appcase.workflow.engine import CaseEngine
-from tests.builders import local, register_actors, unique_app
+from appcase.workflow.grants import grant_override
+from tests.builders import ADMIN, local, register_actors, unique_app
 from tests.strategies import (
     HUNAN,
     SEVERITY_ORDER,
@@ -219,7 +220,7 @@ def judge_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseEngin
     clock = FixedClock(local(4, 30, 12))
     engine = init_database(f"sqlite:///{path}", "hunan-2018", clock)
     register_actors(engine)
-    engine.add_actor("prov-override", role="cac_province", jurisdiction="430000")
+    engine.add_actor("prov-override", role="cac_province", jurisdiction="430000", by=ADMIN)
     yield engine
     engine.close()
 
@@ -265,9 +266,16 @@ def test_judge_guard_enforces_the_policy_minimum(
         "disposition": chosen.value,
         "seriously_lacking_responsibility": lacking,
     }
-    ovr = (
-        {"reason": "经省网信办批准从轻处置", "authorised_by": "prov-override"} if override else None
-    )
+    ovr = None
+    if override:  # the province's consent, recorded by the province
+        grant = grant_override(
+            engine,
+            by="prov-override",
+            event="judge",
+            reason="经省网信办批准从轻处置",
+            case_id=case.id,
+        )
+        ovr = {"grant": grant.id}
     milder = disposition_rank(chosen) < disposition_rank(expected.minimum)
     stricter = disposition_rank(chosen) > disposition_rank(expected.minimum)
     has_reason = bool((reason or "").strip())

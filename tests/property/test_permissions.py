@@ -21,7 +21,7 @@ from appcase.bootstrap import init_database
 from appcase.clock import FixedClock
 from appcase.errors import GuardRejected, InvalidInput
 from appcase.policies.campaign import Campaign, RoleSpec
-from appcase.policies.permissions import SYSTEM_ROLE, check_permission, check_posting
+from appcase.policies.permissions import ADMIN_ROLE, SYSTEM_ROLE, check_permission, check_posting
 from appcase.states import Event
 from appcase.workflow.engine import CaseEngine
 from tests.builders import RECTIFIED, evidence, interview, judgment, local, pledge, unique_app
@@ -151,8 +151,9 @@ OFFICERS: dict[str, tuple[str, str]] = {
 def perm_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseEngine]:
     path: Path = tmp_path_factory.mktemp("perm") / "cases.sqlite"
     engine = init_database(f"sqlite:///{path}", "hunan-2018", FixedClock(local(4, 30, 12)))
+    engine.add_actor("admin", role=ADMIN_ROLE)
     for actor_id, (role, code) in OFFICERS.items():
-        engine.add_actor(actor_id, role=role, jurisdiction=code)
+        engine.add_actor(actor_id, role=role, jurisdiction=code, by="admin")
     yield engine
     engine.close()
 
@@ -252,15 +253,16 @@ def _prepared(engine: CaseEngine, event: Event, prefecture: str) -> str:
 def test_no_actor_outside_the_table_ever_succeeds(
     perm_engine: CaseEngine, event: Event, prefecture: str
 ) -> None:
-    """Every actor (every valid posting, and ``system``) fires ``event`` on a case of
-    ``prefecture`` in the state where it succeeds: exactly the table's actors succeed."""
+    """Every actor (every valid posting, ``system`` and an administrator) fires ``event``
+    on a case of ``prefecture`` in the state where it succeeds: exactly the table's actors
+    succeed (the administrator never does)."""
     engine = perm_engine
     verdicts = {
         actor: allowed(
             HUNAN_TABLE, *OFFICERS.get(actor, (SYSTEM_ROLE, PROVINCE)), event, prefecture
         )
         for actor in [*OFFICERS, "system"]
-    }
+    } | {"admin": False}
     if event is Event.SURVEY:
         for actor, permitted in verdicts.items():
             app = unique_app(next(_numbers), prefecture)
@@ -316,6 +318,6 @@ def test_the_system_actor_only_acts_through_the_sweep(perm_engine: CaseEngine) -
         )
     assert any("only through the sweep" in r.message for r in refused.value.rejections)
     with pytest.raises(InvalidInput):
-        engine.add_actor("system", role="cac_province", jurisdiction=PROVINCE)
+        engine.add_actor("system", role="cac_province", jurisdiction=PROVINCE, by="admin")
     with pytest.raises(InvalidInput):
-        engine.add_actor("sys2", role=SYSTEM_ROLE, jurisdiction=PROVINCE)
+        engine.add_actor("sys2", role=SYSTEM_ROLE, jurisdiction=PROVINCE, by="admin")

@@ -24,7 +24,7 @@ from appcase.bootstrap import init_database
 from appcase.server import create_app
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.tokens import issue_token
-from tests.builders import ACTORS, register_actors
+from tests.builders import ACTORS, ADMIN, register_actors
 
 
 @dataclass
@@ -40,15 +40,16 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[actor]}", **extra}
 
 
-def issue_tokens(engine: CaseEngine, actors: Iterable[str] = ACTORS) -> dict[str, str]:
-    """A bearer token for each of ``actors`` (the test actors by default), issued with the
-    engine's clock."""
-    return {a: issue_token(engine, a).token for a in actors}
+def issue_tokens(engine: CaseEngine, actors: Iterable[str] = (*ACTORS, ADMIN)) -> dict[str, str]:
+    """A bearer token for each of ``actors`` (the test actors and the administrator by
+    default), issued by the administrator with the engine's clock."""
+    return {a: issue_token(engine, a, by=ADMIN).token for a in actors}
 
 
 @pytest.fixture
 def api(sqlite_engine: CaseEngine) -> Iterator[Api]:
-    """The HTTP API on a SQLite engine (fixed clock), with a token for every test actor."""
+    """The HTTP API on a SQLite engine (fixed clock), with a token for every test actor and
+    the administrator."""
     tokens = issue_tokens(sqlite_engine)
     with TestClient(create_app(sqlite_engine), raise_server_exceptions=False) as client:
         yield Api(client, sqlite_engine, tokens)

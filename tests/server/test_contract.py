@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from appcase.errors import InvalidInput, UnknownActor
 from appcase.workflow.tokens import authenticate, issue_token, list_tokens, revoke_token
-from tests.builders import app, evidence, judgment, local
+from tests.builders import ADMIN, app, evidence, judgment, local
 from tests.server.conftest import Api
 
 PROBLEM = "application/problem+json"
@@ -56,7 +56,7 @@ def test_every_request_needs_a_valid_token(api: Api) -> None:
 
 
 def test_revoked_and_expired_tokens_are_refused(api: Api) -> None:
-    issued = issue_token(api.engine, "cs-cac", expires_in_days=1)
+    issued = issue_token(api.engine, "cs-cac", by=ADMIN, expires_in_days=1)
     headers = {"Authorization": f"Bearer {issued.token}"}
     assert api.client.get("/me", headers=headers).status_code == 200
     clock = api.engine.clock
@@ -64,21 +64,21 @@ def test_revoked_and_expired_tokens_are_refused(api: Api) -> None:
     clock.set(now + timedelta(days=1))  # type: ignore[attr-defined]
     _problem(api.client.get("/me", headers=headers), 401)
     clock.set(now)  # type: ignore[attr-defined]
-    revoke_token(api.engine, issued.view.id)
+    revoke_token(api.engine, issued.view.id, by=ADMIN)
     _problem(api.client.get("/me", headers=headers), 401)
     listed = {v.id: v for v in list_tokens(api.engine, "cs-cac")}
     assert listed[issued.view.id].active is False
     assert listed[issued.view.id].revoked_at
     with pytest.raises(InvalidInput):
-        revoke_token(api.engine, issued.view.id)
+        revoke_token(api.engine, issued.view.id, by=ADMIN)
 
 
 def test_tokens_are_stored_as_hashes_and_never_for_the_system_actor(api: Api) -> None:
     with pytest.raises(InvalidInput, match="system"):
-        issue_token(api.engine, "system")
+        issue_token(api.engine, "system", by=ADMIN)
     with pytest.raises(UnknownActor):
-        issue_token(api.engine, "nobody")
-    issued = issue_token(api.engine, "prov")
+        issue_token(api.engine, "nobody", by=ADMIN)
+    issued = issue_token(api.engine, "prov", by=ADMIN)
     assert authenticate(api.engine, issued.token) is not None
     assert issued.token not in json.dumps(
         [v.model_dump(mode="json") for v in list_tokens(api.engine)]
@@ -96,7 +96,7 @@ def test_the_actor_comes_from_the_token_never_from_the_body(api: Api) -> None:
     r = _fire(api, case["id"], "flag", "cs-cac", body)
     assert r.status_code == 201
     assert r.json()["actor"] == "cs-cac"
-    # the override's authoriser is the caller itself: naming another is not in the schema
+    # the override's authoriser is the caller or a grant: naming another is not in the schema
     body = {
         "payload": {},
         "at": local(4, 29).isoformat(),
@@ -105,10 +105,36 @@ def test_the_actor_comes_from_the_token_never_from_the_body(api: Api) -> None:
     _problem(_fire(api, case["id"], "dismiss", "cs-edu", body), 400)
 
 
-def test_no_actor_or_token_administration_over_http(api: Api) -> None:
-    paths = api.client.get("/openapi.json").json()["paths"]
-    assert not [p for p in paths if "actor" in p or "token" in p]
-    _problem(api.client.post("/actors", headers=api.auth("prov"), json={}), 404)
+def test_actors_and_tokens_are_an_administrators_acts_over_http(api: Api) -> None:
+    new = {"id": "cs-cac-2", "role": "cac_prefecture", "jurisdiction": "430100"}
+    for caller in ("prov", "cs-cac"):
+        assert _problem(api.client.post("/actors", headers=api.auth(caller), json=new), 403)
+        r = api.client.post("/tokens", headers=api.auth(caller), json={"actor": "cs-cac"})
+        _problem(r, 403)
+        _problem(api.client.get("/tokens", headers=api.auth(caller)), 403)
+        _problem(api.client.get("/admin-log", headers=api.auth(caller)), 403)
+    assert "cs-cac-2" not in {
+        a["id"] for a in api.client.get("/actors", headers=api.auth("prov")).json()
+    }
+    r = api.client.post("/actors", headers=api.auth(ADMIN), json=new)
+    assert r.status_code == 201, r.text
+    r = api.client.post("/tokens", headers=api.auth(ADMIN), json={"actor": "cs-cac-2"})
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    assert api.client.get("/me", headers={"Authorization": f"Bearer {token}"}).json()["id"] == (
+        "cs-cac-2"
+    )
+    token_id = r.json()["view"]["id"]
+    assert api.client.delete(f"/tokens/{token_id}", headers=api.auth(ADMIN)).status_code == 200
+    _problem(api.client.get("/me", headers={"Authorization": f"Bearer {token}"}), 401)
+    log = api.client.get("/admin-log", headers=api.auth(ADMIN)).json()
+    assert log["ok"] is True
+    assert [(e["actor"], e["action"], e["subject"]) for e in log["entries"][-3:]] == [
+        (ADMIN, "actor.add", "cs-cac-2"),
+        (ADMIN, "token.issue", token_id),
+        (ADMIN, "token.revoke", token_id),
+    ]
+    assert token not in json.dumps(log)
 
 
 def test_a_guard_refusal_is_422_listing_every_failed_guard(api: Api) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from appcase.policies.campaign import builtin_campaign
 from appcase.policies.disposition import Factors, FindingInput, evaluate
+from appcase.ports import StoredGrant
 from appcase.states import Disposition, Event, JudicialState, Severity, State, Track
 from appcase.workflow.commands import Override
 from appcase.workflow.context import ActorInfo, CaseFacts, Command, GuardContext
@@ -52,12 +53,15 @@ def make(
     reason: str | None = None,
     override: str | None = None,
     override_by: str | None = None,
+    grant: dict[str, Any] | None = None,
     via_sweep: bool = False,
     minimum: Disposition | None = None,
     **facts: Any,
 ) -> GuardContext:
     """A guard context for ``event`` on Changsha case 0001 (in the event's first source
-    state unless ``state=`` says otherwise), evaluated at :data:`NOW`."""
+    state unless ``state=`` says otherwise), evaluated at :data:`NOW`. With
+    ``override_by``, the override is a grant that officer recorded for this case and event
+    (``grant``: fields of it changed)."""
     spec = spec_for(event)
     facts.setdefault(
         "state", State.JUDGED if spec.track is Track.JUDICIAL else State(spec.sources[0])
@@ -68,15 +72,29 @@ def make(
         judicial_state=JudicialState.NOT_REFERRED,
         **facts,
     )
+    stored = None
+    if override_by:
+        fields: dict[str, Any] = {
+            "id": "og-1",
+            "case_id": case.case_id,
+            "prefecture": case.prefecture,
+            "event": event.value,
+            "authoriser_id": override_by,
+            "reason": override or "经批准",
+            "created_at": NOW - timedelta(days=1),
+            "expires_at": NOW + timedelta(days=1),
+        }
+        stored = StoredGrant(**(fields | (grant or {})))
     cmd = Command(
         event,
         actor(by),
         parse_payload(event, payload),
         at or local(3, 12),
         reason,
-        Override(reason=override) if override else None,
+        Override(grant="og-1") if stored else Override(reason=override) if override else None,
         actor(override_by) if override_by else None,
         via_sweep,
+        stored,
     )
     ctx = GuardContext(case, cmd, CAMPAIGN, NOW)
     if minimum is not None:
@@ -292,6 +310,32 @@ CASES: list[Case] = [
         ["phase_window"],
         "but zz-cac may authorise overrides only in 430200",
     ),
+    (
+        "phase_window",
+        "a grant by a role that may not override",
+        lambda: make(Event.FLAG, evidence(), at=local(3, 15), override_by="cs-edu"),
+        ["phase_window"],
+        "but cs-edu (edu_prefecture) may not authorise an override",
+    ),
+    *[
+        (
+            "phase_window",
+            f"a grant {name}",
+            lambda changed=changed: make(
+                Event.FLAG, evidence(), at=local(3, 15), override_by="prov", grant=changed
+            ),
+            ["phase_window"],
+            message,
+        )
+        for name, changed, message in [
+            ("for another case", {"case_id": "HN2018-430100-0002"}, "not this case"),
+            ("for a survey", {"case_id": None}, "is for a survey in 430100, not this case"),
+            ("for another event", {"event": "judge"}, "is for judge, not flag"),
+            ("expired", {"expires_at": NOW}, "grant og-1 expired at"),
+            ("revoked", {"revoked_at": NOW, "revoked_by": "prov"}, "was revoked by prov"),
+            ("used", {"used_at": NOW, "used_by": "cs-cac"}, "was already used"),
+        ]
+    ],
     # --- chronology ---
     ("chronology", "in the past", lambda: make(Event.FLAG, evidence(), at=local(3, 1)), [], ""),
     (
