@@ -62,9 +62,22 @@ class App:
 
     @property
     def settings(self) -> Settings:
-        """The settings in force; the first use reads them and configures logging."""
+        """The settings in force; the first use reads them and configures logging.
+
+        Raises:
+            InvalidInput: ``--db ''`` (an empty URL names no database; it used to fall back
+                to the default file silently).
+        """
         if self._settings is None:
             from appcase.cli.settings import Settings
+
+            if self.flags.get("database_url") == "":
+                from appcase.errors import InvalidInput
+
+                raise InvalidInput(
+                    "--db is empty: give a database URL or a SQLite file path, or leave "
+                    "--db out for the default database"
+                )
 
             settings = Settings().model_copy(update={k: v for k, v in self.flags.items() if v})
             configure_logging({0: settings.log_level, 1: "info"}.get(self.verbose, "debug"))

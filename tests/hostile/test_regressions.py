@@ -73,6 +73,7 @@ def test_a_database_option_that_is_not_utf8(tmp_path: Path) -> None:
         ("postgresql://u@[::1/db", "cannot be parsed"),
         ("postgresql://u@h:99999999/db", "not between 1 and 65535"),
         ("{tmp}", "is a folder"),
+        ("", "--db is empty"),  # once fell back to the default database silently
     ],
 )
 @pytest.mark.parametrize("command", [["list"], ["init"], ["db", "current"]])
