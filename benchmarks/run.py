@@ -251,7 +251,7 @@ def bench_fire(item: str, where: str, url: str, size: Size) -> list[Row]:
     for v in ("engine", "raw"):
         seed.check_sample(engine, ids[v])
     engine.close()
-    limit = 1.3
+    limit = 1.0  # issue goal: no slower than raw Core doing the same reads and writes
     rows = [
         Row(
             item,
@@ -409,7 +409,7 @@ def bench_sweep(work: Path, size: Size) -> list[Row]:
             engine.close()
             rates[v].append(n / seconds)
             say(f"  sweep run {r + 1} {v}: {n / seconds:,.0f} cases/s")
-    goal_rate, goal_ratio = 30_000, 1.5
+    goal_rate, goal_ratio = 30_000, 0.6
     row = Row(
         "3",
         f"sweep of {n:,} overdue pledges on SQLite",
@@ -707,7 +707,7 @@ def bench_memory(work: Path, size: Size) -> list[Row]:
                 )
             )
         path.unlink()
-    limit = 150
+    limit = 100
     if peaks:
         small, big = min(peaks), max(peaks)
         flat = peaks[big] <= peaks[small] * 1.2
