@@ -39,6 +39,7 @@ __all__ = [
     "MAX_NOTES_FILE_BYTES",
     "MAX_PATH_BYTES",
     "MAX_PAYLOAD_FILE_BYTES",
+    "MAX_REQUEST_BODY_BYTES",
     "MAX_TEXT_CHARS",
     "MAX_XLSX_UNPACKED_BYTES",
     "Limit",
@@ -84,6 +85,9 @@ MAX_PATH_BYTES = 4096
 """Longest file path or database URL (the Linux ``PATH_MAX``)."""
 MAX_PAYLOAD_FILE_BYTES = 1 << 20
 """Largest JSON file given to a command (``--payload``, ``--reporter-file``, ``--app-file``)."""
+MAX_REQUEST_BODY_BYTES = 1 << 20
+"""Largest HTTP request body, a ledger upload aside (it has :data:`MAX_LEDGER_FILE_BYTES`):
+the server refuses a longer one (413) before it parses it or checks the token."""
 MAX_CAMPAIGN_FILE_BYTES = 1 << 20
 """Largest campaign TOML file."""
 MAX_KEY_FILE_BYTES = 64 << 10
@@ -111,6 +115,7 @@ LIMITS: tuple[Limit, ...] = (
     Limit("MAX_ARGUMENT_CHARS", MAX_ARGUMENT_CHARS, "characters", "a command-line argument"),
     Limit("MAX_PATH_BYTES", MAX_PATH_BYTES, "bytes", "a file path or database URL"),
     Limit("MAX_PAYLOAD_FILE_BYTES", MAX_PAYLOAD_FILE_BYTES, "bytes", "a JSON payload file"),
+    Limit("MAX_REQUEST_BODY_BYTES", MAX_REQUEST_BODY_BYTES, "bytes", "an HTTP request body"),
     Limit("MAX_CAMPAIGN_FILE_BYTES", MAX_CAMPAIGN_FILE_BYTES, "bytes", "a campaign file"),
     Limit("MAX_KEY_FILE_BYTES", MAX_KEY_FILE_BYTES, "bytes", "a key file"),
     Limit("MAX_NOTES_FILE_BYTES", MAX_NOTES_FILE_BYTES, "bytes", "a summary's notes file"),

@@ -31,6 +31,7 @@ from appcase.bootstrap import open_engine
 from appcase.errors import AppcaseError, AuditFailure, InvalidInput
 from appcase.server import audit, governance, imports, reports
 from appcase.server.auth import Caller, EngineDep
+from appcase.server.bodies import BodyLimit
 from appcase.server.problems import (
     PROBLEM_RESPONSES,
     http_problem,
@@ -198,6 +199,7 @@ def create_app(engine: EngineSource, *, title: str = "appcase") -> FastAPI:
     )
     if isinstance(engine, CaseEngine):
         app.state.engine = engine  # also usable without running the lifespan
+    app.add_middleware(BodyLimit)  # inside the access log: a refusal is logged too
     _handlers(app)
     _routes(app)
     app.include_router(audit.router)

@@ -1,0 +1,41 @@
+"""Hostile requests: whatever they send, a clear problem and nothing held or written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from appcase.limits import MAX_REQUEST_BODY_BYTES
+from tests.server.conftest import Api
+
+
+def test_an_oversized_body_is_refused_before_the_token_is_checked(api: Api) -> None:
+    big = b"{" + b" " * MAX_REQUEST_BODY_BYTES + b"}"
+    declared = api.client.post(
+        "/policy/explain", content=big, headers={"content-type": "application/json"}
+    )
+    assert declared.status_code == 413, declared.text
+    assert "MAX_REQUEST_BODY_BYTES" in declared.json()["detail"]
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b"{"
+        for _ in range(MAX_REQUEST_BODY_BYTES // 65536 + 1):
+            yield b" " * 65536
+        yield b"}"
+
+    streamed = api.client.post(
+        "/actors",
+        content=chunked(),
+        headers=api.auth("admin", **{"content-type": "application/json"}),
+    )
+    assert streamed.status_code == 413, streamed.text
+
+
+def test_a_body_within_the_limit_is_served_as_before(api: Api) -> None:
+    body = b'{"findings": []}' + b" " * (MAX_REQUEST_BODY_BYTES - 16)
+    answer = api.client.post(
+        "/policy/explain",
+        content=body,
+        headers=api.auth("cs-cac", **{"content-type": "application/json"}),
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["minimum"] == "no_violation"
