@@ -386,6 +386,7 @@ EVENT_COMMANDS = [
 @click.option("--prefecture", metavar="CODE", help="GB/T 2260 code of the prefecture, e.g. 430100.")
 @click.option("--at", type=INSTANT, help="When it was surveyed, with offset (default: now).")
 @click.option("--idempotency-key", metavar="KEY", help="Retry-safe key.")
+@override_options
 @pass_app
 def survey_command(
     app: App,
@@ -401,13 +402,19 @@ def survey_command(
     Example:
       appcase --actor cs-cac survey --name 星学口算 --operator 长沙星学教育科技有限公司 \\
         --uscc 914403001922038216 --prefecture 430100 --schools --at 2018-02-20T10:00+08:00
+
+    After the survey window, --override names a survey grant for the prefecture
+    ('appcase override grant --prefecture CODE --event survey').
     """
+    override = override_from_options(fields)
     ident = read_json_file(app_file) if app_file else {}
     given = {k: v for k, v in fields.items() if v not in (None, ())}
     if "platform" in given:  # the option's name; the file's key stays as written
         given["platforms"] = list(given.pop("platform"))
     ident |= given
-    view = app.engine().survey(ident, actor=app.actor(), at=at, idempotency_key=idempotency_key)
+    view = app.engine().survey(
+        ident, actor=app.actor(), at=at, override=override, idempotency_key=idempotency_key
+    )
     emit(app, view, f"{view.id}: {view.app.name} ({view.app.operator}) → {view.state}")
 
 

@@ -198,6 +198,26 @@ def test_survey_refused_lists_every_failed_guard(db: Path) -> None:
     assert result.stdout.startswith("HN2018-430100-0012: 另一个应用"), result.output
 
 
+def test_a_late_survey_uses_a_survey_grant(db: Path) -> None:
+    late = [*SURVEY, *at(3, 20)]
+    grant_args = ["override", "grant", "--prefecture", "430100", "--event", "survey"]
+    granted = run_cli(db, *grant_args, "--reason", "补充摸排", actor="cs-cac", as_json=True)
+    assert granted.exit_code == 0, granted.output
+    grant = json.loads(granted.stdout)["id"]
+    elsewhere = [*SURVEY[:6], "--prefecture", "430200", *at(3, 20)]
+    assert (
+        "not this case"
+        in refused(db, "survey", *elsewhere, "--override", grant, actor="zz-cac")[0][1]
+    )
+    result = run_cli(db, "survey", *late, "--override", grant, actor="cs-cac", as_json=True)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["state"] == "surveyed"
+    again = [*SURVEY[:4], "--uscc", "91440300708461136T", *SURVEY[6:], *at(3, 20)]
+    assert "already used" in refused(db, "survey", *again, "--override", grant)[0][1]
+    mine = run_cli(db, "survey", *again, "--override-reason", "补充摸排", actor="cs-cac")
+    assert mine.exit_code == 0, mine.output
+
+
 def test_survey_bad_input_names_the_field(db: Path) -> None:
     bad_uscc = ["--uscc", "914403001922038217"]
     out = bad_input(db, "survey", *SURVEY[:4], *bad_uscc, "--prefecture", "430100", *at(2, 20))
