@@ -14,7 +14,9 @@ from sqlalchemy import Connection, String, Table, Text, and_, case, func, insert
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import ColumnElement
 
+from appcase.errors import RowsUnreadable, Unreadable
 from appcase.persistence.models import CaseRow, CheckpointRow, EventRow
+from appcase.persistence.salvage import UNDECODABLE, why
 from appcase.ports import SealedEvent, StoredCheckpoint, StoredEvent, record_fields
 
 __all__ = [
@@ -67,7 +69,12 @@ def events_until(
     conn: Connection, case_ids: Sequence[str], at: datetime, *, recorded: bool
 ) -> dict[str, list[StoredEvent]]:
     """The events of many cases that occurred (or, with ``recorded``, were recorded) at or
-    before ``at`` (aware), in chain order, keyed by case id (one query)."""
+    before ``at`` (aware), in chain order, keyed by case id (one query).
+
+    Raises:
+        RowsUnreadable: an event's row cannot be decoded (a value stored outside appcase);
+            it carries the other cases' events and names each damaged case.
+    """
     out: dict[str, list[StoredEvent]] = {c: [] for c in case_ids}
     if not case_ids:
         return out
@@ -77,10 +84,29 @@ def events_until(
         .where(_EVENTS.c.case_id.in_(list(case_ids)), column <= at)
         .order_by(_EVENTS.c.case_id, _EVENTS.c.seq)
     )
-    for row in conn.execute(stmt):
-        ev = StoredEvent(*row)
-        out[ev.case_id].append(ev)
+    try:
+        for row in conn.execute(stmt):
+            ev = StoredEvent(*row)
+            out[ev.case_id].append(ev)
+    except UNDECODABLE:
+        _salvage_until(conn, stmt, case_ids)
     return out
+
+
+def _salvage_until(conn: Connection, stmt: Any, case_ids: Sequence[str]) -> None:
+    """Read ``stmt``'s events one case at a time; raise :class:`RowsUnreadable` with the
+    readable cases' events, naming the others."""
+    readable: dict[str, list[StoredEvent]] = {}
+    unreadable: list[Unreadable] = []
+    for case_id in case_ids:
+        try:
+            rows = conn.execute(stmt.where(_EVENTS.c.case_id == case_id))
+            readable[case_id] = [StoredEvent(*r) for r in rows]
+        except UNDECODABLE as exc:
+            unreadable.append((case_id, None, f"an event's row cannot be read: {why(exc)}"))
+    if not unreadable:  # pragma: no cover - the read failed, so a case does
+        unreadable.append((case_ids[0], None, "an event cannot be read"))
+    raise RowsUnreadable(readable, unreadable)
 
 
 def lock_checkpoints(conn: Connection) -> None:

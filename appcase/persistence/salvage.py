@@ -21,7 +21,7 @@ from appcase.errors import RowsUnreadable, Unreadable
 
 __all__ = ["UNDECODABLE", "salvage_cases", "salvage_events", "why"]
 
-UNDECODABLE = (ValueError, TypeError, OverflowError, LookupError)
+UNDECODABLE = (ValueError, TypeError, OverflowError, LookupError, RecursionError)
 """What decoding a stored value that appcase did not write can raise (invalid JSON, an
 invalid instant in SQLite's text, a date out of range, ...)."""
 

@@ -57,7 +57,7 @@ def intact(case: StoredCase, last: str | None, beyond: str | None) -> bool:
 UNREADABLE = "unreadable"
 """The kind of damage of a case a row of which cannot be decoded (a verification problem)."""
 
-UNREADABLE_VALUES = (ValueError, TypeError, OverflowError, LookupError)
+UNREADABLE_VALUES = (ValueError, TypeError, OverflowError, LookupError, RecursionError)
 """What building a view of a stored value that appcase did not write can raise (a state
 that is none of the machine's, a ledger entry's list that is not one, ...)."""
 

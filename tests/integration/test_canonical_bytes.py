@@ -112,3 +112,19 @@ def test_verify_proves_intact_events_by_their_bytes_alone(
     assert report.ok, report.problems
     assert (report.cases, report.events) == (3, 12)
     assert not any("canonical bytes" in n for n in report.notes)
+
+
+def test_0008_leaves_a_payload_nested_past_the_recursion_limit_empty() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    import appcase.persistence.migrations.versions as versions
+
+    path = Path(versions.__file__).parent / "0008_event_canonical_bytes.py"
+    spec = importlib.util.spec_from_file_location("m0008", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    row = {"occurred_at": "2018-03-01T02:00:00", "recorded_at": "2018-03-01T02:00:00"}
+    assert module.canonical_of({**row, "payload": "[" * 100_000, "override": None}) is None

@@ -41,6 +41,9 @@ EVENTS = {
     "an invalid instant in an event": (
         "UPDATE events SET occurred_at = '2018-13-45' WHERE case_id = '{id}' AND seq = 3"
     ),
+    "a payload nested past Python's recursion limit": (
+        "UPDATE events SET payload = '" + "[" * 100_000 + "' WHERE case_id = '{id}' AND seq = 3"
+    ),
 }
 """Damage to one of the case's events: verification names the event."""
 
@@ -154,3 +157,17 @@ def test_audit_verify_names_the_event_whose_row_cannot_be_read(
             "detail": finding["detail"],
         }
         assert finding["detail"].startswith("event #3 cannot be read")
+
+
+@pytest.mark.parametrize("damage", sorted(d for d in EVENTS if "payload" in d))
+def test_as_of_names_a_case_whose_event_cannot_be_read(
+    sqlite_engine: CaseEngine, sqlite_url: str, damaged: tuple[str, list[str]], damage: str
+) -> None:
+    bad, good = damaged
+    _sql(sqlite_url, EVENTS[damage].format(id=bad))
+    late = local(4, 5).isoformat()
+    for args in (["show", bad, "--as-of", late], ["list", "--as-of", late]):
+        result = run_cli(sqlite_url, *args)
+        assert result.exit_code == 1, result.output
+        assert f"case {bad} is damaged" in result.stderr
+    assert run_cli(sqlite_url, "show", good[0], "--as-of", late).exit_code == 0

@@ -93,8 +93,8 @@ def canonical_of(row: Mapping[Any, Any]) -> bytes | None:
         columns["payload"] = _json(columns["payload"])
         columns["override"] = _json(columns["override"])
         data = record_bytes(hashed_record(columns))
-    except (ValueError, TypeError, KeyError, OverflowError):
-        return None
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError):
+        return None  # a JSON value nested deeper than Python's recursion limit included
     return data if hashlib.sha256(data).hexdigest() == row["hash"] else None
 
 
