@@ -25,16 +25,19 @@ from pydantic import BaseModel, ConfigDict
 
 from appcase.audit.canonical import canonical_bytes
 from appcase.audit.records import GENESIS, format_instant
-from appcase.errors import NotAuthorised, UnknownActor
+from appcase.errors import AuditFailure, NotAuthorised, UnknownActor
 from appcase.policies.permissions import ADMIN_ROLE
 from appcase.ports import CaseStore, Queries, Storage, StoredActor, StoredAdminAct
+from appcase.workflow.damage import UNREADABLE_VALUES, reason
 
 __all__ = [
     "ADMIN_ACTIONS",
     "AdminActView",
     "AdminLog",
     "act_hash",
+    "check_actors",
     "check_admin_log",
+    "read_admin_acts",
     "read_admin_log",
     "record_act",
     "require_administrator",
@@ -188,11 +191,57 @@ def check_admin_log(acts: Iterable[StoredAdminAct]) -> list[str]:
     return problems
 
 
-def read_admin_log(storage: Storage) -> AdminLog:
-    """The administrators' log, every entry, checked by :func:`check_admin_log`."""
-    with storage.reading() as store:
+def check_actors(acts: Iterable[StoredAdminAct], actors: Iterable[StoredActor]) -> list[str]:
+    """Every registered actor whose role or jurisdiction is not what the administrators'
+    log recorded when it was registered (its ``actor.add`` entry): an actor changed in the
+    database by hand, e.g. made an administrator. An actor without an entry (registered
+    before the log existed, migration 0009) is not checked.
+
+    Returns:
+        One sentence per such actor, naming it; empty if every actor agrees with the log.
+    """
+    logged: dict[str, tuple[Any, Any]] = {}
+    for act in acts:
+        if act.action == "actor.add" and isinstance(act.detail, Mapping):
+            logged.setdefault(act.subject, (act.detail.get("role"), act.detail.get("jurisdiction")))
+    problems: list[str] = []
+    for actor in actors:
+        entry = logged.get(actor.id)
+        if entry is not None and entry != (actor.role, actor.jurisdiction):
+            problems.append(
+                f"actor {actor.id} is stored as {actor.role} in {actor.jurisdiction}, but the "
+                f"log registered it as {entry[0]} in {entry[1]} (changed outside appcase)"
+            )
+    return problems
+
+
+def read_admin_acts(store: Queries) -> tuple[list[StoredAdminAct], list[str]]:
+    """The administrators' log's entries and the registered actors, checked.
+
+    Returns:
+        ``(entries, problems)``: the problems of :func:`check_admin_log` and
+        :func:`check_actors`, or, when a row of the log cannot be decoded (a value stored
+        outside appcase: an invalid instant, invalid or over-deep JSON), no entries and
+        that one problem.
+    """
+    try:
         acts = store.admin_acts()
-    problems = check_admin_log(acts)
+    except UNREADABLE_VALUES as exc:
+        return [], [f"the administrators' log cannot be read: {reason(exc)}"]
+    return acts, check_admin_log(acts) + check_actors(acts, store.actors())
+
+
+def read_admin_log(storage: Storage) -> AdminLog:
+    """The administrators' log, every entry, checked by :func:`check_admin_log` and
+    :func:`check_actors`.
+
+    Raises:
+        AuditFailure: a row of the log cannot be read (``admin_log``).
+    """
+    with storage.reading() as store:
+        acts, problems = read_admin_acts(store)
+    if not acts and problems:
+        raise AuditFailure([("", None, "admin_log", p) for p in problems])
     views = [
         AdminActView(
             seq=a.seq,

@@ -73,7 +73,7 @@ from appcase.ports import (
 from appcase.workflow.damage import UNREADABLE, UNREADABLE_VALUES, reason, unreadable_rows
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.event_records import check_records
-from appcase.workflow.governance import check_admin_log
+from appcase.workflow.governance import read_admin_acts
 from appcase.workflow.table import fold_transitions
 from appcase.workflow.views import VerifyReport, identity_of
 
@@ -536,7 +536,7 @@ def verify(
         stored = q.campaign(campaign.id)
         campaign_digest = stored.digest if stored is not None else campaign.digest()
         cps = [checkpoint_dict(c) for c in q.checkpoints(campaign.id)]
-        admin_acts = q.admin_acts() if case_id is None else []
+        admin_problems = read_admin_acts(q)[1] if case_id is None else []
     try:
         campaign_level, notes, checked = check_checkpoints(cps, campaign.id, campaign_digest, key)
     except AuditInputError as exc:
@@ -590,7 +590,7 @@ def verify(
     elif not cps:
         notes.append("no checkpoint yet: 'appcase audit checkpoint' records one")
     ordered = [problems[c] for c in sorted(problems)] + campaign_level
-    ordered += [("", None, "admin_log", p) for p in check_admin_log(admin_acts)]
+    ordered += [("", None, "admin_log", p) for p in admin_problems]
     log_event(
         "audit.verify",
         cases=cases,

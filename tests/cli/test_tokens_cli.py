@@ -81,3 +81,30 @@ def test_only_an_administrator_registers_actors_and_the_first_registers_itself(
     audit = run_cli(db, "audit", "verify")
     assert audit.exit_code == 1
     assert "admin log entry 2" in audit.output
+
+
+def test_an_actor_edited_or_a_log_row_unreadable_is_named_not_a_crash(tmp_path: Path) -> None:
+    db = tmp_path / "cases.sqlite"
+    assert run_cli(db, "init").exit_code == 0
+    assert run_cli(db, "actor", "add", "root", "--role", "administrator").exit_code == 0
+    add = ["actor", "add", "cs-cac", "--role", "cac_prefecture", "--jurisdiction", "430100"]
+    assert run_cli(db, *add, actor="root").exit_code == 0
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE actors SET role = 'administrator' WHERE id = 'cs-cac'")
+        conn.commit()
+    audit = run_cli(db, "audit", "verify")
+    assert audit.exit_code == 1, audit.output
+    assert "actor cs-cac is stored as administrator in 430100" in audit.output
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE actors SET role = 'cac_prefecture' WHERE id = 'cs-cac'")
+        conn.commit()
+    assert run_cli(db, "audit", "verify").exit_code == 0
+    for damage in ("recorded_at = 'not-an-instant'", "detail = '" + "[" * 100_000 + "'"):
+        with closing(sqlite3.connect(db)) as conn:
+            conn.execute("DROP TRIGGER IF EXISTS admin_acts_no_update")
+            conn.execute(f"UPDATE admin_acts SET {damage} WHERE seq = 2")
+            conn.commit()
+        for args in (["audit", "verify"], ["actor", "log"]):
+            result = run_cli(db, *args, actor="root")
+            assert result.exit_code == 1, result.output
+            assert "the administrators' log cannot be read" in result.output
