@@ -13,6 +13,7 @@ queried, and evidence is summarised by category and source only.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter, defaultdict
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -234,12 +235,21 @@ def gather_summary(
         The facts (see :class:`SummaryData`).
 
     Raises:
-        InvalidInput: an unknown prefecture, a naive ``as_of`` or a negative ``typical``.
+        InvalidInput: an unknown prefecture, a naive ``as_of``, a negative ``typical``, or
+            a note holding a control character or a lone surrogate (no report format can
+            show one; Word refuses it).
     """
     campaign = engine.campaign
     when = ensure_aware(as_of, "report time") if as_of is not None else engine.clock.now()
     if typical < 0:
         raise InvalidInput("the number of typical cases cannot be negative")
+    for i, note in enumerate(notes or (), 1):
+        shown = (c for c in note if c not in "\n\r\t")
+        bad = next((c for c in shown if unicodedata.category(c) in ("Cc", "Cs")), None)
+        if bad is not None:
+            raise InvalidInput(
+                f"notes paragraph {i} holds a control character (U+{ord(bad):04X}); remove it"
+            )
     if prefecture is None:
         scope = campaign.province
         codes = [p.code for p in campaign.prefectures]

@@ -39,3 +39,16 @@ def test_a_body_within_the_limit_is_served_as_before(api: Api) -> None:
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["minimum"] == "no_violation"
+
+
+def test_a_summary_note_with_a_control_character_is_bad_input(api: Api) -> None:
+    for fmt in ("docx", "md"):
+        answer = api.client.get(
+            "/reports/summary",
+            params={"prefecture": "430100", "format": fmt, "notes": ["好", "a\x00b"]},
+            headers=api.auth("cs-cac"),
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["detail"] == (
+            "notes paragraph 2 holds a control character (U+0000); remove it"
+        )
