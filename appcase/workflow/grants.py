@@ -21,7 +21,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from appcase.clock import ensure_aware
 from appcase.errors import InvalidInput, NotAuthorised, UnknownActor
@@ -29,7 +29,7 @@ from appcase.limits import shown_text
 from appcase.policies import permissions
 from appcase.ports import StoredGrant
 from appcase.states import Event
-from appcase.workflow.commands import is_blank
+from appcase.workflow.commands import Override
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.pipeline import parse_event
 
@@ -141,16 +141,21 @@ def grant_override(
         The grant (its ``id`` is what the late command names).
 
     Raises:
-        InvalidInput: unknown event, a blank reason, a case for a survey or a prefecture
-            for another event, an unknown prefecture, an expiry not in the future or
-            too far ahead, a naive expiry.
+        InvalidInput: unknown event, a blank reason (or one holding a control
+            character), a case for a survey or a prefecture for another event, an unknown
+            prefecture, an expiry not in the future or too far ahead, a naive expiry.
         CaseNotFound: no such case.
         UnknownActor: ``by`` is not registered.
         NotAuthorised: ``by`` may not authorise overrides on this case.
     """
     ev = parse_event(event)
-    if is_blank(reason) or len(reason) > 2000:
-        raise InvalidInput("a grant needs a reason one can read (at most 2000 characters)")
+    try:  # the rules of an override's reason: readable, no control character, 2000 at most
+        Override(reason=reason)
+    except ValidationError:
+        raise InvalidInput(
+            "a grant needs a reason one can read (at most 2000 characters, no control "
+            "characters)"
+        ) from None
     if ev is Event.SURVEY:
         if case_id is not None or prefecture is None:
             raise InvalidInput("a survey grant names the prefecture (the case does not exist)")

@@ -52,3 +52,20 @@ def test_a_summary_note_with_a_control_character_is_bad_input(api: Api) -> None:
         assert answer.json()["detail"] == (
             "notes paragraph 2 holds a control character (U+0000); remove it"
         )
+
+
+def test_a_grant_reason_with_a_control_character_is_bad_input(api: Api) -> None:
+    for reason in ("a\x00b", "补充\x1b[2J摸排"):
+        answer = api.client.post(
+            "/overrides",
+            json={"prefecture": "430100", "reason": reason},
+            headers=api.auth("cs-cac"),
+        )
+        assert answer.status_code == 400, answer.text
+        assert "no control characters" in answer.json()["detail"]
+    ok = api.client.post(
+        "/overrides",
+        json={"prefecture": "430100", "reason": "补充摸排"},
+        headers=api.auth("cs-cac"),
+    )
+    assert ok.status_code == 201, ok.text
