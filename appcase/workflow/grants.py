@@ -153,8 +153,7 @@ def grant_override(
         Override(reason=reason)
     except ValidationError:
         raise InvalidInput(
-            "a grant needs a reason one can read (at most 2000 characters, no control "
-            "characters)"
+            "a grant needs a reason one can read (at most 2000 characters, no control characters)"
         ) from None
     if ev is Event.SURVEY:
         if case_id is not None or prefecture is None:
