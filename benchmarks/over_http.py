@@ -101,7 +101,7 @@ def bench_http(work: Path, size: Any) -> list[Row]:
     headers = {"Authorization": f"Bearer {token}"}
     body = {"payload": s.payload, "at": s.at.isoformat(), "reason": s.reason}
 
-    logging = structlog.get_config()
+    logging, configured = structlog.get_config(), structlog.is_configured()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only
     with (
         _server(url, work) as base,
@@ -144,7 +144,9 @@ def bench_http(work: Path, size: Any) -> list[Row]:
                 wall, used = run(v, size.fire_ops)
                 ms[v].append(wall / size.fire_ops * 1000)
                 cpu[v].append(used / size.fire_ops * 1000)
-    structlog.configure(**logging)
+    structlog.reset_defaults()
+    if configured:  # left configured with the defaults, audit lines would print on stdout
+        structlog.configure(**logging)
     for v in variants:
         seed.check_sample(engine, ids[v])
     engine.close()
