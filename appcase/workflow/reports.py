@@ -31,6 +31,7 @@ from appcase.ports import (
     StoredEvent,
 )
 from appcase.states import Disposition, JudicialState, Severity, State
+from appcase.workflow.damage import UNREADABLE_VALUES
 
 if TYPE_CHECKING:
     from appcase.workflow.engine import CaseEngine
@@ -266,7 +267,7 @@ def gather_summary(
             events = q.events_in(campaign.id, codes)
             evidence = q.evidence_in(campaign.id, codes)
             findings = q.findings_in(campaign.id, codes)
-    except (ValueError, TypeError) as exc:  # a stored value that does not decode
+    except UNREADABLE_VALUES as exc:  # a stored value that does not decode
         raise PersistenceError(
             f"a stored row of the report's cases cannot be read ({type(exc).__name__}); "
             "'appcase audit verify' names the damaged case"

@@ -171,3 +171,14 @@ def test_as_of_names_a_case_whose_event_cannot_be_read(
         assert result.exit_code == 1, result.output
         assert f"case {bad} is damaged" in result.stderr
     assert run_cli(sqlite_url, "show", good[0], "--as-of", late).exit_code == 0
+
+
+def test_a_summary_over_an_event_nested_past_the_recursion_limit_is_no_crash(
+    sqlite_engine: CaseEngine, sqlite_url: str, damaged: tuple[str, list[str]]
+) -> None:
+    bad, _ = damaged
+    _sql(sqlite_url, EVENTS["a payload nested past Python's recursion limit"].format(id=bad))
+    args = ["report", "summary", "--prefecture", "430100", "--format", "json"]
+    result = run_cli(sqlite_url, *args, "--at", local(4, 5).isoformat(), actor="cs-cac")
+    assert result.exit_code == 2, result.output
+    assert "cannot be read (RecursionError)" in result.stderr
