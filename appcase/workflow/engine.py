@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from appcase.clock import Clock, SystemClock
 from appcase.errors import (
     BatchRejected,
+    CaseDamaged,
     ConcurrentModification,
     InvalidInput,
 )
@@ -27,7 +28,7 @@ from appcase.states import Event
 from appcase.workflow.actors import register_actor
 from appcase.workflow.commands import AppIdentity, JudgePayload, Override, SurveyPayload
 from appcase.workflow.context import ActorInfo
-from appcase.workflow.damage import case_views
+from appcase.workflow.damage import UNREADABLE_VALUES, case_views, reason
 from appcase.workflow.governance import AdminLog, read_admin_log
 from appcase.workflow.listeners import Listeners
 from appcase.workflow.pipeline import (
@@ -356,10 +357,18 @@ class CaseEngine:
 
         Raises:
             CaseNotFound: no such case in this campaign.
+            CaseDamaged: its row or its ledger entry cannot be read (a value stored outside
+                appcase).
         """
         with self.storage.reading() as store:
             case = self.pipeline.load(store, case_id)
-            return case_view(case, store.app(case.app_id))
+            try:
+                app = store.app(case.app_id)
+            except UNREADABLE_VALUES as exc:
+                raise CaseDamaged(
+                    case_id, f"its ledger entry cannot be read: {reason(exc)}"
+                ) from None
+            return case_view(case, app)
 
     def list_cases(
         self,

@@ -182,3 +182,15 @@ def test_a_summary_over_an_event_nested_past_the_recursion_limit_is_no_crash(
     result = run_cli(sqlite_url, *args, "--at", local(4, 5).isoformat(), actor="cs-cac")
     assert result.exit_code == 2, result.output
     assert "cannot be read (RecursionError)" in result.stderr
+
+
+@pytest.mark.parametrize("damage", sorted(ROWS))
+def test_show_names_a_case_whose_row_cannot_be_read(
+    sqlite_engine: CaseEngine, sqlite_url: str, damaged: tuple[str, list[str]], damage: str
+) -> None:
+    bad, good = damaged
+    _sql(sqlite_url, ROWS[damage].format(id=bad))
+    result = run_cli(sqlite_url, "show", bad)
+    assert result.exit_code == 1, result.output
+    assert f"case {bad} is damaged" in result.stderr
+    assert run_cli(sqlite_url, "show", good[0]).exit_code == 0
