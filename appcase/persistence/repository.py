@@ -45,6 +45,7 @@ from appcase.errors import (
     ConcurrentModification,
     DatabaseBusy,
     DatabaseNotReady,
+    InvalidInput,
     PersistenceError,
 )
 from appcase.persistence import salvage
@@ -212,6 +213,11 @@ def _translate(exc: SQLAlchemyError, case_id: str | None) -> AppcaseError:
         return gone  # a lock timeout on a case is a conflict over it, below
     if isinstance(exc, StaleDataError):
         return ConcurrentModification(case_id or "?")
+    if "cannot contain NUL" in str(getattr(exc, "orig", "")):  # psycopg, before sending
+        return InvalidInput(
+            "a value holds a NUL character (U+0000), which PostgreSQL cannot store or "
+            "compare; remove it"
+        )
     if isinstance(exc, IntegrityError):
         if case_id is not None and _is_race(exc):
             return ConcurrentModification(case_id)

@@ -74,3 +74,19 @@ def test_commands_imports_checkpoints_and_an_export(
     assert (report.cases, report.events, report.checkpoints) == (2, 3, 1)
     assert client.get("/verify").json()["ok"] is True
     assert client.get("/replay").json() == {"ok": True, "cases": 2}
+
+
+def test_a_nul_in_an_identifier_is_bad_input_on_either_database(
+    client: TestClient, engine: CaseEngine
+) -> None:
+    h = client.headers
+    for method, url in (
+        ("GET", "/cases/a%00b"),
+        ("GET", "/cases?text=a%00b"),
+        ("DELETE", "/overrides/a%00b"),
+    ):
+        answer = client.request(method, url, headers=h)
+        assert answer.status_code < 500, (url, answer.text)  # never 503 (retry)
+    as_admin = {"Authorization": f"Bearer {issue_tokens(engine, ['admin'])['admin']}"}
+    answer = client.post("/tokens", json={"actor": "a\x00b"}, headers=as_admin)
+    assert answer.status_code == 400, answer.text
