@@ -38,9 +38,11 @@ def import_upload(
     actor: str,
     at: datetime | None,
     skip_invalid: bool,
+    override: dict[str, str] | None = None,
 ) -> ImportReport:
     """Import the ledger file at ``path`` (an upload written to a private temporary
     directory) as ``actor``; every message names it :data:`UPLOAD_NAME` plus its suffix.
+    ``override`` (``{"grant": id}`` or ``{"reason": text}``) serves a late import.
 
     Raises:
         InvalidInput: the file cannot be read as a ledger.
@@ -50,7 +52,9 @@ def import_upload(
     shown = UPLOAD_NAME + path.suffix
     try:
         ledger = read_ledger(path)
-        report = import_ledger(engine, ledger, actor=actor, at=at, skip_invalid=skip_invalid)
+        report = import_ledger(
+            engine, ledger, actor=actor, at=at, skip_invalid=skip_invalid, override=override
+        )
     except ImportRejected as exc:
         raise ImportRejected(
             shown,
@@ -86,6 +90,8 @@ async def ledger(
     actor: Caller,
     at: AwareDatetime | None = None,
     skip_invalid: bool = False,
+    override_grant: str | None = None,
+    override_reason: str | None = None,
 ) -> ImportReport:
     """Import a ledger (管理台账, ``appcase import ledger``): the CSV (UTF-8 or
     GB18030) or XLSX file is the body, up to 64 MiB. Every row is validated, then the
@@ -93,7 +99,18 @@ async def ledger(
     nothing is written: 400 when rows are invalid, 422 when guards refused them, every
     problem in ``rows``; ``skip_invalid`` imports the good rows and lists the others
     in the answer. Apps already listed are counted, not surveyed again (importing a
-    file twice changes nothing)."""
+    file twice changes nothing). After the survey window, ``override_grant`` names a
+    survey grant for the prefecture (one grant serves the whole import), or
+    ``override_reason`` authorises it as the caller (whose role must be allowed to)."""
+    if override_grant is not None and override_reason is not None:
+        raise InvalidInput("give override_grant or override_reason, not both")
+    override = (
+        {"grant": override_grant}
+        if override_grant is not None
+        else {"reason": override_reason}
+        if override_reason is not None
+        else None
+    )
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     suffix = LEDGER_MEDIA_TYPES.get(kind)
     if suffix is None:
@@ -118,6 +135,7 @@ async def ledger(
             actor=actor.id,
             at=at,
             skip_invalid=skip_invalid,
+            override=override,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from appcase.limits import MAX_REQUEST_BODY_BYTES
 from tests.server.conftest import Api
@@ -69,3 +70,36 @@ def test_a_grant_reason_with_a_control_character_is_bad_input(api: Api) -> None:
         headers=api.auth("cs-cac"),
     )
     assert ok.status_code == 201, ok.text
+
+
+def test_a_late_ledger_import_uses_a_survey_grant(api: Api) -> None:
+    late = "2018-03-20T10:00:00+08:00"
+    header = "app_name,operator,uscc,prefecture\n"
+    rows = [
+        "L1,长沙某公司甲,914403001922038216,430100",
+        "L2,长沙某公司乙,91440300708461136T,430100",
+    ]
+    h = api.auth("cs-cac", **{"content-type": "text/csv"})
+
+    def post(row: str, **params: str) -> Any:
+        data = (header + row + "\n").encode()
+        return api.client.post(
+            "/imports/ledger", params={"at": late, **params}, content=data, headers=h
+        )
+
+    assert post(rows[0]).status_code == 422  # the survey window closed
+    granted = api.client.post(
+        "/overrides",
+        json={"prefecture": "430100", "reason": "补充摸排"},
+        headers=api.auth("cs-cac"),
+    )
+    grant = granted.json()["id"]
+    both = post(rows[0], override_grant=grant, override_reason="x")
+    assert both.status_code == 400, both.text
+    done = post(rows[0], override_grant=grant)
+    assert done.status_code == 200, done.text
+    assert done.json()["imported"] == 1
+    again = post(rows[1], override_grant=grant)
+    assert again.status_code == 422, again.text
+    assert "already used" in again.text
+    assert post(rows[1], override_reason="补充摸排").status_code == 200
