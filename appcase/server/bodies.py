@@ -41,7 +41,7 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope (HTTP requests are bounded, others pass)."""
-        if scope["type"] != "http" or scope.get("path") in STREAMED_PATHS:
+        if scope["type"] != "http" or _route_path(scope) in STREAMED_PATHS:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
@@ -76,6 +76,14 @@ class BodyLimit:
         )
         # The rest of the body is not read: the connection is closed after the answer.
         await problem_response(problem, {"Connection": "close"})(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path as the routes see it (without a ``root_path`` a proxy mounts the
+    application under)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:

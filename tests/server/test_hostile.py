@@ -103,3 +103,14 @@ def test_a_late_ledger_import_uses_a_survey_grant(api: Api) -> None:
     assert again.status_code == 422, again.text
     assert "already used" in again.text
     assert post(rows[1], override_reason="补充摸排").status_code == 200
+
+
+def test_a_ledger_upload_keeps_its_own_larger_limit(api: Api) -> None:
+    data = b"app_name,operator,uscc,prefecture\n" + b"x" * (MAX_REQUEST_BODY_BYTES + 1) + b"\n"
+    h = api.auth("cs-cac", **{"content-type": "text/csv"})
+    for root in ("", "/api"):  # also behind a proxy that mounts the API under a prefix
+        client = api.client
+        client.app.root_path = root  # type: ignore[attr-defined]
+        answer = client.post(f"{root}/imports/ledger", content=data, headers=h)
+        assert answer.status_code == 400, answer.text  # read, and refused as a ledger
+        assert answer.json()["status"] == 400
