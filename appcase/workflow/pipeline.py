@@ -492,6 +492,12 @@ class Pipeline:
             and (body is None or done.reason == reason)
             and (body is None or same_payload(body.model_dump(mode="json"), done.payload))
         )
+        if not same and actor is not None and done.actor_id != actor:
+            # another caller's key: say nothing of their command (its case, its actor)
+            raise InvalidInput(
+                f"idempotency key {key!r} was already used by another command; use a new "
+                "key for a new command"
+            )
         if not same:
             raise InvalidInput(
                 f"idempotency key {key!r} was already used for {done.event} on case "

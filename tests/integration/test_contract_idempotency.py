@@ -79,6 +79,27 @@ def test_a_key_reused_for_another_command_is_refused(engine: CaseEngine) -> None
     assert engine.get(other.id).version == 1
 
 
+def test_another_callers_key_is_refused_without_naming_their_command(
+    engine: CaseEngine,
+) -> None:
+    """A key another officer used is refused without their case or their id (over HTTP the
+    caller is another system: the refusal must not tell it what someone else did)."""
+    case = engine.survey(app(0), actor="cs-cac", at=local(2, 20))
+    other = engine.survey(app(1), actor="cs-cac", at=local(2, 20))
+    flag(engine, case.id, "k-1")
+    with pytest.raises(InvalidInput, match="already used by another command") as refused:
+        engine.fire(
+            other.id,
+            "flag",
+            actor="cs-edu",
+            payload=evidence(),
+            at=local(2, 21),
+            idempotency_key="k-1",
+        )
+    assert case.id not in str(refused.value) and "cs-cac" not in str(refused.value)
+    assert engine.get(other.id).version == 1
+
+
 def test_a_survey_retry_returns_the_first_case(engine: CaseEngine) -> None:
     first = engine.survey(app(0), actor="cs-cac", at=local(2, 20), idempotency_key="s-1")
     again = engine.survey(app(0), actor="cs-cac", at=local(2, 20), idempotency_key="s-1")
