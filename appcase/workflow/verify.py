@@ -418,18 +418,10 @@ def _batches(
     campaign_id = engine.campaign.id
     if case_id is not None:
         with engine.storage.reading(snapshot=True) as q:
-            try:
-                case = q.case(case_id)
-                if case is None or case.campaign_id != campaign_id:
-                    return
-                pairs = [(case, q.app(case.app_id))]
-            except CaseDamaged as exc:
-                yield [], [(case_id, None, UNREADABLE, exc.detail)]
-                return
-            except UNREADABLE_VALUES as exc:  # its ledger entry
-                yield [], [(case_id, None, UNREADABLE, f"its row cannot be read: {reason(exc)}")]
-                return
-            yield _with_events(q, pairs, [], records)
+            found = _one_case(q, campaign_id, case_id)
+            if found is not None:
+                pairs, problems = found
+                yield (_with_events(q, pairs, [], records) if pairs else ([], problems))
         return
     after: str | None = None
     while True:
@@ -441,6 +433,23 @@ def _batches(
             batch = _with_events(q, pairs, bad, records)
         yield batch
         after = last if last is not None else pairs[-1][0].id
+
+
+def _one_case(
+    q: Queries, campaign_id: str, case_id: str
+) -> tuple[list[tuple[StoredCase, StoredApp]], list[Problem]] | None:
+    """The case ``case_id`` of the campaign with its app, or its ``unreadable`` problem
+    (its row or its ledger entry cannot be read); ``None`` if the campaign has no such
+    case."""
+    try:
+        case = q.case(case_id)
+        if case is None or case.campaign_id != campaign_id:
+            return None
+        return [(case, q.app(case.app_id))], []
+    except CaseDamaged as exc:
+        return [], [(case_id, None, UNREADABLE, exc.detail)]
+    except UNREADABLE_VALUES as exc:  # its ledger entry
+        return [], [(case_id, None, UNREADABLE, f"its row cannot be read: {reason(exc)}")]
 
 
 def _with_events(
@@ -470,18 +479,10 @@ def _case_batches(
     a time in ``q``'s unit of work, and an ``unreadable`` problem per case of the batch
     whose rows cannot be read."""
     if case_id is not None:
-        try:
-            case = q.case(case_id)
-            if case is None or case.campaign_id != campaign_id:
-                return
-            pairs = [(case, q.app(case.app_id))]
-        except CaseDamaged as exc:
-            yield [], [(case_id, None, UNREADABLE, exc.detail)]
-            return
-        except UNREADABLE_VALUES as exc:  # its ledger entry
-            yield [], [(case_id, None, UNREADABLE, f"its row cannot be read: {reason(exc)}")]
-            return
-        yield _with_records(q, pairs, [])
+        found = _one_case(q, campaign_id, case_id)
+        if found is not None:
+            pairs, problems = found
+            yield (_with_records(q, pairs, []) if pairs else ([], problems))
         return
     after: str | None = None
     while True:
