@@ -620,20 +620,31 @@ class CaseStore(Queries, Protocol):
     def find_app(self, campaign_id: str, uscc: str, name: str) -> StoredApp | None:
         """The campaign's ledger entry with this credit code and name, or ``None``."""
 
-    def next_case_number(
-        self, campaign_id: str, prefecture: str, case_id: Callable[[int], str]
+    def take_case_number(
+        self, campaign_id: str, prefecture: str, case_id: Callable[[str, int], str]
     ) -> int:
-        """The next free case number of the prefecture in the campaign (1, 2, …).
+        """Take the prefecture's next case number (1, 2, …) in this transaction.
 
-        Numbers are given densely from 1, each survey taking the next, and ``case_id``
-        names the case of a number; a store may look for the highest number taken by the
-        ids that exist rather than count the prefecture's cases."""
+        Numbers are given densely from 1, each survey taking the next; ``case_id(prefecture,
+        number)`` names the case of a number (a store may find the highest number taken by the ids that
+        exist). A store keeps the highest number given per prefecture, so that the cost
+        does not grow with the number of cases; concurrent takers of one prefecture get
+        distinct numbers or lose the race (:class:`~appcase.errors.ConcurrentModification`
+        once they write the case)."""
+
+    def claim_case_numbers(
+        self, campaign_id: str, prefectures: Sequence[str], case_id: Callable[[str, int], str]
+    ) -> dict[str, int]:
+        """The highest case number given in each of ``prefectures``, brought up to the
+        case ids that exist, and held for this transaction (a bulk survey then gives the
+        numbers that follow and records them with :meth:`set_case_numbers`)."""
+
+    def set_case_numbers(self, campaign_id: str, numbers: Mapping[str, int]) -> None:
+        """Record the highest case number given per prefecture (prefectures claimed in
+        this transaction)."""
 
     def ledger_identities(self, campaign_id: str) -> set[tuple[str, str]]:
         """``(uscc, name)`` of every app in the campaign's ledger."""
-
-    def case_counts_by_prefecture(self, campaign_id: str) -> dict[str, int]:
-        """The highest case number used per prefecture in the campaign."""
 
     def prior_judgments(
         self,

@@ -37,6 +37,7 @@ __all__ = [
     "AppRow",
     "Base",
     "CampaignRow",
+    "CaseNumberRow",
     "CaseRow",
     "CheckpointRow",
     "EventRow",
@@ -178,6 +179,24 @@ class CaseRow(Base):
     updated_at: Mapped[datetime]
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class CaseNumberRow(Base):
+    """The highest case number given in one prefecture of a campaign.
+
+    A survey takes ``last_number + 1`` by updating this row in its own transaction, so
+    that finding the next number costs one keyed statement however many cases the
+    prefecture has (counting them, or probing the ids, grows with the base). Case numbers
+    stay dense from 1: the row moves only with a case written in the same transaction. A
+    missing row is rebuilt from the ids that exist; a row found behind (a case id already
+    taken) is brought up to them on the survey's retry (:mod:`appcase.persistence.repository`).
+    """
+
+    __tablename__ = "case_numbers"
+
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    prefecture: Mapped[str] = mapped_column(String(6), primary_key=True)
+    last_number: Mapped[int] = mapped_column(BigInteger)
 
 
 class EventRow(Base):

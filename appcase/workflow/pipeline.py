@@ -25,7 +25,6 @@ does not depend on the case.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -1023,10 +1022,12 @@ class Pipeline:
                         if done is not None:
                             case = self.load(store, done.case_id)
                             return case, store.app(case.app_id)
-                    number = store.next_case_number(
-                        self.campaign.id,
-                        ident.prefecture,
-                        functools.partial(self.case_id, ident.prefecture),
+                    if attempt > 1:
+                        # the number taken last time was found taken: the prefecture's
+                        # count may be behind its cases; bring it up to them first
+                        store.claim_case_numbers(self.campaign.id, [ident.prefecture], self.case_id)
+                    number = store.take_case_number(
+                        self.campaign.id, ident.prefecture, self.case_id
                     )
                     cmd = self.command(store, Event.SURVEY, actor, payload, at, None, override)
                     app, prepared = self.prepare_survey(cmd, number, existing is not None, key)
@@ -1071,7 +1072,10 @@ class Pipeline:
         cmd = self.command(store, Event.SURVEY, actor, payloads[0], whens[0], None, override)
         used = False  # one grant covers the whole import: marked used by its first event
         listed = store.ledger_identities(self.campaign.id)
-        numbers = store.case_counts_by_prefecture(self.campaign.id)
+        known = {j.code for j in self.campaign.prefectures}
+        wanted = {p.app.prefecture for p in payloads if isinstance(p, SurveyPayload)}
+        numbers = store.claim_case_numbers(self.campaign.id, sorted(wanted & known), self.case_id)
+        given: dict[str, int] = {}
         for start in range(0, len(payloads), chunk_size):
             for i in range(start, min(start + chunk_size, len(payloads))):
                 payload = payloads[i]
@@ -1087,7 +1091,7 @@ class Pipeline:
                     ids.append(None)
                     continue
                 listed.add(key)
-                numbers[ident.prefecture] = number
+                numbers[ident.prefecture] = given[ident.prefecture] = number
                 ids.append(prepared.case.id)
                 if not refused or skip_refused:
                     granted = (prepared.columns["override"] or {}).get("grant") is not None
@@ -1095,4 +1099,5 @@ class Pipeline:
                     used = used or granted
             if progress is not None:
                 progress(min(chunk_size, len(payloads) - start))
+        store.set_case_numbers(self.campaign.id, given)
         return ids, refused

@@ -62,9 +62,9 @@ def test_a_survey_that_lost_the_race_for_a_number_takes_the_next(
     engine: CaseEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine.survey(app(0), actor="cs-cac", at=local(2, 20))
-    # the first count was read before the other survey committed: it allocates 0001 again
+    # the count was behind the cases (a stale read): 0001 is taken again, then recounted
     calls = patch_calls(
-        monkeypatch, "next_case_number", lambda n, real: real - 1 if n == 1 else real
+        monkeypatch, "take_case_number", lambda n, real: real - 1 if n == 1 else real
     )
     case = engine.survey(app(1), actor="cs-cac", at=local(2, 20))
     assert case.id == "HN2018-430100-0002"
@@ -87,7 +87,7 @@ def test_a_survey_that_keeps_losing_gives_up_writing_nothing(
     engine: CaseEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine.survey(app(0), actor="cs-cac", at=local(2, 20))
-    calls = patch_calls(monkeypatch, "next_case_number", lambda n, real: 1)
+    calls = patch_calls(monkeypatch, "take_case_number", lambda n, real: 1)
     with pytest.raises(ConcurrentModification) as lost:
         engine.survey(app(1), actor="cs-cac", at=local(2, 20))
     assert lost.value.case_id == "HN2018-430100-0001"
