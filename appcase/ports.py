@@ -562,21 +562,9 @@ class Queries(Protocol):
             RowsUnreadable: some cases' records cannot be read (it carries the others').
         """
 
-    # --- the ledger import's and the summary report's reads ------------------------------
+    # --- the ledger import's reads ------------------------------------------------------
     def ledger_apps(self, campaign_id: str) -> list[tuple[StoredApp, str]]:
         """Every app in the campaign's ledger with its case id, by case id (one query)."""
-
-    def events_in(self, campaign_id: str, prefectures: Sequence[str]) -> list[StoredEvent]:
-        """The events of the campaign's cases in these prefectures (GB/T 2260 codes), by
-        case id, then in chain order (one query)."""
-
-    def evidence_in(self, campaign_id: str, prefectures: Sequence[str]) -> list[EvidenceRecord]:
-        """The evidence items of the campaign's cases in these prefectures, by case id, then
-        by number (one query). Reporters' details are not read: only their references."""
-
-    def findings_in(self, campaign_id: str, prefectures: Sequence[str]) -> list[FindingRecord]:
-        """The findings of every judgment of the campaign's cases in these prefectures, by
-        case id, then in the order they were written (one query)."""
 
     # --- the webhook relay's reads (see appcase.workflow.relay) ---------------------------
     def relay_cursor(self, campaign_id: str, receiver: str) -> RelayCursor | None:

@@ -1017,9 +1017,9 @@ class Repository:
 
     # --- end of the audit section --------------------------------------------------------
 
-    # --- the ledger import's and the summary report's reads ----------------------------
-    # (Queries.ledger_apps, events_in, evidence_in, findings_in; kept together, here at the
-    # end of the class.)
+    # --- the ledger import's reads ------------------------------------------------------
+    # (Queries.ledger_apps; here at the end of the class. The summary report reads cases,
+    # events and records in batches through the reads above.)
     def ledger_apps(self, campaign_id: str) -> list[tuple[StoredApp, str]]:
         """Every app in the campaign's ledger with its case id, by case id (one query)."""
         stmt = (
@@ -1030,47 +1030,7 @@ class Repository:
         )
         return [(StoredApp(*r[:-1]), r[-1]) for r in self.conn.execute(stmt)]
 
-    def events_in(self, campaign_id: str, prefectures: Sequence[str]) -> list[StoredEvent]:
-        """The events of the campaign's cases in these prefectures (GB/T 2260 codes), by
-        case id, then in chain order (one query)."""
-        stmt = (
-            select(*_EVENT_COLUMNS)
-            .join(_CASES, _CASES.c.id == _EVENTS.c.case_id)
-            .where(*self._in_scope(campaign_id, prefectures))
-            .order_by(_EVENTS.c.case_id, _EVENTS.c.seq)
-        )
-        return [_event(r) for r in self.conn.execute(stmt)]
-
-    def evidence_in(self, campaign_id: str, prefectures: Sequence[str]) -> list[EvidenceRecord]:
-        """The evidence items of the campaign's cases in these prefectures, by case id, then
-        by number (one query). Reporters' details are not read: only their references."""
-        t = _RECORD_TABLES[EvidenceRecord]
-        stmt = (
-            select(*_columns(t, tuple(EvidenceRecord.__dataclass_fields__)))
-            .join(_CASES, _CASES.c.id == t.c.case_id)
-            .where(*self._in_scope(campaign_id, prefectures))
-            .order_by(t.c.case_id, t.c.number)
-        )
-        return [EvidenceRecord(*r) for r in self.conn.execute(stmt)]
-
-    def findings_in(self, campaign_id: str, prefectures: Sequence[str]) -> list[FindingRecord]:
-        """The findings of every judgment of the campaign's cases in these prefectures, by
-        case id, then in the order they were written (one query)."""
-        t = _RECORD_TABLES[FindingRecord]
-        stmt = (
-            select(*_columns(t, tuple(FindingRecord.__dataclass_fields__)))
-            .join(_CASES, _CASES.c.id == t.c.case_id)
-            .where(*self._in_scope(campaign_id, prefectures))
-            .order_by(t.c.case_id, t.c.id)
-        )
-        return [FindingRecord(*r) for r in self.conn.execute(stmt)]
-
-    @staticmethod
-    def _in_scope(campaign_id: str, prefectures: Sequence[str]) -> tuple[Any, ...]:
-        """The ``WHERE`` of the reads over the cases of some prefectures of a campaign."""
-        return (_CASES.c.campaign_id == campaign_id, _CASES.c.prefecture.in_(list(prefectures)))
-
-    # --- end of the ledger import's and the summary report's reads ---------------------
+    # --- end of the ledger import's reads ---------------------------------------------
 
     # --- the webhook relay's cursor and lease ----------------------------------------
     # The statements are in appcase.persistence.relay_queries, imported where used so that

@@ -13,9 +13,13 @@ queried, and evidence is summarised by category and source only.
 
 from __future__ import annotations
 
+import heapq
 import unicodedata
-from collections import Counter, defaultdict
-from datetime import date, datetime
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -26,6 +30,7 @@ from appcase.ports import (
     CaseFilter,
     EvidenceRecord,
     FindingRecord,
+    Record,
     StoredApp,
     StoredCase,
     StoredEvent,
@@ -261,128 +266,31 @@ def gather_summary(
             raise InvalidInput(f"{prefecture!r} is not a prefecture of {campaign.id}: {known}")
         scope, codes = found, [found.code]
     names = {p.code: p.name_zh for p in campaign.prefectures}
+    tally = _Tally(codes, when, campaign.zone, typical)
     try:
-        with engine.storage.reading(snapshot=True) as q:
-            cases = q.cases(campaign.id, CaseFilter(prefectures=tuple(codes)))
-            events = q.events_in(campaign.id, codes)
-            evidence = q.evidence_in(campaign.id, codes)
-            findings = q.findings_in(campaign.id, codes)
+        with engine.storage.reading(snapshot=True) as q:  # one snapshot, read in batches
+            after: str | None = None
+            while pairs := q.cases(
+                campaign.id,
+                CaseFilter(prefectures=tuple(codes), after_id=after, limit=REPORT_BATCH),
+            ):
+                ids = [c.id for c, _ in pairs]
+                events, records = q.events_of(ids), q.records_of(ids)
+                for case, app in pairs:
+                    tally.add(case, app, events[case.id], records[case.id])
+                after = ids[-1]
     except UNREADABLE_VALUES as exc:  # a stored value that does not decode
         raise PersistenceError(
             f"a stored row of the report's cases cannot be read ({type(exc).__name__}); "
             "'appcase audit verify' names the damaged case"
         ) from None
-    for ev in events:
-        if not isinstance(ev.payload, dict):
-            raise CaseDamaged(ev.case_id, f"event #{ev.seq}'s payload is not an object")
 
-    by_case: dict[str, list[StoredEvent]] = defaultdict(list)
-    for ev in events:
-        by_case[ev.case_id].append(ev)
-    latest_judgment: dict[str, int] = {}
-    for ev in events:
-        if ev.event == "judge":
-            latest_judgment[ev.case_id] = ev.position
-    judged_findings: dict[str, list[FindingRecord]] = defaultdict(list)
-    for f in findings:
-        if latest_judgment.get(f.case_id) == f.event_id:
-            judged_findings[f.case_id].append(f)
-    evidence_by_case: dict[str, list[EvidenceRecord]] = defaultdict(list)
-    for e in evidence:
-        evidence_by_case[e.case_id].append(e)
-
-    def count_events(name: str) -> int:
-        return sum(1 for ev in events if ev.event == name)
-
-    def cases_with(name: str) -> int:
-        return len({ev.case_id for ev in events if ev.event == name})
-
-    categories = []
-    for h in campaign.harm_categories:
-        fs = [f for f in findings if f.harm_category == h.id]
-        categories.append(
-            CategoryCount(
-                category=h.id,
-                name_zh=h.name_zh,
-                name=h.name,
-                evidence=sum(1 for e in evidence if e.harm_category == h.id),
-                cases=len({e.case_id for e in evidence if e.harm_category == h.id}),
-                findings={s.value: sum(1 for f in fs if f.severity == s.value) for s in Severity},
-                suspected_illegal=sum(1 for f in fs if f.suspected_illegal),
-            )
-        )
-
-    platforms: Counter[str] = Counter()
-    targets: Counter[str] = Counter()
-    for _, a in cases:
-        platforms.update(set(a.platforms))
-        targets[a.target_users or "-"] += 1
-
-    candidates = [
-        (c, a)
-        for c, a in cases
-        if judged_findings.get(c.id)
-        or c.state in (State.TAKEN_DOWN.value, State.ESCALATED_FOR_TAKEDOWN.value)
-        or c.judicial_state == JudicialState.REFERRED_TO_JUDICIARY.value
-    ]
-    candidates.sort(
-        key=lambda ca: typical_rank(
-            ca[0].state,
-            ca[0].judicial_state,
-            [f.severity for f in judged_findings.get(ca[0].id, [])],
-            ca[0].id,
-        )
-    )
     typical_cases = [
-        _typical(c, a, names, judged_findings[c.id], evidence_by_case[c.id], by_case[c.id], engine)
-        for c, a in candidates[:typical]
+        _typical(t.case, t.app, names, t.judged, t.evidence, t.events, engine)
+        for t in sorted(tally.candidates, key=attrgetter("rank"))
     ]
-
-    escalations: Counter[str] = Counter()
-    takedowns: Counter[str] = Counter()
-    overrides = []
-    overdue_escalated = 0
-    for ev in events:
-        if ev.event == "escalate":
-            ground = str(ev.payload.get("ground") or "-")
-            escalations[ground] += 1
-            overdue_escalated += ground == "rectification_overdue"
-        elif ev.event == "take_down":
-            takedowns[str(ev.payload.get("measure") or "takedown")] += 1
-        if ev.override:
-            overrides.append(
-                Override(
-                    case_id=ev.case_id,
-                    event=ev.event,
-                    occurred_at=ev.occurred_at.astimezone(campaign.zone),
-                    reason=str(ev.override.get("reason", "")),
-                    authorised_by=str(ev.override.get("authorised_by", ev.actor_id)),
-                    waived=[str(w) for w in ev.override.get("waived", [])],
-                )
-            )
-
-    outcomes = {s.value: 0 for s in State if s is not State.NEW}
-    for c, _ in cases:
-        outcomes[c.state] = outcomes.get(c.state, 0) + 1
-    pledged = cases_with("pledge")
-    rectified = cases_with("rectify")
-    disposition_of = {c.id: c.disposition for c, _ in cases}
-    violating = {
-        cid
-        for cid, fs in judged_findings.items()
-        if fs and disposition_of.get(cid) != Disposition.NO_VIOLATION.value
-    }
-    rates: dict[str, tuple[int, int]] = {}
-    if prefecture is None:
-        pref_of = {c.id: c.prefecture for c, _ in cases}
-        p_cases = {ev.case_id for ev in events if ev.event == "pledge"}
-        r_cases = {ev.case_id for ev in events if ev.event == "rectify"}
-        for code in codes:
-            rates[code] = (
-                sum(1 for cid in p_cases if pref_of.get(cid) == code),
-                sum(1 for cid in r_cases if pref_of.get(cid) == code),
-            )
-
+    outcomes = tally.outcomes
+    pledged, rectified = tally.cases_with["pledge"], tally.cases_with["rectify"]
     return SummaryData(
         campaign_id=campaign.id,
         title_zh=campaign.title_zh,
@@ -393,49 +301,181 @@ def gather_summary(
         scope_name=scope.name,
         province=prefecture is None,
         as_of=when.astimezone(campaign.zone),
-        apps=len(cases),
-        used_by_schools=sum(1 for _, a in cases if a.used_by_schools),
-        by_platform=dict(platforms.most_common()),
-        by_target_users=dict(targets.most_common()),
-        by_prefecture={code: sum(1 for c, _ in cases if c.prefecture == code) for code in codes},
-        flagged_cases=cases_with("flag"),
-        evidence_by_source=dict(Counter(e.source for e in evidence).most_common()),
-        categories=categories,
+        apps=tally.apps,
+        used_by_schools=tally.used_by_schools,
+        by_platform=dict(tally.platforms.most_common()),
+        by_target_users=dict(tally.targets.most_common()),
+        by_prefecture=tally.by_prefecture,
+        flagged_cases=tally.cases_with["flag"],
+        evidence_by_source=dict(tally.sources.most_common()),
+        categories=[
+            CategoryCount(
+                category=h.id,
+                name_zh=h.name_zh,
+                name=h.name,
+                evidence=tally.evidence[h.id],
+                cases=tally.evidence_cases[h.id],
+                findings={v.value: tally.findings[(h.id, v.value)] for v in Severity},
+                suspected_illegal=tally.illegal[h.id],
+            )
+            for h in campaign.harm_categories
+        ],
         typical=typical_cases,
-        interviews=count_events("interview"),
-        pledges=count_events("pledge"),
-        verifications=count_events("rectify"),
-        dismissals=count_events("dismiss"),
-        returns=count_events("return_for_rectification"),
-        escalations=dict(escalations.most_common()),
-        takedowns=dict(takedowns.most_common()),
-        referrals=cases_with("refer"),
-        overrides=overrides,
+        interviews=tally.events["interview"],
+        pledges=tally.events["pledge"],
+        verifications=tally.events["rectify"],
+        dismissals=tally.events["dismiss"],
+        returns=tally.events["return_for_rectification"],
+        escalations=dict(tally.escalations.most_common()),
+        takedowns=dict(tally.takedowns.most_common()),
+        referrals=tally.cases_with["refer"],
+        overrides=tally.overrides,
         outcomes=outcomes,
         pledged_cases=pledged,
         rectified_cases=rectified,
         rectification_rate=(rectified / pledged) if pledged else None,
-        overdue_escalated=overdue_escalated,
-        overdue_open=sum(
-            1
-            for c, _ in cases
-            if c.state == State.PLEDGED.value
-            and c.pledge_due_at is not None
-            and c.pledge_due_at <= when
-        ),
+        overdue_escalated=tally.escalations["rectification_overdue"],
+        overdue_open=tally.overdue_open,
         awaiting_judgment=outcomes.get(State.FLAGGED.value, 0),
-        awaiting_action=sum(
-            1
-            for c, _ in cases
-            if c.state == State.JUDGED.value and c.disposition != Disposition.NO_VIOLATION
-        ),
-        school_apps_with_findings=sum(
-            1 for c, a in cases if c.id in violating and a.used_by_schools
-        ),
-        prefecture_rates=rates,
+        awaiting_action=tally.awaiting_action,
+        school_apps_with_findings=tally.school_apps_with_findings,
+        prefecture_rates=tally.rates if prefecture is None else {},
         prefecture_names=names,
         notes=list(notes or []),
     )
+
+
+REPORT_BATCH = 1000
+"""Cases the summary report reads at a time, with their events and records (a batch per
+read transaction): what it holds in memory is a batch, its counts, the overrides it lists
+and its typical cases, whatever the size of the campaign."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A case that may be typical, with what its entry in the report shows. Ordered the
+    other way round from its rank, so that the top of :class:`_Tally`'s heap is the least
+    typical case kept."""
+
+    rank: tuple[int, int, int, str]
+    case: StoredCase
+    app: StoredApp
+    judged: list[FindingRecord]
+    evidence: list[EvidenceRecord]
+    events: list[StoredEvent]
+
+    def __lt__(self, other: _Candidate) -> bool:
+        return self.rank > other.rank
+
+
+class _Tally:
+    """The summary's counts, added up case by case (:func:`gather_summary`); it keeps
+    the ``typical`` most typical cases seen (:func:`typical_rank`) and every override."""
+
+    def __init__(self, codes: Sequence[str], when: datetime, zone: tzinfo, typical: int) -> None:
+        self.when, self.zone, self.typical = when, zone, typical
+        self.apps = self.used_by_schools = self.overdue_open = 0
+        self.awaiting_action = self.school_apps_with_findings = 0
+        self.platforms: Counter[str] = Counter()
+        self.targets: Counter[str] = Counter()
+        self.by_prefecture = dict.fromkeys(codes, 0)
+        self.outcomes = {s.value: 0 for s in State if s is not State.NEW}
+        self.events: Counter[str] = Counter()
+        self.cases_with: Counter[str] = Counter()
+        self.escalations: Counter[str] = Counter()
+        self.takedowns: Counter[str] = Counter()
+        self.overrides: list[Override] = []
+        self.sources: Counter[str] = Counter()
+        self.evidence: Counter[str] = Counter()
+        self.evidence_cases: Counter[str] = Counter()
+        self.findings: Counter[tuple[str, str]] = Counter()
+        self.illegal: Counter[str] = Counter()
+        self.rates = dict.fromkeys(codes, (0, 0))
+        self.candidates: list[_Candidate] = []
+
+    def add(
+        self, case: StoredCase, app: StoredApp, events: list[StoredEvent], records: list[Record]
+    ) -> None:
+        """Count one case with its events (chain order) and records (each kind in the
+        order written).
+
+        Raises:
+            CaseDamaged: an event's payload is not an object.
+        """
+        self.apps += 1
+        self.used_by_schools += bool(app.used_by_schools)
+        self.platforms.update(set(app.platforms))
+        self.targets[app.target_users or "-"] += 1
+        self.by_prefecture[case.prefecture] = self.by_prefecture.get(case.prefecture, 0) + 1
+        self.outcomes[case.state] = self.outcomes.get(case.state, 0) + 1
+        latest_judgment: int | None = None
+        for ev in events:
+            if not isinstance(ev.payload, dict):
+                raise CaseDamaged(ev.case_id, f"event #{ev.seq}'s payload is not an object")
+            self.events[ev.event] += 1
+            if ev.event == "judge":
+                latest_judgment = ev.position
+            elif ev.event == "escalate":
+                self.escalations[str(ev.payload.get("ground") or "-")] += 1
+            elif ev.event == "take_down":
+                self.takedowns[str(ev.payload.get("measure") or "takedown")] += 1
+            if ev.override:
+                self.overrides.append(
+                    Override(
+                        case_id=ev.case_id,
+                        event=ev.event,
+                        occurred_at=ev.occurred_at.astimezone(self.zone),
+                        reason=str(ev.override.get("reason", "")),
+                        authorised_by=str(ev.override.get("authorised_by", ev.actor_id)),
+                        waived=[str(w) for w in ev.override.get("waived", [])],
+                    )
+                )
+        kinds = {ev.event for ev in events}
+        self.cases_with.update(kinds)
+        if case.prefecture in self.rates:
+            pledged, rectified = self.rates[case.prefecture]
+            self.rates[case.prefecture] = (
+                pledged + ("pledge" in kinds),
+                rectified + ("rectify" in kinds),
+            )
+        categories: set[str] = set()
+        judged: list[FindingRecord] = []
+        evidence: list[EvidenceRecord] = []
+        for r in records:
+            if isinstance(r, EvidenceRecord):
+                evidence.append(r)
+                self.sources[r.source] += 1
+                self.evidence[r.harm_category] += 1
+                categories.add(r.harm_category)
+            elif isinstance(r, FindingRecord):
+                self.findings[(r.harm_category, r.severity)] += 1
+                self.illegal[r.harm_category] += bool(r.suspected_illegal)
+                if r.event_id == latest_judgment:
+                    judged.append(r)
+        self.evidence_cases.update(categories)
+        if (
+            case.state == State.PLEDGED.value
+            and case.pledge_due_at is not None
+            and case.pledge_due_at <= self.when
+        ):
+            self.overdue_open += 1
+        if case.state == State.JUDGED.value and case.disposition != Disposition.NO_VIOLATION:
+            self.awaiting_action += 1
+        if judged and case.disposition != Disposition.NO_VIOLATION.value and app.used_by_schools:
+            self.school_apps_with_findings += 1
+        if not (
+            judged
+            or case.state in (State.TAKEN_DOWN.value, State.ESCALATED_FOR_TAKEDOWN.value)
+            or case.judicial_state == JudicialState.REFERRED_TO_JUDICIARY.value
+        ):
+            return
+        rank = typical_rank(case.state, case.judicial_state, [f.severity for f in judged], case.id)
+        if len(self.candidates) < self.typical:
+            heapq.heappush(self.candidates, _Candidate(rank, case, app, judged, evidence, events))
+        elif self.candidates and rank < self.candidates[0].rank:
+            heapq.heapreplace(
+                self.candidates, _Candidate(rank, case, app, judged, evidence, events)
+            )
 
 
 def _typical(

@@ -18,6 +18,7 @@ from appcase.adapters.render import render
 from appcase.bootstrap import open_engine
 from appcase.demo import run_demo
 from appcase.persistence.models import EventRow, ReporterRow
+from appcase.workflow import reports
 from appcase.workflow.engine import CaseEngine
 from appcase.workflow.reports import SummaryData, gather_summary, typical_rank
 from tests.builders import SHANGHAI
@@ -140,3 +141,25 @@ def test_docx_converts_to_pdf_with_libreoffice(province: SummaryData, tmp_path: 
             [pdftotext, str(pdf), "-"], check=True, capture_output=True, text=True
         ).stdout
         assert "专项整治工作总结" in text.replace(" ", "")
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_the_report_read_in_small_batches_is_the_same_report(
+    demo_engine: CaseEngine, province: SummaryData, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report adds its counts up a batch of cases at a time (its memory does not grow
+    with the events of the campaign) and keeps its typical cases in a bounded heap: any
+    batch size gives the same facts, typical cases and overrides in the same order."""
+    monkeypatch.setattr(reports, "REPORT_BATCH", batch)
+    again = gather_summary(demo_engine, as_of=AS_OF, notes=["建议建立常态化巡查机制。"])
+    assert again == province
+    assert len(again.typical) == 5
+    every = gather_summary(demo_engine, as_of=AS_OF, typical=100_000).typical
+    ranks = [
+        typical_rank(t.state, t.judicial_state, [f[1] for f in t.findings], t.case_id)
+        for t in every
+    ]
+    assert ranks == sorted(ranks)
+    assert len(every) > 5
+    for n in (0, 1, 2, 5, len(every) - 1):
+        assert gather_summary(demo_engine, as_of=AS_OF, typical=n).typical == every[:n]
