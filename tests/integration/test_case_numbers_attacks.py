@@ -4,17 +4,29 @@ next free number of its prefecture (``0001`` onwards, below 2**40), or a typed e
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select, text
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, cast
 
-from appcase.errors import PersistenceError
-from appcase.persistence.models import CaseNumberRow, CaseRow
+import psycopg
+import pytest
+from sqlalchemy import Table, insert, select, text
+from sqlalchemy.engine import make_url
+
+from appcase.bootstrap import attach
+from appcase.clock import FixedClock
+from appcase.errors import ConcurrentModification, PersistenceError
+from appcase.persistence.db import downgrade, upgrade
+from appcase.persistence.models import AppRow, CaseNumberRow, CaseRow
 from appcase.workflow.engine import CaseEngine
 from tests.builders import local, unique_app
 from tests.dbcheck import db
 
-NUMBERS = CaseNumberRow.__table__
-CASES = CaseRow.__table__
+NUMBERS = cast(Table, CaseNumberRow.__table__)
+CASES = cast(Table, CaseRow.__table__)
+APPS = cast(Table, AppRow.__table__)
 AT = local(2, 20)
 
 
@@ -94,3 +106,111 @@ def test_a_counter_that_is_not_a_number_on_sqlite_is_rebuilt(
     assert counters(sqlite_engine) == {"430100": 3}
     result = sqlite_engine.survey_batch([unique_app(9)], actor="cs-cac", at=AT)
     assert result.case_ids == ["HN2018-430100-0004"]
+
+
+def copy_case(conn: Any, source_id: str, new_id: str) -> None:
+    """Insert a case (and its ledger entry) copied from ``source_id`` under ``new_id``."""
+    case = dict(conn.execute(select(CASES).where(CASES.c.id == source_id)).one()._mapping)
+    listed = dict(conn.execute(select(APPS).where(APPS.c.id == case["app_id"])).one()._mapping)
+    del listed["id"]
+    listed["name"] += new_id
+    app_id = conn.execute(insert(APPS).values(listed)).inserted_primary_key[0]
+    conn.execute(insert(CASES).values({**case, "id": new_id, "app_id": app_id}))
+
+
+@pytest.mark.parametrize(
+    "odd_id",
+    [
+        "HN2018-430100-",  # no number
+        "HN2018-430100-99999999999999999999",  # past any case number
+        "HN2018-430100-١٢",  # digits, not ASCII ones
+        "HN2018-430100- 12",
+        "HN2018-430100-+7",
+        "HN2018-430100-1e3",
+    ],
+)
+def test_0011_skips_ids_that_end_in_no_case_number(
+    make_engine: Callable[[str], CaseEngine], db_url: str, odd_id: str
+) -> None:
+    engine = make_engine(db_url)
+    for n in range(3):
+        survey(engine, n)
+    bind = db(engine)
+    downgrade(bind, "0010")
+    with bind.begin() as conn:
+        copy_case(conn, "HN2018-430100-0003", odd_id)
+    upgrade(bind)
+    assert counters(engine) == {"430100": 3}
+    assert survey(engine, 3) == "HN2018-430100-0004"
+
+
+# --- bulk surveys at once (PostgreSQL: the counter rows are locked) -----------------------
+
+
+def waiting_for_a_lock(url: str, timeout_s: float = 20.0) -> None:
+    """Return once some connection of the server waits for a lock."""
+    dsn = make_url(url).set(drivername="postgresql", query={})
+    with psycopg.connect(dsn.render_as_string(hide_password=False), autocommit=True) as conn:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            ).fetchone()
+            if row is not None and row[0] > 0:
+                return
+            time.sleep(0.02)
+    raise AssertionError("no connection waited for a lock")
+
+
+def bulk_in_open_transaction(
+    engine: CaseEngine, apps: list[dict[str, Any]], actor: str
+) -> Iterator[None]:
+    """A bulk survey of ``apps`` written in a transaction left open for the block, then
+    committed."""
+    with db(engine).connect() as conn:
+        inside = attach(conn, clock=FixedClock(AT))
+        inside.survey_batch(apps, actor=actor, at=AT)
+        yield
+        conn.commit()
+
+
+@pytest.mark.postgres
+def test_a_bulk_survey_that_waited_for_another_refuses_the_apps_it_listed(
+    make_engine: Callable[[str], CaseEngine], postgres_url: str
+) -> None:
+    """Two ledger imports of one prefecture at once, with an app in common: the second
+    waits for the first's counter row, then finds the app listed and numbers after it."""
+    engine = make_engine(postgres_url)
+    first = [unique_app(n) for n in range(3)]
+    second = [unique_app(10), unique_app(2), unique_app(11)]
+    with (
+        ThreadPoolExecutor(1) as pool,
+        contextmanager(bulk_in_open_transaction)(engine, first, "cs-cac"),
+    ):
+        later = pool.submit(engine.survey_batch, second, actor="cs-cac", at=AT, skip_refused=True)
+        waiting_for_a_lock(postgres_url)
+    result = later.result(timeout=30)
+    assert result.case_ids == ["HN2018-430100-0004", None, "HN2018-430100-0005"]
+    assert [(i, [r.code for r in why]) for i, why in result.refused] == [(1, ["not_in_ledger"])]
+    assert counters(engine) == {"430100": 5}
+
+
+@pytest.mark.postgres
+def test_a_bulk_survey_that_lost_an_app_to_another_prefecture_is_a_conflict(
+    make_engine: Callable[[str], CaseEngine], postgres_url: str
+) -> None:
+    """The same app (credit code and name) listed at once in another prefecture: the bulk
+    survey loses the race as a single survey would, writing nothing."""
+    engine = make_engine(postgres_url)
+    shared = unique_app(7)
+    elsewhere = {**shared, "prefecture": "430200"}
+    with (
+        ThreadPoolExecutor(1) as pool,
+        contextmanager(bulk_in_open_transaction)(engine, [elsewhere], "zz-cac"),
+    ):
+        later = pool.submit(engine.survey_batch, [unique_app(1), shared], actor="cs-cac", at=AT)
+        waiting_for_a_lock(postgres_url)
+    with pytest.raises(ConcurrentModification):
+        later.result(timeout=30)
+    assert case_ids(engine) == ["HN2018-430200-0001"]
+    assert counters(engine) == {"430200": 1}
