@@ -4,6 +4,7 @@ next free number of its prefecture (``0001`` onwards, below 2**40), or a typed e
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -214,3 +215,34 @@ def test_a_bulk_survey_that_lost_an_app_to_another_prefecture_is_a_conflict(
         later.result(timeout=30)
     assert case_ids(engine) == ["HN2018-430200-0001"]
     assert counters(engine) == {"430200": 1}
+
+
+@pytest.mark.parametrize(
+    "odd_id",
+    [
+        "0050",  # no dash at all
+        "HN2018430100-0050",  # one dash
+        "HN2018-430200-0050",  # another prefecture's id, on a case of Changsha
+        "-430100-0050",  # no prefix
+    ],
+)
+def test_0011_counts_only_ids_of_the_cases_own_prefecture(
+    make_engine: Callable[[str], CaseEngine],
+    db_url: str,
+    odd_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only ``<prefix>-<prefecture>-<number>`` ids, read as a survey would name them,
+    move a prefecture's counter: another id would leave a gap in its numbers."""
+    engine = make_engine(db_url)
+    for n in range(3):
+        survey(engine, n)
+    bind = db(engine)
+    downgrade(bind, "0010")
+    with bind.begin() as conn:
+        copy_case(conn, "HN2018-430100-0003", odd_id)
+    with caplog.at_level(logging.WARNING, logger="appcase.migrations"):
+        upgrade(bind)
+    assert counters(engine) == {"430100": 3}
+    assert f"{odd_id!r} has no case number" in caplog.text
+    assert survey(engine, 3) == "HN2018-430100-0004"
