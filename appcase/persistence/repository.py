@@ -633,12 +633,18 @@ class Repository:
         """The prefecture's next case number, taken: its row of ``case_numbers`` is moved
         on by one (one keyed ``UPDATE … RETURNING``, whatever the size of the base; on
         PostgreSQL the row stays locked until the transaction ends, so racing surveys of
-        one prefecture take consecutive numbers). A prefecture without a row, or whose row
+        one prefecture take consecutive numbers; the events' feed lock is taken before it,
+        as by every writer of events, so that no two transactions take the two in opposite
+        orders). A prefecture without a row, or whose row
         holds no case number, gets one from the ids that exist (:meth:`claim_case_numbers`).
 
         Raises:
             PersistenceError: the prefecture has given its last case number."""
         key = {"c": campaign_id, "p": prefecture}
+        # the feed lock first: a survey writes events, and a transaction that holds the feed
+        # lock (it wrote events) and then surveys would otherwise wait for this counter while
+        # its holder waits for the feed lock -- a deadlock
+        self.lock_feed()
         row = self.conn.execute(_TAKE_NUMBER, key).first()
         if row is None:
             self.claim_case_numbers(campaign_id, [prefecture], case_id)
@@ -659,6 +665,7 @@ class Repository:
         (:meth:`_highest_taken`); for a bulk survey, and for a survey whose number was
         found taken (a row behind the ids)."""
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        self.lock_feed()  # before the counters, as in take_case_number
         numbers: dict[str, int] = {}
         for prefecture in sorted(set(prefectures)):
             highest = self._highest_taken(campaign_id, prefecture, case_id)

@@ -18,11 +18,13 @@ from sqlalchemy.engine import make_url
 
 from appcase.bootstrap import attach
 from appcase.clock import FixedClock
-from appcase.errors import ConcurrentModification, PersistenceError
-from appcase.persistence.db import downgrade, upgrade
+from appcase.errors import BatchRejected, PersistenceError
+from appcase.persistence.db import create_db_engine, downgrade, upgrade
 from appcase.persistence.models import AppRow, CaseNumberRow, CaseRow
+from appcase.persistence.repository import SqlStorage
+from appcase.states import Event
 from appcase.workflow.engine import CaseEngine
-from tests.builders import local, unique_app
+from tests.builders import evidence, local, unique_app
 from tests.dbcheck import db
 
 NUMBERS = cast(Table, CaseNumberRow.__table__)
@@ -148,14 +150,17 @@ def test_0011_skips_ids_that_end_in_no_case_number(
 # --- bulk surveys at once (PostgreSQL: the counter rows are locked) -----------------------
 
 
-def waiting_for_a_lock(url: str, timeout_s: float = 20.0) -> None:
-    """Return once some connection of the server waits for a lock."""
+def waiting_for_a_lock(url: str, application_name: str = "", timeout_s: float = 20.0) -> None:
+    """Return once some connection of the server (named ``application_name``, if given)
+    waits for a lock."""
     dsn = make_url(url).set(drivername="postgresql", query={})
     with psycopg.connect(dsn.render_as_string(hide_password=False), autocommit=True) as conn:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             row = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND (%s = '' OR application_name = %s)",
+                (application_name, application_name),
             ).fetchone()
             if row is not None and row[0] > 0:
                 return
@@ -197,11 +202,11 @@ def test_a_bulk_survey_that_waited_for_another_refuses_the_apps_it_listed(
 
 
 @pytest.mark.postgres
-def test_a_bulk_survey_that_lost_an_app_to_another_prefecture_is_a_conflict(
+def test_a_bulk_survey_that_waited_for_another_prefecture_refuses_the_app_it_listed(
     make_engine: Callable[[str], CaseEngine], postgres_url: str
 ) -> None:
     """The same app (credit code and name) listed at once in another prefecture: the bulk
-    survey loses the race as a single survey would, writing nothing."""
+    survey finds it listed once the other commits, and writes nothing."""
     engine = make_engine(postgres_url)
     shared = unique_app(7)
     elsewhere = {**shared, "prefecture": "430200"}
@@ -211,8 +216,11 @@ def test_a_bulk_survey_that_lost_an_app_to_another_prefecture_is_a_conflict(
     ):
         later = pool.submit(engine.survey_batch, [unique_app(1), shared], actor="cs-cac", at=AT)
         waiting_for_a_lock(postgres_url)
-    with pytest.raises(ConcurrentModification):
+    with pytest.raises(BatchRejected) as refused:
         later.result(timeout=30)
+    assert [(i, [r.code for r in why]) for i, why in refused.value.refused] == [
+        (1, ["not_in_ledger"])
+    ]
     assert case_ids(engine) == ["HN2018-430200-0001"]
     assert counters(engine) == {"430200": 1}
 
@@ -246,3 +254,41 @@ def test_0011_counts_only_ids_of_the_cases_own_prefecture(
     assert counters(engine) == {"430100": 3}
     assert f"{odd_id!r} has no case number" in caplog.text
     assert survey(engine, 3) == "HN2018-430100-0004"
+
+
+@pytest.mark.postgres
+def test_a_survey_in_a_transaction_that_wrote_events_does_not_deadlock_with_another_survey(
+    make_engine: Callable[[str], CaseEngine], postgres_url: str
+) -> None:
+    """An integrator's transaction flags a case (it then holds the events' feed lock until
+    it commits) and lists an app; meanwhile a survey of the same prefecture waits for that
+    feed lock. Both succeed, numbered in commit order: neither waits for the other's lock
+    while holding one it needs."""
+    engine = make_engine(postgres_url)
+    case = engine.survey(unique_app(0), actor="cs-cac", at=AT)
+    url = make_url(postgres_url)
+    named = url.update_query_dict(
+        {
+            "application_name": "second-survey",
+            # the integrator's connection, not this one, finds a deadlock (if there is one)
+            "options": f"{url.query['options']} -cdeadlock_timeout=60s",
+        }
+    )
+    second = CaseEngine(
+        SqlStorage(create_db_engine(named.render_as_string(hide_password=False))),
+        engine.campaign,
+        FixedClock(AT),
+    )
+    try:
+        with ThreadPoolExecutor(1) as pool, db(engine).connect() as conn:
+            inside = attach(conn, clock=FixedClock(local(4, 30, 12)))
+            inside.fire(case.id, Event.FLAG, actor="cs-cac", payload=evidence(), at=local(2, 21))
+            later = pool.submit(lambda: second.survey(unique_app(1), actor="cs-cac", at=AT).id)
+            waiting_for_a_lock(postgres_url, application_name="second-survey")
+            mine = inside.survey(unique_app(2), actor="cs-cac", at=AT).id
+            conn.commit()
+            theirs = later.result(timeout=30)
+    finally:
+        second.close()
+    assert (mine, theirs) == ("HN2018-430100-0002", "HN2018-430100-0003")
+    assert counters(engine) == {"430100": 3}
