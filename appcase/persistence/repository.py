@@ -306,11 +306,17 @@ def _is_race(exc: IntegrityError) -> bool:
 # --- the ports' implementation ----------------------------------------------------------
 _APPS = cast(Table, AppRow.__table__)
 _NUMBERS = cast(Table, CaseNumberRow.__table__)
+_LAST_NUMBER = (1 << _NUMBER_BITS) - 1
+"""The highest case number; a counter row outside ``0 .. _LAST_NUMBER`` (a hand edit: a
+negative number, one past the bound, on SQLite a text or a blob) holds none."""
 _TAKE_NUMBER = (
     update(_NUMBERS)
     .where(
         _NUMBERS.c.campaign_id == bindparam("c"),
         _NUMBERS.c.prefecture == bindparam("p"),
+        # a row holding no case number is left alone, and rebuilt as a missing one
+        _NUMBERS.c.last_number >= 0,
+        _NUMBERS.c.last_number < _LAST_NUMBER,
     )
     .values(last_number=_NUMBERS.c.last_number + 1)
     .returning(_NUMBERS.c.last_number)
@@ -627,14 +633,26 @@ class Repository:
         """The prefecture's next case number, taken: its row of ``case_numbers`` is moved
         on by one (one keyed ``UPDATE … RETURNING``, whatever the size of the base; on
         PostgreSQL the row stays locked until the transaction ends, so racing surveys of
-        one prefecture take consecutive numbers). A prefecture without a row gets one from
-        the ids that exist (:meth:`claim_case_numbers`)."""
+        one prefecture take consecutive numbers; the events' feed lock is taken before it,
+        as by every writer of events, so that no two transactions take the two in opposite
+        orders). A prefecture without a row, or whose row
+        holds no case number, gets one from the ids that exist (:meth:`claim_case_numbers`).
+
+        Raises:
+            PersistenceError: the prefecture has given its last case number."""
         key = {"c": campaign_id, "p": prefecture}
+        # the feed lock first: a survey writes events, and a transaction that holds the feed
+        # lock (it wrote events) and then surveys would otherwise wait for this counter while
+        # its holder waits for the feed lock -- a deadlock
+        self.lock_feed()
         row = self.conn.execute(_TAKE_NUMBER, key).first()
         if row is None:
             self.claim_case_numbers(campaign_id, [prefecture], case_id)
             row = self.conn.execute(_TAKE_NUMBER, key).first()
-            assert row is not None
+            if row is None:
+                raise PersistenceError(
+                    f"prefecture {prefecture} has given its last case number ({_LAST_NUMBER})"
+                )
         return int(row[0])
 
     def claim_case_numbers(
@@ -647,6 +665,7 @@ class Repository:
         (:meth:`_highest_taken`); for a bulk survey, and for a survey whose number was
         found taken (a row behind the ids)."""
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        self.lock_feed()  # before the counters, as in take_case_number
         numbers: dict[str, int] = {}
         for prefecture in sorted(set(prefectures)):
             highest = self._highest_taken(campaign_id, prefecture, case_id)
@@ -657,7 +676,13 @@ class Repository:
                 index_elements=[_NUMBERS.c.campaign_id, _NUMBERS.c.prefecture],
                 set_={
                     "last_number": case(
-                        (_NUMBERS.c.last_number < highest, highest),
+                        (
+                            or_(
+                                _NUMBERS.c.last_number < highest,
+                                _NUMBERS.c.last_number > _LAST_NUMBER,  # no case number
+                            ),
+                            highest,
+                        ),
                         else_=_NUMBERS.c.last_number,
                     )
                 },
@@ -667,7 +692,15 @@ class Repository:
 
     def set_case_numbers(self, campaign_id: str, numbers: Mapping[str, int]) -> None:
         """Record the highest case number given per prefecture (rows that
-        :meth:`claim_case_numbers` made and locked in this transaction)."""
+        :meth:`claim_case_numbers` made and locked in this transaction).
+
+        Raises:
+            PersistenceError: a number past the highest case number (nothing is recorded)."""
+        for prefecture, number in numbers.items():
+            if number > _LAST_NUMBER:
+                raise PersistenceError(
+                    f"prefecture {prefecture} has given its last case number ({_LAST_NUMBER})"
+                )
         if numbers:
             self.conn.execute(
                 _SET_NUMBER, [{"c": campaign_id, "p": p, "n": n} for p, n in numbers.items()]

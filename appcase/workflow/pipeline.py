@@ -1071,10 +1071,12 @@ class Pipeline:
             return ids, refused
         cmd = self.command(store, Event.SURVEY, actor, payloads[0], whens[0], None, override)
         used = False  # one grant covers the whole import: marked used by its first event
-        listed = store.ledger_identities(self.campaign.id)
         known = {j.code for j in self.campaign.prefectures}
         wanted = {p.app.prefecture for p in payloads if isinstance(p, SurveyPayload)}
         numbers = store.claim_case_numbers(self.campaign.id, sorted(wanted & known), self.case_id)
+        # read once the counters are held: a bulk survey of these prefectures that held them
+        # before has committed, and its apps are seen as listed
+        listed = store.ledger_identities(self.campaign.id)
         given: dict[str, int] = {}
         for start in range(0, len(payloads), chunk_size):
             for i in range(start, min(start + chunk_size, len(payloads))):
@@ -1095,6 +1097,7 @@ class Pipeline:
                 ids.append(prepared.case.id)
                 if not refused or skip_refused:
                     granted = (prepared.columns["override"] or {}).get("grant") is not None
+                    store.case_id = prepared.case.id  # a write that loses a race: a conflict
                     self.write_survey(store, app, prepared, use_grant=granted and not used)
                     used = used or granted
             if progress is not None:

@@ -6,10 +6,10 @@ survey on an empty base once the base holds 1,000,000 events, benchmarks item 9)
 updates one row of this table instead.
 
 The backfill gives every (campaign, prefecture) that has cases the highest number among
-its case ids (``<prefix>-<prefecture>-<number>``, the number after the last ``-``), read
-in one streamed pass over ``cases`` keeping one integer per prefecture. An id whose tail
-is not a number is skipped with a warning (a survey that later collides with it is
-caught and retried from the ids).
+its case ids (``<prefix>-<prefecture>-<number>``, the case's own prefecture), read in one
+streamed pass over ``cases`` keeping one integer per prefecture. An id of another form (a
+tail that is not a number, another prefecture's code) is skipped with a warning (a survey
+that later collides with it is caught and retried from the ids).
 
 Revision ID: 0011
 Revises: 0010
@@ -55,8 +55,9 @@ def upgrade() -> None:
         )
     )
     for campaign_id, prefecture, case_id in rows:
-        tail = str(case_id).rsplit("-", 1)[-1]
-        if not (tail.isascii() and tail.isdigit() and len(tail) <= _DIGITS):
+        # <prefix>-<prefecture>-<number>, the case's own prefecture: the ids a survey names
+        prefix, middle, tail = str(case_id).rpartition(f"-{prefecture}-")
+        if not (prefix and middle and tail.isascii() and tail.isdigit() and len(tail) <= _DIGITS):
             _log.warning("case %r has no case number at the end of its id; skipped", case_id)
             continue
         key = (campaign_id, prefecture)
