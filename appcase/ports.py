@@ -613,10 +613,10 @@ class CaseStore(Queries, Protocol):
     ) -> int:
         """Take the prefecture's next case number (1, 2, …) in this transaction.
 
-        Numbers are given densely from 1, each survey taking the next; ``case_id(prefecture,
-        number)`` names the case of a number (a store may find the highest number taken by the ids that
-        exist). A store keeps the highest number given per prefecture, so that the cost
-        does not grow with the number of cases; concurrent takers of one prefecture get
+        Numbers are given densely from 1, each survey taking the next;
+        ``case_id(prefecture, number)`` names the case of a number (a store may find the
+        highest number taken by the ids that exist). A store keeps the highest number given
+        per prefecture, so that the cost does not grow with the number of cases; concurrent takers of one prefecture get
         distinct numbers or lose the race (:class:`~appcase.errors.ConcurrentModification`
         once they write the case)."""
 

@@ -635,8 +635,8 @@ class Repository:
         PostgreSQL the row stays locked until the transaction ends, so racing surveys of
         one prefecture take consecutive numbers; the events' feed lock is taken before it,
         as by every writer of events, so that no two transactions take the two in opposite
-        orders). A prefecture without a row, or whose row
-        holds no case number, gets one from the ids that exist (:meth:`claim_case_numbers`).
+        orders). A prefecture without a row, or whose row holds no case number, gets one
+        from the ids that exist (:meth:`claim_case_numbers`).
 
         Raises:
             PersistenceError: the prefecture has given its last case number."""
