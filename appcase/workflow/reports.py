@@ -244,6 +244,12 @@ def gather_summary(
         InvalidInput: an unknown prefecture, a naive ``as_of``, a negative ``typical``, or
             a note holding a control character or a lone surrogate (no report format can
             show one; Word refuses it).
+        CaseDamaged: a case of the scope whose rows cannot be decoded, or an event whose
+            payload is not an object (named; ``appcase audit verify`` tells more).
+        PersistenceError: another stored value of the scope that cannot be read.
+
+    The cases are read :data:`REPORT_BATCH` at a time in one snapshot: memory holds a
+    batch, the counts, the overrides and the typical cases, not the campaign's events.
     """
     campaign = engine.campaign
     when = ensure_aware(as_of, "report time") if as_of is not None else engine.clock.now()
