@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 
 from appcase.errors import BatchRejected, GuardRejected
 from appcase.persistence.db import downgrade, upgrade
@@ -18,9 +19,9 @@ from appcase.workflow.engine import CaseEngine
 from tests.builders import local, unique_app
 from tests.dbcheck import db
 
-NUMBERS = CaseNumberRow.__table__
-CASES = CaseRow.__table__
-APPS = AppRow.__table__
+NUMBERS = cast(Table, CaseNumberRow.__table__)
+CASES = cast(Table, CaseRow.__table__)
+APPS = cast(Table, AppRow.__table__)
 AT = local(2, 20)
 
 
@@ -39,6 +40,16 @@ def set_counter(engine: CaseEngine, prefecture: str, number: int | None) -> None
             conn.execute(delete(NUMBERS).where(where))
         else:
             conn.execute(update(NUMBERS).where(where).values(last_number=number))
+
+
+def copy_case(conn: Any, source_id: str, new_id: str) -> None:
+    """Insert a case (and its ledger entry) copied from ``source_id`` under ``new_id``."""
+    case = dict(conn.execute(select(CASES).where(CASES.c.id == source_id)).one()._mapping)
+    listed = dict(conn.execute(select(APPS).where(APPS.c.id == case["app_id"])).one()._mapping)
+    del listed["id"]
+    listed["name"] += new_id
+    app_id = conn.execute(insert(APPS).values(listed)).inserted_primary_key[0]
+    conn.execute(insert(CASES).values({**case, "id": new_id, "app_id": app_id}))
 
 
 def survey(engine: CaseEngine, n: int, prefecture: str = "430100") -> str:
@@ -130,14 +141,7 @@ def test_0011_fills_the_counters_from_the_cases(
     downgrade(bind, "0010")
     with bind.begin() as conn:
         # a case whose id ends in no number (written by hand): skipped, with a warning
-        case = dict(
-            conn.execute(select(CASES).where(CASES.c.id == "HN2018-430200-0003")).one()._mapping
-        )
-        listed = dict(conn.execute(select(APPS).where(APPS.c.id == case["app_id"])).one()._mapping)
-        del listed["id"]
-        listed["name"] += "（手工）"
-        new_app = conn.execute(APPS.insert().values(listed)).inserted_primary_key[0]
-        conn.execute(CASES.insert().values({**case, "id": "HN2018-430200-99x", "app_id": new_app}))
+        copy_case(conn, "HN2018-430200-0003", "HN2018-430200-99x")
     with caplog.at_level(logging.WARNING, logger="appcase.migrations"):
         upgrade(bind)
     assert counters(engine) == {"430100": 12, "430200": 3}

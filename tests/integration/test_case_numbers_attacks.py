@@ -9,44 +9,28 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from appcase.bootstrap import attach
 from appcase.clock import FixedClock
 from appcase.errors import BatchRejected, PersistenceError
 from appcase.persistence.db import create_db_engine, downgrade, upgrade
-from appcase.persistence.models import AppRow, CaseNumberRow, CaseRow
 from appcase.persistence.repository import SqlStorage
 from appcase.states import Event
 from appcase.workflow.engine import CaseEngine
 from tests.builders import evidence, local, unique_app
 from tests.dbcheck import db
-
-NUMBERS = cast(Table, CaseNumberRow.__table__)
-CASES = cast(Table, CaseRow.__table__)
-APPS = cast(Table, AppRow.__table__)
-AT = local(2, 20)
-
-
-def counters(engine: CaseEngine) -> dict[str, int]:
-    with db(engine).connect() as conn:
-        rows = conn.execute(select(NUMBERS.c.prefecture, NUMBERS.c.last_number))
-        return {str(p): int(n) for p, n in rows}
+from tests.integration.test_case_numbers import AT, CASES, copy_case, counters, survey
 
 
 def case_ids(engine: CaseEngine) -> list[str]:
     with db(engine).connect() as conn:
         return sorted(conn.execute(select(CASES.c.id)).scalars())
-
-
-def survey(engine: CaseEngine, n: int, prefecture: str = "430100") -> str:
-    actor = "cs-cac" if prefecture == "430100" else "zz-cac"
-    return engine.survey(unique_app(n, prefecture), actor=actor, at=AT).id
 
 
 def damage_counter(engine: CaseEngine, value: str) -> None:
@@ -109,16 +93,6 @@ def test_a_counter_that_is_not_a_number_on_sqlite_is_rebuilt(
     assert counters(sqlite_engine) == {"430100": 3}
     result = sqlite_engine.survey_batch([unique_app(9)], actor="cs-cac", at=AT)
     assert result.case_ids == ["HN2018-430100-0004"]
-
-
-def copy_case(conn: Any, source_id: str, new_id: str) -> None:
-    """Insert a case (and its ledger entry) copied from ``source_id`` under ``new_id``."""
-    case = dict(conn.execute(select(CASES).where(CASES.c.id == source_id)).one()._mapping)
-    listed = dict(conn.execute(select(APPS).where(APPS.c.id == case["app_id"])).one()._mapping)
-    del listed["id"]
-    listed["name"] += new_id
-    app_id = conn.execute(insert(APPS).values(listed)).inserted_primary_key[0]
-    conn.execute(insert(CASES).values({**case, "id": new_id, "app_id": app_id}))
 
 
 @pytest.mark.parametrize(
